@@ -96,10 +96,14 @@ class VoiceBank:
         return cls(styles, sources)
 
     def resolve(self, requested: str | None) -> str:
-        """The voice to use: the requested one if we have it, else a bundled English-capable one."""
-        if requested and requested in self.styles:
-            return requested
-        fallback = DEFAULT_VOICE if DEFAULT_VOICE in self.styles else BUNDLED_FALLBACK_VOICE
-        if requested:
-            logger.warning(f"Voice '{requested}' is not available offline; using '{fallback}'")
-        return fallback
+        return choose_voice(requested, self.styles)
+
+
+def choose_voice(requested: str | None, available) -> str:
+    """The voice to use: the requested one if we have it, else a bundled English-capable one."""
+    if requested and requested in available:
+        return requested
+    fallback = DEFAULT_VOICE if DEFAULT_VOICE in available else BUNDLED_FALLBACK_VOICE
+    if requested:
+        logger.warning(f"Voice '{requested}' is not available offline; using '{fallback}'")
+    return fallback

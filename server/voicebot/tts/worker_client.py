@@ -1,0 +1,315 @@
+"""The server's handle on one Kokoro worker process.
+
+:class:`KokoroWorkerProcess` spawns ``python -m voicebot.tts.worker``, waits for its
+``ready`` message, and turns synthesis requests into async iterators of PCM pieces. It
+notices a worker that dies (end of stream on the socket) or hangs (no message within
+``request_timeout_s``) and fails the request with a clear error; the owner then spawns a
+new one. Every live worker is tracked so that shutdown, or even an abrupt interpreter
+exit, leaves no orphan process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import re
+import signal
+import socket
+import sys
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from voicebot.tts import protocol
+
+_LIVE_WORKERS: "weakref.WeakSet[KokoroWorkerProcess]" = weakref.WeakSet()
+_LOG_LINE = re.compile(r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|(.*)$")
+
+
+class WorkerError(RuntimeError):
+    """The worker could not do what was asked."""
+
+
+class WorkerCrashed(WorkerError):
+    """The worker process exited (or closed its socket) while work was pending."""
+
+
+class WorkerTimeout(WorkerError):
+    """The worker sent nothing within the allowed time; it has been killed."""
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What the worker reported when it became ready."""
+
+    engine: str
+    model: str
+    voice: str
+    voices: list[str]
+    sample_rate: int
+    load_s: float
+    pid: int
+
+
+@dataclass
+class AudioPiece:
+    """The audio of one sentence or clause: PCM s16le mono."""
+
+    pcm: bytes
+    sample_rate: int
+    text: str
+    index: int
+
+
+@dataclass
+class _Request:
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancelled: bool = False
+
+
+class KokoroWorkerProcess:
+    """One Kokoro worker subprocess and the protocol to talk to it."""
+
+    def __init__(
+        self,
+        *,
+        engine: str,
+        model: str | None = None,
+        voice: str | None = None,
+        init_timeout_s: float = 120.0,
+        request_timeout_s: float = 30.0,
+        extra_env: dict[str, str] | None = None,
+    ):
+        self.engine = engine
+        self.model = model
+        self.voice = voice
+        self.init_timeout_s = init_timeout_s
+        self.request_timeout_s = request_timeout_s
+        self._extra_env = extra_env or {}
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task | None = None
+        self._log_task: asyncio.Task | None = None
+        self._ready: asyncio.Future[WorkerInfo] | None = None
+        self._requests: dict[str, _Request] = {}
+        self._closed = False
+        self.info: WorkerInfo | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def alive(self) -> bool:
+        return (
+            self._process is not None
+            and self._process.returncode is None
+            and not self._closed
+            and self.info is not None
+        )
+
+    async def start(self) -> WorkerInfo:
+        """Spawn the worker and wait until it has loaded and warmed its model."""
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        command = [sys.executable, "-m", "voicebot.tts.worker", "--fd", str(child_sock.fileno()),
+                   "--engine", self.engine]
+        if self.model:
+            command += ["--model", self.model]
+        if self.voice:
+            command += ["--voice", self.voice]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env}
+        started = time.monotonic()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *command,
+                pass_fds=[child_sock.fileno()],
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # Ctrl-C goes to the server, which stops us in order
+            )
+        finally:
+            child_sock.close()
+        _LIVE_WORKERS.add(self)
+        logger.debug(f"Spawned Kokoro worker pid={self._process.pid} engine={self.engine}")
+
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock)
+        self._ready = asyncio.get_running_loop().create_future()
+        self._reader_task = asyncio.create_task(self._read_messages(reader), name=f"tts-worker-{self.pid}-reader")
+        self._log_task = asyncio.create_task(self._forward_logs(), name=f"tts-worker-{self.pid}-logs")
+        try:
+            self.info = await asyncio.wait_for(asyncio.shield(self._ready), self.init_timeout_s)
+        except asyncio.TimeoutError:
+            await self.stop()
+            raise WorkerTimeout(f"Kokoro worker did not become ready within {self.init_timeout_s:.0f}s")
+        except BaseException:
+            await self.stop()
+            raise
+        logger.debug(f"Kokoro worker pid={self.pid} ready after {time.monotonic() - started:.2f}s")
+        return self.info
+
+    async def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0,
+                         request_id: str | None = None) -> AsyncIterator[AudioPiece]:
+        """Speak ``text``; yields each piece's audio as soon as the worker sends it.
+
+        Closing the iterator early (e.g. the task is cancelled on barge-in) cancels the
+        request in the worker, and anything it still sends for it is dropped.
+        """
+        if not self.alive:
+            raise WorkerCrashed("Kokoro worker is not running")
+        request_id = request_id or uuid.uuid4().hex
+        request = _Request()
+        self._requests[request_id] = request
+        finished = False
+        try:
+            await self._send({"op": "synthesize", "id": request_id, "text": text,
+                              "voice": voice, "speed": speed})
+            while True:
+                try:
+                    header, payload = await asyncio.wait_for(request.queue.get(), self.request_timeout_s)
+                except asyncio.TimeoutError:
+                    logger.error(f"Kokoro worker pid={self.pid} sent nothing for {self.request_timeout_s:.0f}s; killing it")
+                    await self.stop(grace_s=0)
+                    raise WorkerTimeout(f"Kokoro worker timed out after {self.request_timeout_s:.0f}s")
+                event = header.get("event")
+                if event == "audio":
+                    yield AudioPiece(payload, self.info.sample_rate, header.get("text", ""), header.get("piece", 0))
+                elif event == "done":
+                    finished = True
+                    return
+                elif event == "error":
+                    finished = True
+                    raise WorkerError(header.get("message", "synthesis failed"))
+                elif event == "exit":
+                    finished = True
+                    raise WorkerCrashed(header["message"])
+        finally:
+            self._requests.pop(request_id, None)
+            if not finished and self.alive:
+                request.cancelled = True
+                try:
+                    await self._send({"op": "cancel", "id": request_id})
+                except (ConnectionError, RuntimeError):
+                    pass
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Ask the worker to exit; terminate, then kill it if it does not."""
+        process = self._process
+        if process is None:
+            return
+        self._closed = True
+        if process.returncode is None and grace_s > 0:
+            try:
+                await self._send({"op": "shutdown"})
+                await asyncio.wait_for(process.wait(), grace_s)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                pass
+        for sig, wait_s in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            if process.returncode is not None:
+                break
+            try:
+                process.send_signal(sig)
+                await asyncio.wait_for(process.wait(), wait_s)
+            except (ProcessLookupError, asyncio.TimeoutError):
+                pass
+        if self._writer is not None:
+            self._writer.close()
+        for task in (self._reader_task, self._log_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        _LIVE_WORKERS.discard(self)
+        logger.debug(f"Kokoro worker pid={process.pid} stopped (exit code {process.returncode})")
+
+    def kill_now(self) -> None:
+        """Synchronous last resort (interpreter exit): SIGKILL the worker."""
+        if self._process is not None and self._process.returncode is None:
+            try:
+                os.kill(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    async def _send(self, header: dict) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise ConnectionError("Kokoro worker socket is closed")
+        self._writer.write(protocol.encode(header))
+        await self._writer.drain()
+
+    async def _read_messages(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while (message := await protocol.read_async(reader)) is not None:
+                header, payload = message
+                event = header.get("event")
+                if event == "ready":
+                    if not self._ready.done():
+                        self._ready.set_result(WorkerInfo(
+                            engine=header["engine"], model=header["model"], voice=header["voice"],
+                            voices=header["voices"], sample_rate=header["sample_rate"],
+                            load_s=header["load_s"], pid=header["pid"]))
+                    continue
+                if event == "error" and header.get("id") is None:
+                    if not self._ready.done():
+                        self._ready.set_exception(WorkerError(header.get("message", "worker failed to load")))
+                    continue
+                request = self._requests.get(header.get("id"))
+                if request is not None and not request.cancelled:
+                    request.queue.put_nowait((header, payload))
+        finally:
+            await self._on_exit()
+
+    async def _on_exit(self) -> None:
+        """The socket closed: fail whoever is waiting, and say why."""
+        code = None
+        if self._process is not None:
+            try:
+                code = await asyncio.wait_for(self._process.wait(), 2.0)
+            except asyncio.TimeoutError:
+                pass
+        expected = self._closed
+        self._closed = True
+        _LIVE_WORKERS.discard(self)
+        message = f"Kokoro worker pid={self.pid} exited (code {code})"
+        if not expected:
+            logger.error(message + (" while a request was in flight" if self._requests else ""))
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(WorkerCrashed(message + " before it was ready"))
+        for request in list(self._requests.values()):
+            request.queue.put_nowait(({"event": "exit", "message": message}, b""))
+
+    async def _forward_logs(self) -> None:
+        """Copy the worker's stdout and stderr lines into our log."""
+        async def pump(stream: asyncio.StreamReader | None) -> None:
+            if stream is None:
+                return
+            while line := await stream.readline():
+                text = line.decode(errors="replace").rstrip()
+                if not text:
+                    continue
+                match = _LOG_LINE.match(text)
+                level, text = (match.group(1), match.group(2)) if match else ("DEBUG", text)
+                logger.log(level, f"tts-worker[{self.pid}] {text}")
+
+        await asyncio.gather(pump(self._process.stdout), pump(self._process.stderr))
+
+
+async def stop_all_workers() -> None:
+    """Stop every worker this process started (server shutdown)."""
+    workers = list(_LIVE_WORKERS)
+    if workers:
+        logger.info(f"Stopping {len(workers)} Kokoro worker(s)...")
+    await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+
+
+def live_worker_pids() -> list[int]:
+    return [w.pid for w in list(_LIVE_WORKERS) if w.pid is not None]
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    for worker in list(_LIVE_WORKERS):
+        worker.kill_now()
