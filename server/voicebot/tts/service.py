@@ -14,7 +14,7 @@ from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from voicebot.tts.engines import default_engine_name
-from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
+from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE, resolve_model_location
 from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
 
 WorkerSource = Callable[[], Awaitable[KokoroWorkerProcess]]
@@ -95,9 +95,10 @@ class KokoroIsolatedTTSService(TTSService):
         return True
 
     async def _spawn_worker(self) -> KokoroWorkerProcess:
+        location = await asyncio.to_thread(resolve_model_location, str(self._settings.model))
         worker = KokoroWorkerProcess(
             engine=self._engine,
-            model=str(self._settings.model),
+            model=location,
             voice=str(self._settings.voice),
             init_timeout_s=self._init_timeout_s,
             request_timeout_s=self._request_timeout_s,

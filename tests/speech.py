@@ -1,0 +1,51 @@
+"""Test helpers that judge speech objectively: transcribe it and count word errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from voicebot.stt import STTSettings, load_whisper_model
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def word_error_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:
+    """Levenshtein distance over words / reference length, leaving out ``ignore`` words."""
+    ref = [w for w in words(reference) if w not in ignore]
+    hyp = [w for w in words(hypothesis) if w not in ignore]
+    dist = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, dist[0] = dist[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
+    return dist[-1] / max(len(ref), 1)
+
+
+def resample(audio: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    if src_rate == dst_rate:
+        return audio
+    duration = len(audio) / src_rate
+    n = int(duration * dst_rate)
+    return np.interp(np.linspace(0, duration, n, endpoint=False),
+                     np.arange(len(audio)) / src_rate, audio).astype(np.float32)
+
+
+def pcm16_to_float(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def transcribe(audio: np.ndarray, sample_rate: int, model: str = "base") -> str:
+    """What the project's speech-to-text hears in ``audio`` (float32 mono)."""
+    whisper = load_whisper_model(STTSettings(engine="faster-whisper", model=model))
+    segments, _ = whisper.transcribe(resample(audio, sample_rate, 16000), language="en", beam_size=5)
+    return " ".join(s.text.strip() for s in segments)
+
+
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0

