@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 
+import psutil
 import pytest
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -43,10 +44,15 @@ def _port_accepts(port: int) -> bool:
         return False
 
 
+def _native_threads() -> int:
+    """OS threads that are not Python threads: those the C++ server starts."""
+    return len(psutil.Process().threads()) - threading.active_count()
+
+
 @pytest.mark.timeout(120)
 async def test_embedded_llm_answers_from_a_warm_cache_and_stops_cleanly():
     settings = LLMSettings(backend=LLMBackend.EMBEDDED, threads=2)
-    threads_before = set(threading.enumerate())
+    native_before = _native_threads()
 
     warmup = preload_llm(settings, SYSTEM_PROMPT)
     server = shared_embedded_server()
@@ -95,8 +101,9 @@ async def test_embedded_llm_answers_from_a_warm_cache_and_stops_cleanly():
 
     assert shared_embedded_server() is None and not server.running
     assert not _port_accepts(port), "port still open after stop()"
-    leftover = [t for t in set(threading.enumerate()) - threads_before if t.is_alive() and not t.daemon]
-    assert not leftover, leftover
+    # llama.cpp's threads are joined; what may remain is ggml's idle OpenMP pool
+    # (threads - 1 workers), which never blocks exit (see the next test).
+    assert _native_threads() <= native_before + settings.threads - 1, _native_threads()
 
 
 @pytest.mark.timeout(90)

@@ -156,7 +156,12 @@ export class Call {
 
 function describe(e: unknown): string {
   if (e instanceof Response) return `HTTP ${e.status} ${e.statusText}`;
-  if (e instanceof Error) return e.message;
+  if (e instanceof Error) {
+    // Offer failures carry the HTTP status; their message may end in "[object Response]".
+    const status = (e as Error & { status?: number }).status;
+    const msg = e.message.replace(/:?\s*\[object Response\]$/, "");
+    return status && !msg.includes(String(status)) ? `${msg} (HTTP ${status})` : msg;
+  }
   if (typeof e === "object" && e && "message" in e) return String((e as { message: unknown }).message);
   return typeof e === "string" ? e : JSON.stringify(e);
 }

@@ -210,6 +210,14 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+class ProbeError(Exception):
+    """A call that could not be placed (no ICE, ...): reported in the result, not raised."""
+
+
+class _ServerHungUp(Exception):
+    pass
+
+
 # ---------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------
@@ -256,7 +264,9 @@ class CallResult:
     ttfb_by_kind: dict[str, list[float]] = field(default_factory=dict)
     """The same grouped as 'llm' / 'tts' / 'stt'; the ``*_ttfb_s`` fields are the first."""
     milestones: dict[str, float] = field(default_factory=dict)
-    """offer_answered, ice_connected, datachannel_open, bot_ready, first_bot_audio, ..."""
+    """offer_answered, webrtc_connected (ICE+DTLS), datachannel_open, bot_ready, first_bot_audio, ..."""
+    offer_setup_s: float | None = None
+    """createOffer + ICE gathering, before t0 (a browser spends this too, we don't count it)."""
     bot_speech: list[SpeechSegment] = field(default_factory=list)
     said_start_s: float | None = None
     said_voice_end_s: float | None = None
@@ -317,6 +327,7 @@ class CallResult:
             "ttfb": {k: [r(v) for v in vs] for k, vs in self.ttfb.items()},
             "ttfb_by_kind": {k: [r(v) for v in vs] for k, vs in self.ttfb_by_kind.items()},
             "milestones": {k: r(v) for k, v in self.milestones.items()},
+            "offer_setup_s": r(self.offer_setup_s),
             "bot_speech": [[r(s.start), r(s.end)] for s in self.bot_speech],
             "said": {
                 "start_s": r(self.said_start_s),
@@ -723,7 +734,8 @@ class RTVIClient:
 
 
 class CallProbe:
-    """Places one call to a SmallWebRTC bot and measures it. See the module docstring."""
+    """Places calls to a SmallWebRTC bot and measures them, one at a time per instance
+    (make one probe per concurrent call). See the module docstring."""
 
     def __init__(self, url: str, config: ProbeConfig | None = None):
         self.url = url.rstrip("/")
@@ -772,7 +784,7 @@ class CallProbe:
         def on_state():
             logger.debug(f"peer connection {pc.connectionState}")
             if pc.connectionState == "connected":
-                result.milestones.setdefault("ice_connected", self._now())
+                result.milestones.setdefault("webrtc_connected", self._now())
                 connected.set()
             elif pc.connectionState in ("failed", "closed"):
                 failed.set()
@@ -780,9 +792,9 @@ class CallProbe:
         try:
             async with asyncio.timeout(timeout):
                 t_setup = time.monotonic()
-                await pc.setLocalDescription(await pc.createOffer())
+                await pc.setLocalDescription(await pc.createOffer())  # gathers candidates
                 self._t0 = time.monotonic()  # t0: just before the POST
-                result.milestones["offer_setup"] = t_setup - self._t0
+                result.offer_setup_s = self._t0 - t_setup
                 answer = await self._post_offer(pc.localDescription.sdp)
                 result.pc_id = answer.get("pc_id")
                 result.milestones["offer_answered"] = self._now()
@@ -796,6 +808,10 @@ class CallProbe:
             logger.warning(result.errors[-1])
         except _ServerHungUp:
             result.ended_by = "server_hangup"
+        except (ProbeError, httpx.HTTPError) as e:
+            result.ended_by = "error"
+            result.errors.append(f"{type(e).__name__}: {e}")
+            logger.error(result.errors[-1])
         except Exception as e:  # noqa: BLE001 - a probe reports, it doesn't crash
             result.ended_by = "error"
             result.errors.append(f"{type(e).__name__}: {e}")
@@ -837,7 +853,7 @@ class CallProbe:
             return True
 
         if not await until(connected.is_set, cfg.connect_timeout_s):
-            raise RuntimeError(f"ICE/DTLS not connected within {cfg.connect_timeout_s} s")
+            raise ProbeError(f"ICE/DTLS not connected within {cfg.connect_timeout_s} s")
 
         def turn_over(after: float) -> Callable[[], bool]:
             """Bot spoke after `after`, went quiet for the gap, and RTVI agrees it stopped."""
@@ -904,10 +920,6 @@ class CallProbe:
             values = rtvi.ttfb_values(kind)
             result.ttfb_by_kind[kind] = values
             setattr(result, f"{kind}_ttfb_s", values[0] if values else None)
-
-
-class _ServerHungUp(Exception):
-    pass
 
 
 # ---------------------------------------------------------------------------

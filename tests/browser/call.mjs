@@ -78,8 +78,21 @@ const conditions = {
   },
 };
 
-async function waitFor(page, name, stages, timeoutMs = remaining()) {
-  await page.waitForFunction(conditions[name], null, { timeout: timeoutMs, polling: 100 });
+// Per-stage limits (seconds), so a dead stage fails fast; all capped by --timeout.
+const stageLimitSecs = {
+  greeting: 45,
+  userTranscript: Number(opt["lead-silence"]) + 45,
+  botAnswer: 60,
+};
+
+// Waits for a condition; gives up early when the client reports an error.
+async function waitFor(page, name, stages, timeoutMs = (stageLimitSecs[name] ?? 60) * 1000) {
+  const timeout = Math.min(timeoutMs, remaining());
+  const done = `(${conditions[name]})()`;
+  await page.waitForFunction(`${done} || window.voicebot.errors.length > 0`, null, { timeout, polling: 100 });
+  if (!(await page.evaluate(done))) {
+    throw new Error(`client error: ${(await page.evaluate(() => window.voicebot.errors)).join("; ")}`);
+  }
   stages[name] = elapsed();
 }
 
@@ -131,7 +144,7 @@ async function main() {
   const screenshot = resolve(opt.screenshot);
   mkdirSync(dirname(screenshot), { recursive: true });
 
-  const result = { ok: false, url: opt.url, screenshot, fakeMic: mic, stages: {}, console: [] };
+  const result = { ok: false, url: opt.url, screenshot, fakeMic: mic, stages: {}, console: [], externalRequests: [] };
   let context;
   try {
     context = await chromium.launchPersistentContext(join(tmp, "profile"), {
@@ -145,6 +158,12 @@ async function main() {
       if (m.type() === "error" || m.type() === "warning") result.console.push(`${m.type()}: ${m.text()}`.slice(0, 300));
     });
     page.on("pageerror", (e) => result.console.push(`pageerror: ${e.message}`));
+    // The client must work offline: record any request that leaves the app's origin.
+    const origin = new URL(opt.url).origin;
+    page.on("request", (r) => {
+      const u = r.url();
+      if (/^https?:/.test(u) && new URL(u).origin !== origin) result.externalRequests.push(u.slice(0, 200));
+    });
 
     await page.goto(opt.url, { waitUntil: "load", timeout: remaining() });
     await page.getByTestId("connect").click();
@@ -156,7 +175,7 @@ async function main() {
         await waitFor(page, stage, result.stages);
       } catch (e) {
         failedAt = stage;
-        result.error = `timed out waiting for ${stage}: ${e.message.split("\n")[0]}`;
+        result.error = `failed waiting for ${stage}: ${e.message.split("\n")[0]}`;
         break;
       }
     }

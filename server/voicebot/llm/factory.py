@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from loguru import logger
@@ -44,7 +44,9 @@ EMBEDDED_TEMPERATURE = 0.6
 _PLACEHOLDER_API_KEY = "not-needed"
 
 
-class LLMBackend(str, Enum):
+class LLMBackend(StrEnum):
+    """Where the bot's completions come from."""
+
     OPENAI = "openai"
     OPENAI_COMPATIBLE = "openai-compatible"
     EMBEDDED = "embedded"
@@ -147,11 +149,13 @@ def preload_llm(
     """Startup step: for the embedded backend, start the server and warm its prompt cache.
 
     Blocking (~3 s load + ~3 s cold prompt on 2 cores); run it before serving calls.
+    Loading the model holds the GIL (xllamacpp), so a worker thread does not keep the
+    event loop responsive meanwhile. The embedded server logs its own ready line.
     ``tools`` must be the OpenAI-format tools the bot will send, if any: they are part
     of the cached prefix. A no-op for remote backends.
     """
-    logger.info(describe_backend(settings))
     if choose_backend(settings) is not LLMBackend.EMBEDDED:
+        logger.info(describe_backend(settings))
         return None
     server = start_shared_embedded_server(settings.embedded_config())
     if system_instruction:
@@ -164,9 +168,7 @@ def shutdown_llm() -> None:
     stop_shared_embedded_server()
 
 
-def create_llm_service(
-    settings: LLMSettings, system_instruction: str, **kwargs: Any
-) -> OpenAILLMService:
+def create_llm_service(settings: LLMSettings, system_instruction: str, **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
 
     For the embedded backend the shared server is used; if preload did not start it,

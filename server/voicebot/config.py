@@ -1,0 +1,95 @@
+"""Server settings: command-line flags over environment variables over defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from voicebot.llm import LLMSettings
+from voicebot.stt import STTSettings
+from voicebot.tts.engines import default_engine_name
+from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
+
+
+class TTSWarmup(str, Enum):
+    """When a call's Kokoro worker gets loaded."""
+
+    FIRST_USE = "first-use"  # the 05 behaviour: on the first sentence, on the critical path
+    ON_CONNECT = "on-connect"  # the seed's 06: a background task fired as the call connects
+    POOL = "pool"  # ours: warmed before the call arrives, replaced in the background
+
+
+@dataclass(frozen=True)
+class TTSSettings:
+    engine: str = field(default_factory=default_engine_name)
+    model: str = DEFAULT_HUB_MODEL
+    voice: str = DEFAULT_VOICE
+    warmup: TTSWarmup = TTSWarmup.ON_CONNECT
+    request_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    company_id: int
+    host: str = "localhost"
+    port: int = 7860
+    db_path: Path | None = None
+    client_dir: Path | None = None
+    log_dir: Path | None = None
+    tts: TTSSettings = field(default_factory=TTSSettings)
+    stt: STTSettings = field(default_factory=STTSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        description="Voice bot that answers the phone for a business, over WebRTC.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("company_id", type=int, help="id of the company in the business database")
+    parser.add_argument("--host", default=env("VOICEBOT_HOST", "localhost"))
+    parser.add_argument("--port", type=int, default=int(env("VOICEBOT_PORT", "7860")))
+    parser.add_argument("--db", type=Path, default=None, help="SQLite business database (env VOICEBOT_DB; default ./business.db)")
+    parser.add_argument("--tts-warmup", choices=[m.value for m in TTSWarmup],
+                        default=env("VOICEBOT_TTS_WARMUP", TTSWarmup.ON_CONNECT.value),
+                        help="when each call's Kokoro worker is loaded")
+    parser.add_argument("--tts-engine", choices=["onnx", "mlx"], default=None,
+                        help="Kokoro engine (env VOICEBOT_TTS_ENGINE; default mlx on Apple Silicon, else onnx)")
+    parser.add_argument("--tts-model", default=env("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
+    parser.add_argument("--tts-voice", default=env("VOICEBOT_TTS_VOICE", DEFAULT_VOICE))
+    parser.add_argument("--tts-timeout", type=float, default=float(env("VOICEBOT_TTS_TIMEOUT", "30")),
+                        help="seconds a busy TTS worker may stay silent before it is killed")
+    parser.add_argument("--stt-engine", choices=["faster-whisper", "mlx"], default=None,
+                        help="speech to text (env VOICEBOT_STT_ENGINE; default mlx on Apple Silicon)")
+    parser.add_argument("--stt-model", default=None, help="tiny.en, base or a folder (env VOICEBOT_STT_MODEL)")
+    parser.add_argument("--llm-model", default=None,
+                        help="LLM model (env VOICEBOT_LLM_MODEL; default gpt-4o-mini, or the embedded Qwen)")
+    parser.add_argument("--llm-backend", choices=["openai", "openai-compatible", "embedded"], default=None,
+                        help="default: OPENAI_BASE_URL → openai-compatible, OPENAI_API_KEY → openai, else embedded")
+    return parser
+
+
+def parse_settings(argv: list[str] | None = None) -> ServerSettings:
+    args = build_parser().parse_args(argv)
+    tts = TTSSettings(
+        engine=args.tts_engine or default_engine_name(),
+        model=args.tts_model,
+        voice=args.tts_voice,
+        warmup=TTSWarmup(args.tts_warmup),
+        request_timeout_s=args.tts_timeout,
+    )
+    client_dir = Path(os.environ.get("VOICEBOT_CLIENT_DIR") or Path(__file__).resolve().parents[2] / "client" / "dist")
+    return ServerSettings(
+        company_id=args.company_id,
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        client_dir=client_dir,
+        tts=tts,
+        stt=STTSettings.from_env(engine=args.stt_engine, model=args.stt_model),
+        llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
+    )

@@ -1,0 +1,38 @@
+"""Command-line entry point: load the company, start the web server, preload the models."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import uvicorn
+from loguru import logger
+
+from voicebot.app import ServerState, create_app
+from voicebot.business import CompanyNotFound, CompanyRepository
+from voicebot.config import parse_settings
+from voicebot.logs import progress, setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_settings(argv)
+    log_path = setup_logging(settings.log_dir)
+    try:
+        company = CompanyRepository(settings.db_path).get(settings.company_id)
+    except CompanyNotFound as e:
+        logger.error(str(e))
+        return 2
+    progress(f"Company #{company.id}: {company.name} ({company.address})")
+    logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
+
+    app = create_app(ServerState(settings=settings, company=company))
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    progress(f"Serving on http://{settings.host}:{settings.port} (client at /, health at /health)")
+    asyncio.run(server.serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The server's HTTP surface against the real process: health, bad input, unknown company."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+
+from conftest import ROOT, SERVER_SCRIPT
+
+
+def test_unknown_company_exits_with_the_known_ids(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SERVER_SCRIPT), "42", "--port", "0"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOICEBOT_DB": str(tmp_path / "b.db")},
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Unknown company id 42" in output
+    assert "1 (Luigi's Trattoria)" in output and "2 (Tomodachi Sushi)" in output
+
+
+def test_health_reports_ready_company_and_engines(voicebot_server):
+    health = voicebot_server.health()
+    assert health["ready"] is True and health["status"] == "ready"
+    assert health["company"] == {"id": 2, "name": "Tomodachi Sushi"}
+    assert set(health["engines"]) == {"vad", "turn", "stt", "llm", "tts"}
+    assert "embedded llama.cpp" in health["engines"]["llm"]
+    assert health["tts_warmup"] == "on-connect"
+
+
+def test_startup_prints_the_seed_progress_lines(voicebot_server):
+    output = voicebot_server.output()
+    for line in ("1/4 Loading Silero VAD model...", "  ✓ VAD loaded in", "2/4 Loading Local Smart Turn v3 model...",
+                 "  ✓ Smart Turn loaded in", "✓ ALL MODELS PRELOADED - Ready for instant connections!"):
+        assert line in output
+
+
+def test_malformed_offers_get_4xx_and_the_server_keeps_serving(voicebot_server):
+    url = f"{voicebot_server.url}/api/offer"
+    cases = {
+        "not json": dict(content=b"{not json", headers={"content-type": "application/json"}),
+        "json array": dict(json=[1, 2, 3]),
+        "missing sdp": dict(json={"type": "offer"}),
+        "wrong type": dict(json={"sdp": "v=0\r\n", "type": "answer"}),
+        "garbage sdp": dict(json={"sdp": "hello, I am not an SDP", "type": "offer"}),
+        "broken sdp": dict(json={"sdp": "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nm=audio x y\r\n", "type": "offer"}),
+        "huge body": dict(content=b'{"sdp": "' + b"a" * (2 * 1024 * 1024) + b'", "type": "offer"}',
+                          headers={"content-type": "application/json"}),
+    }
+    for name, kwargs in cases.items():
+        response = httpx.post(url, timeout=30, **kwargs)
+        assert 400 <= response.status_code < 500, f"{name}: {response.status_code} {response.text[:200]}"
+    patch = httpx.patch(url, json={"pc_id": "nope", "candidates": []}, timeout=10)
+    assert patch.status_code == 404
+    assert httpx.patch(url, content=b"[]", timeout=10).status_code == 400
+    assert voicebot_server.health()["ready"] is True
+    assert voicebot_server.process.poll() is None
+
+
+def test_client_is_served_at_root(voicebot_server):
+    response = httpx.get(voicebot_server.url + "/", timeout=10)
+    assert response.status_code == 200
+    assert "<html" in response.text.lower()
+    if (ROOT / "client" / "dist" / "index.html").exists():
+        assert "voicebot" in response.text.lower() or "connect" in response.text.lower()
