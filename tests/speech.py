@@ -12,7 +12,8 @@ _WORD = re.compile(r"[a-z0-9']+")
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("’", "'"))
+    """Lower-case words; "p.m." and "PM." both become "pm"."""
+    return _WORD.findall(text.lower().replace("’", "'").replace(".", ""))
 
 
 def word_error_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:

@@ -105,8 +105,8 @@ class MlxKokoroEngine(KokoroEngine):
         table = self._bank.styles[self._bank.resolve(voice)]
         # One style per phoneme count, as in kokoro-onnx: n phonemes use row n - 1.
         ref_s = mx.array(table[min(len(known), len(table)) - 1].reshape(1, -1))
-        audio = self._model(known, ref_s, speed=speed)
-        samples = np.array(audio, dtype=np.float32, copy=True).reshape(-1)
+        audio = self._model(known, ref_s, speed=speed).astype(mx.float32)  # hub models may be bf16
+        samples = np.array(audio, copy=True).reshape(-1)
         mx.clear_cache()
         return samples
 

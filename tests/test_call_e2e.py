@@ -1,0 +1,58 @@
+"""A real call over WebRTC (aiortc peer) to the real server: greeting, question, spoken answer."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import numpy as np
+import pytest
+
+from speech import rms, transcribe, word_error_rate
+from voicebot.probe import CallProbe
+
+ON_TOPIC = re.compile(r"\b(9|nine|9:00|9 ?pm)\b", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def call(voicebot_server, question_wav):
+    """One call: wait for the greeting, ask when they close, record the answer."""
+    return asyncio.run(CallProbe(voicebot_server.url).call(say=question_wav, timeout=240))
+
+
+def test_greeting_is_heard(call):
+    assert call.connect_to_first_audio_s is not None, call.errors
+    greeting = call.greeting_audio.astype(np.float32) / 32768
+    assert len(greeting) / call.sample_rate > 1.0
+    assert rms(greeting) > 0.01
+
+
+def test_question_is_understood_and_answered_on_topic(call):
+    assert call.voice_to_voice_s is not None, call.transcript_text
+    assert "close" in call.user_text().lower(), call.transcript_text
+    assert ON_TOPIC.search(call.bot_text()), call.transcript_text
+
+
+def test_answer_audio_speaks_the_answer(call):
+    answer = call.answer_audio.astype(np.float32) / 32768
+    assert rms(answer) > 0.01
+    heard = transcribe(answer, call.sample_rate)
+    # The recording after the question holds the whole answer (and nothing else).
+    last_turn = [e.text for e in call.transcript if e.role == "bot"][-1]
+    assert word_error_rate(last_turn, heard) <= 0.35, f"said {last_turn!r}, heard {heard!r}"
+
+
+def test_error_log_has_warmup_ttfb_and_timeline(call, voicebot_server):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log = voicebot_server.error_log.read_text()
+        if "Call timeline" in log:
+            break
+        time.sleep(0.5)
+    assert "🔥 Starting TTS worker warmup in background..." in log
+    assert "✓ TTS worker warmed up in" in log
+    ttfb_lines = [line for line in log.splitlines() if "TTFB" in line]
+    assert any("LLMService" in line for line in ttfb_lines), ttfb_lines
+    assert any("KokoroIsolatedTTSService" in line for line in ttfb_lines), ttfb_lines
+    assert re.search(r"Call timeline \[.+\]: connect 0\.00s → .*bot started speaking \d+\.\d+s", log)
