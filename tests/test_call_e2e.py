@@ -35,12 +35,13 @@ def test_question_is_understood_and_answered_on_topic(call):
 
 
 def test_answer_audio_speaks_the_answer(call):
+    """Whisper, listening to the audio we received after the question, hears the answer."""
     answer = call.answer_audio.astype(np.float32) / 32768
     assert rms(answer) > 0.01
     heard = transcribe(answer, call.sample_rate)
-    # The recording after the question holds the whole answer (and nothing else).
-    last_turn = [e.text for e in call.transcript if e.role == "bot"][-1]
-    assert word_error_rate(last_turn, heard) <= 0.35, f"said {last_turn!r}, heard {heard!r}"
+    said = [e.text for e in call.transcript if e.role == "bot"][-1]
+    assert ON_TOPIC.search(heard), f"said {said!r}, heard {heard!r}"
+    assert word_error_rate(said, heard) <= 0.7, f"said {said!r}, heard {heard!r}"
 
 
 def test_error_log_has_warmup_ttfb_and_timeline(call, voicebot_server):

@@ -182,3 +182,20 @@ def test_mlx_audio_matches_onnx(mlx_run, onnx_audio):
     env_corr = correlation(rms_envelope(mlx_audio[:n]), rms_envelope(onnx_audio[:n]))
     assert mel_corr > 0.97, f"log-mel correlation {mel_corr:.4f}"
     assert env_corr > 0.97, f"RMS envelope correlation {env_corr:.4f}"
+
+
+def test_model_resolution_never_stalls_offline(converted):
+    """A hub id that is not cached falls back to the converted weights at once; a local
+    snapshot folder is used as is."""
+    import time
+
+    from voicebot.tts.engines.mlx import MlxKokoroEngine
+
+    started = time.monotonic()
+    folder, snapshot = MlxKokoroEngine(model="mlx-community/Kokoro-82M-bf16")._resolve_weights()
+    assert (folder, snapshot) == (converted, None)
+    assert time.monotonic() - started < 5
+
+    engine = MlxKokoroEngine(model=str(converted))
+    assert engine._resolve_weights() == (converted, converted)
+    assert str(converted) in engine.describe()

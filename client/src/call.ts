@@ -86,6 +86,14 @@ export class Call {
     await this.audioCtx.close().catch(() => undefined);
   }
 
+  /** Mutes or unmutes the microphone (the track keeps running, sending silence). */
+  setMuted(muted: boolean): void {
+    this.client.enableMic(!muted);
+    this.s.micMuted = muted;
+    this.event(muted ? "mic-muted" : "mic-unmuted");
+    this.view.showMuted(muted);
+  }
+
   private poll(): void {
     const mic = this.micProbe?.rms() ?? null;
     const bot = this.botProbe?.rms() ?? null;

@@ -26,3 +26,5 @@ view.connect.addEventListener("click", async () => {
   call = new Call(window.voicebot, view);
   await call.start();
 });
+
+view.mute.addEventListener("click", () => call?.setMuted(!window.voicebot.micMuted));

@@ -43,6 +43,7 @@ export interface TtfbSample {
 
 export interface VoicebotState {
   state: string;
+  micMuted: boolean;
   /** performance.now() of the Connect click (absolute, for reference). */
   clickAt: number | null;
   connectedMs: number | null;
@@ -67,6 +68,7 @@ export interface VoicebotState {
 export function freshState(): VoicebotState {
   return {
     state: "disconnected",
+    micMuted: false,
     clickAt: null,
     connectedMs: null,
     botReadyMs: null,

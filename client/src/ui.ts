@@ -13,6 +13,7 @@ const fmtMs = (ms: number | null | undefined): string =>
 
 export class View {
   readonly connect = byTestId<HTMLButtonElement>("connect");
+  readonly mute = byTestId<HTMLButtonElement>("mute");
   readonly transcript = byTestId("transcript");
   private readonly state = byTestId("state");
   private readonly error = byTestId("error");
@@ -31,6 +32,13 @@ export class View {
     this.connect.textContent = busy ? "Disconnect" : "Connect";
     this.connect.classList.toggle("hangup", busy);
     this.connect.disabled = state === "disconnecting";
+    this.mute.disabled = !busy;
+    if (!busy) this.showMuted(false);
+  }
+
+  showMuted(muted: boolean): void {
+    this.mute.textContent = muted ? "Unmute" : "Mute";
+    this.mute.setAttribute("aria-pressed", String(muted));
   }
 
   showError(message: string | null): void {
