@@ -9,6 +9,7 @@ import uvicorn
 from loguru import logger
 
 from voicebot.app import ServerState, create_app
+from voicebot.client_build import ensure_client_built
 from voicebot.business import CompanyNotFound, CompanyRepository
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"Company #{company.id}: {company.name} ({company.address})")
     logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
 
+    if settings.client_dir is not None:
+        ensure_client_built(settings.client_dir.parent)
     app = create_app(ServerState(settings=settings, company=company))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)

@@ -2,14 +2,17 @@
 // Places one real call from headless Chromium to the voicebot and reports on it.
 //
 //   node tests/browser/call.mjs --url http://127.0.0.1:7860 --wav question.wav \
-//        --screenshot artifacts/browser_call.png [--lead-silence 10] [--timeout 120]
+//        --screenshot artifacts/browser_call.png [--gap 6] [--timeout 180]
 //
-// Chromium's fake microphone plays --wav (16-bit PCM) once, after --lead-silence
-// seconds of silence, so the question comes after the greeting (fake_mic.mjs).
-// The script clicks Connect and waits for: audible greeting audio at the browser,
-// the user's transcript, then the bot's answer (text and audible audio). It saves
-// a screenshot, prints exactly one JSON line on stdout and exits 0 when the call
-// completed (1 when a stage timed out, 2 on bad usage).
+// Chromium's fake microphone loops [--gap s of silence][the question] from --wav
+// (16-bit PCM; see fake_mic.mjs). The script clicks Connect and mutes the mic at
+// once, waits until the bot's greeting has been heard and has finished, then
+// unmutes in a silent stretch of the loop so that exactly one full question goes
+// out, and mutes again (a muted track still sends silence, so the server's turn
+// detection works as usual). So the question never overlaps the greeting, however
+// slow the greeting is. Then it waits for the user's transcript and the bot's
+// answer (text and audible audio), saves a screenshot, prints exactly one JSON
+// line on stdout and exits 0 when the call completed (1 if not, 2 on bad usage).
 //
 // playwright-core comes from client/node_modules (`npm ci` in client/ first).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -18,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeFakeMicWav } from "./fake_mic.mjs";
+import { conditions, snapshot } from "./page_state.mjs";
 
 const require = createRequire(new URL("../../client/package.json", import.meta.url));
 const { chromium } = require("playwright-core");
@@ -27,10 +31,9 @@ const { values: opt } = parseArgs({
     url: { type: "string" },
     wav: { type: "string" },
     screenshot: { type: "string", default: "artifacts/browser_call.png" },
-    "lead-silence": { type: "string", default: "10" },
-    "tail-silence": { type: "string", default: "1" },
-    timeout: { type: "string", default: "120" },
-    settle: { type: "string", default: "8" },
+    gap: { type: "string", default: "6" },
+    timeout: { type: "string", default: "180" },
+    settle: { type: "string", default: "10" },
     chromium: { type: "string", default: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" },
     headed: { type: "boolean", default: false },
   },
@@ -50,81 +53,63 @@ const chromeArgs = (micWav) => [
   "--disable-sync",
   "--use-fake-ui-for-media-stream",
   "--use-fake-device-for-media-stream",
-  // "%noloop": play the file once (Chromium loops it by default).
-  `--use-file-for-fake-audio-capture=${micWav}%noloop`,
+  // Looped (Chromium's default; append "%noloop" to the path to play it once).
+  `--use-file-for-fake-audio-capture=${micWav}`,
   "--autoplay-policy=no-user-gesture-required",
   "--allow-loopback-in-peer-connection",
 ];
+
+// Per-stage limits in seconds, so a dead stage fails fast; all capped by --timeout.
+const STAGE_LIMIT_SECS = {
+  micOpen: 30,
+  greeting: 60,
+  greetingDone: 60,
+  userTranscript: 45,
+  botAnswer: 60,
+};
 
 const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const deadline = started + Number(opt.timeout) * 1000;
 const remaining = () => Math.max(1000, deadline - Date.now());
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Page-side predicates over window.voicebot (see client/src/state.ts).
-const conditions = {
-  greeting: () => window.voicebot?.firstAudioMs != null,
-  userTranscript: () => window.voicebot.transcript.some((e) => e.role === "user" && e.final && e.text.trim()),
-  botAnswer: () => {
-    const t = window.voicebot.transcript;
-    const u = t.findIndex((e) => e.role === "user" && e.final && e.text.trim());
-    const answered = window.voicebot.turns.some((x) => x.index > 0 && x.botAudioMs != null);
-    return u >= 0 && t.slice(u + 1).some((e) => e.role === "bot" && e.text.trim()) && answered;
-  },
-  // The answer finished playing: bot-stopped-speaking after the last bot-started-speaking.
-  answerDone: () => {
-    const ev = window.voicebot.events.map((e) => e.name);
-    return ev.lastIndexOf("bot-stopped-speaking") > ev.lastIndexOf("bot-started-speaking");
-  },
-};
-
-// Per-stage limits (seconds), so a dead stage fails fast; all capped by --timeout.
-const stageLimitSecs = {
-  greeting: 45,
-  userTranscript: Number(opt["lead-silence"]) + 45,
-  botAnswer: 60,
-};
-
-// Waits for a condition; gives up early when the client reports an error.
-async function waitFor(page, name, stages, timeoutMs = (stageLimitSecs[name] ?? 60) * 1000) {
-  const timeout = Math.min(timeoutMs, remaining());
+// Waits for a page condition; gives up early when the client reports an error.
+async function waitFor(page, name, stages, limitSecs = STAGE_LIMIT_SECS[name] ?? 60) {
+  const timeout = Math.min(limitSecs * 1000, remaining());
   const done = `(${conditions[name]})()`;
-  await page.waitForFunction(`${done} || window.voicebot.errors.length > 0`, null, { timeout, polling: 100 });
-  if (!(await page.evaluate(done))) {
-    throw new Error(`client error: ${(await page.evaluate(() => window.voicebot.errors)).join("; ")}`);
+  try {
+    await page.waitForFunction(`${done} || window.voicebot.errors.length > 0`, null, { timeout, polling: 100 });
+    if (!(await page.evaluate(done))) {
+      throw new Error(`client error: ${(await page.evaluate(() => window.voicebot.errors)).join("; ")}`);
+    }
+  } catch (e) {
+    const err = new Error(`${name}: ${String(e?.message ?? e).split("\n")[0]}`);
+    err.stage = name;
+    throw err;
   }
   stages[name] = elapsed();
 }
 
-function summarize(vb) {
-  const firstUser = vb.transcript.findIndex((e) => e.role === "user" && e.final);
-  const greeting = vb.transcript.find((e, i) => e.role === "bot" && (firstUser < 0 || i < firstUser));
-  const answer = firstUser < 0 ? undefined : vb.transcript.slice(firstUser + 1).find((e) => e.role === "bot");
-  return {
-    state: vb.state,
-    greetingHeard: vb.firstAudioMs != null,
-    firstAudioMs: vb.firstAudioMs,
-    greetingText: greeting?.text ?? "",
-    userTranscript: vb.transcript.filter((e) => e.role === "user" && e.final).map((e) => e.text).join(" "),
-    botAnswer: answer?.text ?? "",
-    botAudioLevelMax: vb.botAudioLevelMax,
-    micLevelMax: vb.micLevelMax,
-    botAudibleMs: Math.round(vb.botAudibleMs),
-    micStartMs: vb.micStartMs,
-    userSpeechStartMs: vb.userSpeechStartMs,
-    turns: vb.turns,
-    ttfb: vb.ttfb,
-    // The caller started talking before the greeting finished (barge-in).
-    questionOverlappedGreeting: overlapped(vb.events),
-    transcript: vb.transcript,
-    errors: vb.errors,
-    events: vb.events,
-  };
-}
-
-function overlapped(events) {
-  const at = (name) => events.find((e) => e.name === name)?.atMs ?? Infinity;
-  return at("user-started-speaking") < at("bot-stopped-speaking");
+// Unmutes for exactly one pass of the question through the looping fake mic.
+// The loop is [gap][question], starting when the mic track started (micStartMs).
+async function askQuestion(page, mic, stages) {
+  const gapMs = mic.questionStartSecs * 1000;
+  const questionMs = mic.questionSecs * 1000;
+  const periodMs = gapMs + questionMs;
+  const phase = async () =>
+    page.evaluate((p) => (performance.now() - window.voicebot.clickAt - window.voicebot.micStartMs) % p, periodMs);
+  // Unmute inside the gap, at least 0.3 s after the last question and 1 s before the next.
+  const [from, to] = [300, gapMs - 1000];
+  const p = await phase();
+  if (p < from || p > to) await sleep((periodMs - p + from) % periodMs);
+  await page.getByTestId("mute").click();
+  stages.unmuted = elapsed();
+  const untilQuestion = gapMs - (await phase());
+  stages.questionStarts = elapsed() + untilQuestion / 1000;
+  await sleep(untilQuestion + questionMs + 300);
+  await page.getByTestId("mute").click();
+  stages.mutedAgain = elapsed();
 }
 
 // Durations of the signalling requests (POST/PATCH /api/offer), from Resource Timing.
@@ -134,13 +119,28 @@ const offerTimings = () =>
     .filter((e) => e.name.includes("/api/offer"))
     .map((e) => ({ startMs: Math.round(e.startTime - window.voicebot.clickAt), ms: Math.round(e.duration) }));
 
+async function placeCall(page, mic, result) {
+  const { stages } = result;
+  await page.goto(opt.url, { waitUntil: "load", timeout: remaining() });
+  await page.getByTestId("connect").click();
+  stages.clicked = elapsed();
+  await waitFor(page, "micOpen", stages);
+  await page.getByTestId("mute").click();
+  stages.muted = elapsed();
+  await waitFor(page, "greeting", stages);
+  // A greeting that never reports its end must not block the call.
+  await waitFor(page, "greetingDone", stages).catch(() => (result.greetingDoneTimedOut = true));
+  await askQuestion(page, mic, stages);
+  await waitFor(page, "userTranscript", stages);
+  await waitFor(page, "botAnswer", stages);
+  // Let the answer finish so the screenshot and metrics are complete.
+  await waitFor(page, "answerDone", stages, Number(opt.settle)).catch(() => {});
+}
+
 async function main() {
   const tmp = mkdtempSync(join(tmpdir(), "voicebot-call-"));
   const micWav = join(tmp, "fake-mic.wav");
-  const mic = writeFakeMicWav(resolve(opt.wav), micWav, {
-    leadSecs: Number(opt["lead-silence"]),
-    tailSecs: Number(opt["tail-silence"]),
-  });
+  const mic = writeFakeMicWav(resolve(opt.wav), micWav, { leadSecs: Number(opt.gap), tailSecs: 0 });
   const screenshot = resolve(opt.screenshot);
   mkdirSync(dirname(screenshot), { recursive: true });
 
@@ -165,39 +165,27 @@ async function main() {
       if (/^https?:/.test(u) && new URL(u).origin !== origin) result.externalRequests.push(u.slice(0, 200));
     });
 
-    await page.goto(opt.url, { waitUntil: "load", timeout: remaining() });
-    await page.getByTestId("connect").click();
-    result.stages.clicked = elapsed();
-
-    let failedAt = null;
-    for (const stage of ["greeting", "userTranscript", "botAnswer"]) {
-      try {
-        await waitFor(page, stage, result.stages);
-      } catch (e) {
-        failedAt = stage;
-        result.error = `failed waiting for ${stage}: ${e.message.split("\n")[0]}`;
-        break;
-      }
+    try {
+      await placeCall(page, mic, result);
+      result.ok = true;
+    } catch (e) {
+      result.failedAt = e?.stage ?? null;
+      result.error = String(e?.message ?? e).split("\n")[0];
     }
-    if (!failedAt) {
-      // Let the answer finish so the screenshot and metrics are complete.
-      await waitFor(page, "answerDone", result.stages, Number(opt.settle) * 1000).catch(() => {});
-    }
-    result.failedAt = failedAt;
 
     await page.evaluate(() => document.querySelector("details.turns")?.setAttribute("open", ""));
     await page.screenshot({ path: screenshot, fullPage: true });
-    Object.assign(result, summarize(await page.evaluate(() => window.voicebot)));
+    Object.assign(result, snapshot(await page.evaluate(() => window.voicebot)));
     result.offerRequests = await page.evaluate(offerTimings);
-    result.ok = !failedAt;
 
     // Hang up cleanly so the server ends the session now, not ~40 s later.
-    if (await page.getByTestId("connect").textContent() === "Disconnect") {
+    if ((await page.getByTestId("connect").textContent()) === "Disconnect") {
       await page.getByTestId("connect").click();
       await page.waitForFunction(() => window.voicebot.state === "disconnected", null, { timeout: 5000 }).catch(() => {});
     }
   } catch (e) {
-    result.error = String(e?.message ?? e).split("\n")[0];
+    result.ok = false;
+    result.error ??= String(e?.message ?? e).split("\n")[0];
   } finally {
     await context?.close().catch(() => {});
     rmSync(tmp, { recursive: true, force: true });
