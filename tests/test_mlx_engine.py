@@ -105,10 +105,34 @@ def log_mel(audio: np.ndarray, n_fft: int = 1024, hop: int = 256, n_mels: int = 
     return np.log(power @ bank.T + 1e-8)
 
 
-def rms_envelope(audio: np.ndarray, window: int = 480) -> np.ndarray:
-    """RMS over 20 ms windows, every 10 ms."""
-    energy = np.convolve(audio.astype(np.float64) ** 2, np.ones(window) / window, mode="same")
-    return np.sqrt(energy[:: window // 2])
+def frame_rms(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """RMS envelope on the same frames as :func:`log_mel`."""
+    frames = 1 + (len(audio) - n_fft) // hop
+    index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    return np.sqrt(np.mean(audio[index].astype(np.float64) ** 2, axis=1))
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray, band: int = 20) -> np.ndarray:
+    """Dynamic time warping of two frame sequences within a +-band diagonal; [(i, j)].
+
+    The int8 ONNX model quantises activations at run time, so a phoneme whose predicted
+    duration sits near x.5 frames can round one frame differently than in fp32 MLX; the
+    rest of the utterance is then shifted by 25 ms, which plain frame-by-frame
+    correlation punishes although both say the same thing the same way.
+    """
+    n, m = len(a), len(b)
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    total = np.full((n + 1, m + 1), np.inf)
+    total[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(max(1, i - band), min(m, i + band) + 1):
+            total[i, j] = cost[i - 1, j - 1] + min(total[i - 1, j - 1], total[i - 1, j], total[i, j - 1])
+    i, j, path = n, m, []
+    while i > 0 and j > 0:
+        path.append((i - 1, j - 1))
+        step = int(np.argmin([total[i - 1, j - 1], total[i - 1, j], total[i, j - 1]]))
+        i, j = (i - 1, j - 1) if step == 0 else (i - 1, j) if step == 1 else (i, j - 1)
+    return np.array(path[::-1])
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -165,10 +189,11 @@ def test_mlx_engine_uses_converted_weights_with_speedups(mlx_run, converted):
 
 
 def test_mlx_audio_matches_onnx(mlx_run, onnx_audio):
-    """Same durations (the predictor is deterministic) and the same spectra over time.
+    """Same length and, once aligned in time, the same spectra and loudness contour.
 
-    The waveforms are not comparable sample by sample: Kokoro's harmonic source starts
-    from random phases, and mlx-audio draws them anew on every call.
+    Waveforms are not compared: Kokoro's harmonic source starts from random phases
+    (fresh on every mlx-audio call). For scale: this phrase from the ONNX model in
+    another bundled voice (jm_kumo) scores ~0.90 on both measures; MLX vs ONNX ~0.99.
     """
     mlx_audio = mlx_run["audio"]
     assert mlx_audio.dtype == np.float32 and mlx_audio.ndim == 1
@@ -177,11 +202,12 @@ def test_mlx_audio_matches_onnx(mlx_run, onnx_audio):
     assert len(onnx_audio) / SAMPLE_RATE > 1.0
 
     assert abs(len(mlx_audio) / len(onnx_audio) - 1) <= 0.02, (len(mlx_audio), len(onnx_audio))
-    n = min(len(mlx_audio), len(onnx_audio))
-    mel_corr = correlation(log_mel(mlx_audio[:n]), log_mel(onnx_audio[:n]))
-    env_corr = correlation(rms_envelope(mlx_audio[:n]), rms_envelope(onnx_audio[:n]))
-    assert mel_corr > 0.97, f"log-mel correlation {mel_corr:.4f}"
-    assert env_corr > 0.97, f"RMS envelope correlation {env_corr:.4f}"
+    mel_mlx, mel_onnx = log_mel(mlx_audio), log_mel(onnx_audio)
+    path = dtw_path(mel_mlx, mel_onnx)
+    mel_corr = correlation(mel_mlx[path[:, 0]], mel_onnx[path[:, 1]])
+    env_corr = correlation(frame_rms(mlx_audio)[path[:, 0]], frame_rms(onnx_audio)[path[:, 1]])
+    assert mel_corr > 0.97, f"aligned log-mel correlation {mel_corr:.4f}"
+    assert env_corr > 0.97, f"aligned RMS envelope correlation {env_corr:.4f}"
 
 
 def test_model_resolution_never_stalls_offline(converted):

@@ -67,7 +67,7 @@ export class Call {
     try {
       await this.client.connect();
     } catch (e) {
-      this.fail(`Could not connect: ${describe(e)}`);
+      this.fail(`Could not connect: ${describe(e)}`, true);
       await this.stop();
     }
   }
@@ -107,8 +107,9 @@ export class Call {
     return t;
   }
 
-  private fail(message: string): void {
+  private fail(message: string, fatal: boolean): void {
     this.s.errors.push(message);
+    this.s.fatal ||= fatal;
     this.view.showError(message);
   }
 
@@ -156,8 +157,11 @@ export class Call {
         this.transcript.addBot(data);
       },
       onMetrics: (data: PipecatMetricsData) => this.latency.metrics(data, this.event("metrics")),
-      onError: (message: RTVIMessage) => this.fail(`Bot error: ${describe(message.data)}`),
-      onDeviceError: (error: unknown) => this.fail(`Microphone error: ${describe(error)}`),
+      onError: (message: RTVIMessage) => {
+        const data = message.data as { error?: string; fatal?: boolean } | undefined;
+        this.fail(`Bot error: ${data?.error ?? describe(data)}`, data?.fatal ?? false);
+      },
+      onDeviceError: (error: unknown) => this.fail(`Microphone error: ${describe(error)}`, true),
     };
   }
 }

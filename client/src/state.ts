@@ -63,6 +63,8 @@ export interface VoicebotState {
   /** RTVI event names with their times, in order (bounded). */
   events: { name: string; atMs: number }[];
   errors: string[];
+  /** A fatal error ended (or prevented) the call. */
+  fatal: boolean;
 }
 
 export function freshState(): VoicebotState {
@@ -83,6 +85,7 @@ export function freshState(): VoicebotState {
     ttfb: [],
     events: [],
     errors: [],
+    fatal: false,
   };
 }
 

@@ -2,7 +2,7 @@
 // Places one real call from headless Chromium to the voicebot and reports on it.
 //
 //   node tests/browser/call.mjs --url http://127.0.0.1:7860 --wav question.wav \
-//        --screenshot artifacts/browser_call.png [--gap 6] [--timeout 180]
+//        --screenshot artifacts/browser_call.png [--gap 4] [--timeout 180]
 //
 // Chromium's fake microphone loops [--gap s of silence][the question] from --wav
 // (16-bit PCM; see fake_mic.mjs). The script clicks Connect and mutes the mic at
@@ -31,7 +31,7 @@ const { values: opt } = parseArgs({
     url: { type: "string" },
     wav: { type: "string" },
     screenshot: { type: "string", default: "artifacts/browser_call.png" },
-    gap: { type: "string", default: "6" },
+    gap: { type: "string", default: "4" },
     timeout: { type: "string", default: "180" },
     settle: { type: "string", default: "10" },
     chromium: { type: "string", default: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" },
@@ -74,14 +74,19 @@ const deadline = started + Number(opt.timeout) * 1000;
 const remaining = () => Math.max(1000, deadline - Date.now());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Waits for a page condition; gives up early when the client reports an error.
+// The call is over: a fatal client error, or the connection dropped.
+const CALL_OVER = `window.voicebot.fatal ||
+  (window.voicebot.connectedMs != null && ["disconnected", "error"].includes(window.voicebot.state))`;
+
+// Waits for a page condition; gives up early when the call is over.
 async function waitFor(page, name, stages, limitSecs = STAGE_LIMIT_SECS[name] ?? 60) {
   const timeout = Math.min(limitSecs * 1000, remaining());
   const done = `(${conditions[name]})()`;
   try {
-    await page.waitForFunction(`${done} || window.voicebot.errors.length > 0`, null, { timeout, polling: 100 });
+    await page.waitForFunction(`${done} || ${CALL_OVER}`, null, { timeout, polling: 100 });
     if (!(await page.evaluate(done))) {
-      throw new Error(`client error: ${(await page.evaluate(() => window.voicebot.errors)).join("; ")}`);
+      const { state, errors } = await page.evaluate(() => window.voicebot);
+      throw new Error(`call over (state ${state}): ${errors.join("; ") || "no error reported"}`);
     }
   } catch (e) {
     const err = new Error(`${name}: ${String(e?.message ?? e).split("\n")[0]}`);

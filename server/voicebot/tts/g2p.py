@@ -25,7 +25,8 @@ def _load_spacy_model():
     import spacy
 
     module = importlib.import_module(SPACY_MODEL_PACKAGE)
-    return module.load(enable=["tok2vec", "tagger"])
+    # misaki needs only tokens and POS tags; not loading the rest saves start-up time.
+    return module.load(exclude=["parser", "ner", "lemmatizer", "senter", "attribute_ruler"])
 
 
 class EnglishG2P:
@@ -52,29 +53,41 @@ class EnglishG2P:
         return " ".join(phonemes.split())
 
 
-def split_for_streaming(text: str, first_max_chars: int = 80, max_chars: int = 300) -> list[str]:
-    """Cut text into pieces that can be synthesized and played one after another.
+def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 300) -> list[str]:
+    """Cut text into pieces that are synthesized and played one after another.
 
-    The first piece is kept short (cut at a clause end) so that the first audio of a
-    long reply comes quickly; later pieces are whole sentences, which sound more natural.
+    Kokoro synthesizes a piece at once, so the first audio waits for the whole first
+    piece: it is kept short, ending at the first clause break ("Hello," / "Sure,") or, if
+    the first clause is long, at a word break. Later pieces are whole sentences (cut at
+    clauses only when very long), which sound more natural.
     """
     text = " ".join(text.split())
     if not text:
         return []
-    pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        limit = first_max_chars if not pieces else max_chars
-        if len(sentence) <= limit:
-            pieces.append(sentence)
-            continue
-        current = ""
-        for clause in _CLAUSE_END.split(sentence):
-            limit = first_max_chars if not pieces else max_chars
-            if current and len(current) + 1 + len(clause) > limit:
-                pieces.append(current)
-                current = clause
-            else:
-                current = f"{current} {clause}".strip()
-        if current:
-            pieces.append(current)
+    first, rest = _first_piece(text, first_max_chars)
+    pieces = [first]
+    for sentence in _SENTENCE_END.split(rest) if rest else []:
+        pieces.extend(_cut(sentence, max_chars))
     return pieces
+
+
+def _first_piece(text: str, limit: int) -> tuple[str, str]:
+    match = re.search(r"[.!?;:,—](\s+|$)", text)
+    end = match.end() if match else len(text)
+    if end > limit:
+        cut = text.rfind(" ", 0, limit // 2 + 10)
+        end = cut if cut > 0 else end
+    return text[:end].strip(), text[end:].strip()
+
+
+def _cut(sentence: str, limit: int) -> list[str]:
+    if len(sentence) <= limit:
+        return [sentence]
+    pieces, current = [], ""
+    for clause in _CLAUSE_END.split(sentence):
+        if current and len(current) + 1 + len(clause) > limit:
+            pieces.append(current)
+            current = clause
+        else:
+            current = f"{current} {clause}".strip()
+    return pieces + ([current] if current else [])
