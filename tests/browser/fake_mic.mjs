@@ -2,12 +2,11 @@
 //
 // Chromium's --use-file-for-fake-audio-capture=FILE reads a WAV (16-bit PCM; any
 // sample rate, Chromium resamples) and starts playing it in real time when the
-// page opens the microphone (getUserMedia, i.e. at Connect). By default it LOOPS
-// the file forever; appending "%noloop" to the path (FILE.wav%noloop) plays it
-// once and then delivers silence with the track still live (both verified with
-// Chromium 156). The question is wrapped in silence:
-//   [lead silence][question][tail silence]
-// The lead lets the bot's greeting finish before the caller speaks.
+// page opens the microphone (getUserMedia: at Connect, in our client). By default
+// it LOOPS the file forever; "FILE.wav%noloop" plays it once and then delivers
+// silence with the track still live (both verified with Chromium 156).
+// call.mjs uses the loop [lead silence][question] and gates it with the client's
+// Mute button, so exactly one question goes out when it wants.
 import { readFileSync, writeFileSync } from "node:fs";
 
 /** Parses a RIFF/WAVE file of 16-bit PCM (or 32-bit float, converted to 16-bit). */
@@ -71,6 +70,7 @@ export function pcm16WavBytes({ channels, sampleRate, data }) {
 /**
  * Writes `out`: `leadSecs` of silence, the question from `questionPath`, then
  * `tailSecs` of silence. Returns the question's start and duration in seconds.
+ * Accepts 16-bit PCM or 32-bit float WAVs (written as 16-bit PCM).
  */
 export function writeFakeMicWav(questionPath, out, { leadSecs, tailSecs }) {
   const wav = readPcm16Wav(questionPath);

@@ -71,6 +71,10 @@ class KokoroIsolatedTTSService(TTSService):
             text_aggregation_mode=mode,
             push_start_frame=True,
             push_stop_frames=True,
+            # Pipecat ends a sentence's audio context after this much silence from the
+            # service. Ours can legitimately be silent while a worker loads or a long piece
+            # is synthesized, and always ends the request itself (audio, error or timeout).
+            stop_frame_timeout_s=init_timeout_s + request_timeout_s,
             sample_rate=sample_rate,
             settings=self.Settings(model=model, voice=voice, language=None, speed=1.0),
             **kwargs,
