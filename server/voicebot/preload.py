@@ -21,7 +21,7 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voicebot.business import Company
-from voicebot.business.prompt import system_prompt
+from voicebot.business.prompt import greeting_request, system_prompt
 from voicebot.config import ServerSettings, TTSWarmup
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.logs import progress
@@ -113,7 +113,7 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         ("Loading Local Smart Turn v3 model", "Smart Turn", smart_turn.fill),
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
-        ("Starting the LLM and caching the system prompt", "LLM", lambda: preload_llm(settings.llm, prompt)),
+        ("Starting the LLM and caching the system prompt", "LLM", lambda: preload_llm(settings.llm, prompt, first_user_message=greeting_request(company))),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)

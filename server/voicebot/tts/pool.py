@@ -1,7 +1,7 @@
 """Warm Kokoro workers kept ready before any call arrives.
 
 Beyond the seed's on-connect warm-up: the server warms one worker at start-up, hands it
-to the next call, and immediately starts warming a replacement in the background. A
+to the next call, and warms a replacement in the background once that call is under way. A
 call that arrives before the replacement is ready simply waits for it (or, with a
 spare in flight, gets whichever finishes first).
 """
@@ -20,7 +20,7 @@ class WarmWorkerPool:
     """Keeps ``size`` started-and-warm workers; ``take()`` hands one over and refills."""
 
     def __init__(self, *, engine: str, model: str | None, voice: str | None, size: int = 1,
-                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0):
+                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0, refill_delay_s: float = 6.0):
         self._engine = engine
         self._model = model
         self._voice = voice
@@ -30,6 +30,8 @@ class WarmWorkerPool:
         self._warming: set[asyncio.Task] = set()
         self._ready: asyncio.Queue[KokoroWorkerProcess] = asyncio.Queue()
         self._closed = False
+        self._refill_delay_s = refill_delay_s
+        self._refill_handle: asyncio.TimerHandle | None = None
 
     async def _warm_one(self) -> None:
         location = await asyncio.to_thread(resolve_model_location, self._model)
@@ -62,18 +64,33 @@ class WarmWorkerPool:
             raise RuntimeError("TTS worker pool could not warm a single worker")
 
     async def take(self) -> KokoroWorkerProcess:
-        """A warm worker for a new call; a replacement starts warming at once."""
+        """A warm worker for a new call; its replacement starts warming a little later.
+
+        Loading a worker takes seconds of CPU; on a small machine that would slow the very
+        call being answered (its LLM and first sentence), so the refill waits
+        ``refill_delay_s`` unless the pool is empty.
+        """
         while True:
             if self._ready.empty() and not self._warming:
                 self._refill()
             worker = await self._ready.get()
-            self._refill()
+            self._schedule_refill()
             if worker.alive:
                 return worker
             await worker.stop(grace_s=0)
 
+    def _schedule_refill(self) -> None:
+        if self._refill_handle is None or self._refill_handle.cancelled():
+            def refill() -> None:
+                self._refill_handle = None
+                if not self._closed:
+                    self._refill()
+            self._refill_handle = asyncio.get_running_loop().call_later(self._refill_delay_s, refill)
+
     async def close(self) -> None:
         self._closed = True
+        if self._refill_handle is not None:
+            self._refill_handle.cancel()
         for task in list(self._warming):
             task.cancel()
         await asyncio.gather(*self._warming, return_exceptions=True)

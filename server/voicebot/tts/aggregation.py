@@ -1,0 +1,61 @@
+"""Text aggregation tuned for time to first audio.
+
+Pipecat's sentence aggregation waits for a whole sentence before the TTS starts. On a
+small CPU the LLM writes "Hello, thanks for calling Tomodachi Sushi!" in a second or
+more; speaking "Hello," as soon as it is written hides that second. So the first piece
+of each reply ends at its first clause break (a comma, colon, semicolon or dash followed
+by more text); everything after it is aggregated by sentence as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
+from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
+
+CLAUSE_BREAKS = ",;:—"
+MIN_FIRST_CLAUSE_CHARS = 4
+
+
+class FirstClauseTextAggregator(SimpleTextAggregator):
+    """Sentence aggregation, except that each reply's first clause is released at once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._released_in_reply = False
+
+    async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
+        if self._aggregation_type == TextType.TOKEN:
+            async for aggregation in super().aggregate(text):
+                yield aggregation
+            return
+        for char in text:
+            if not self._released_in_reply and self._at_clause_break(char):
+                clause = self._text.strip()
+                self._text = ""
+                self._lookahead_state = _LookaheadState.IDLE
+                self._released_in_reply = True
+                yield Aggregation(text=clause, type=TextType.SENTENCE)
+            async for aggregation in super().aggregate(char):
+                self._released_in_reply = True
+                yield aggregation
+
+    def _at_clause_break(self, char: str) -> bool:
+        """True when ``char`` is the first character after "<clause><break> "."""
+        if char.isspace() or not self._text.endswith((" ", "\n")):
+            return False
+        body = self._text.rstrip()
+        return body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS
+
+    async def flush(self) -> Aggregation | None:
+        self._released_in_reply = False
+        return await super().flush()
+
+    async def handle_interruption(self):
+        self._released_in_reply = False
+        await super().handle_interruption()
+
+    async def reset(self):
+        self._released_in_reply = False
+        await super().reset()
