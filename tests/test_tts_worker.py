@@ -201,3 +201,14 @@ def test_sigterm_on_parent_stops_workers(tmp_path):
         assert pids_alive([worker_pid]) == []
     finally:
         owner.kill()
+
+
+async def test_first_sentence_waits_for_a_cold_worker_without_error():
+    """A sentence that arrives before the worker is loaded (seconds) is spoken, not dropped."""
+    tts = KokoroIsolatedTTSService(engine="onnx")
+    async with TTSHarness(tts) as harness:
+        await harness.speak("Hello, thanks for calling.")
+        await harness.wait_for(lambda: harness.audio() or harness.errors(), timeout=120)
+        await asyncio.sleep(0.5)
+        assert harness.errors() == []
+        assert harness.audio()

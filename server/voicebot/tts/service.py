@@ -144,6 +144,13 @@ class KokoroIsolatedTTSService(TTSService):
             )
             return True
 
+    async def tts_process_generator(self, context_id: str, generator) -> None:
+        await super().tts_process_generator(context_id, generator)
+        # Our audio always arrives inline (HTTP-style), also when a sentence failed and
+        # yielded none: tell Pipecat so, or it keeps the failed context open until
+        # stop_frame_timeout_s and every later sentence queues behind it.
+        self._is_yielding_frames_synchronously = True
+
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""
         try:

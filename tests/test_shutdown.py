@@ -1,0 +1,25 @@
+"""Clean shutdown of the real server: SIGTERM ends TTS workers and the embedded LLM."""
+
+from __future__ import annotations
+
+import psutil
+
+from conftest import start_server
+
+
+def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):
+    server = start_server(tmp_path / "pool", "2", "--tts-warmup", "pool")
+    try:
+        health = server.health()
+        assert health["tts_warmup"] == "pool"
+        worker_pids = health["tts_worker_pids"]
+        assert len(worker_pids) == 1  # warmed before any call
+        assert "TTS worker warm in" in server.output()
+        children = [p.pid for p in psutil.Process(server.process.pid).children(recursive=True)]
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()[-2000:]
+    assert "Shutdown complete" in server.output()
+    survivors = [pid for pid in set(children + worker_pids) if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert survivors == []
