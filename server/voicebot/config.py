@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from voicebot.llm import LLMSettings
-from voicebot.stt import STTSettings
+from voicebot.stt import STTSettings, usable_engine
 from voicebot.tts.engines import default_engine_name
 from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
 
@@ -90,6 +90,6 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         db_path=args.db,
         client_dir=client_dir,
         tts=tts,
-        stt=STTSettings.from_env(engine=args.stt_engine, model=args.stt_model),
+        stt=usable_engine(STTSettings.from_env(engine=args.stt_engine, model=args.stt_model)),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
     )

