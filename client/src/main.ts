@@ -27,4 +27,19 @@ view.connect.addEventListener("click", async () => {
   await call.start();
 });
 
+/** Name the line after the business the server answers for (from /health). */
+async function showCompany(): Promise<void> {
+  try {
+    const health = await (await fetch("/health")).json();
+    const name: string | undefined = health?.company?.name;
+    if (name) {
+      document.querySelector('[data-testid="company"]')!.textContent = name;
+      document.title = `Voicebot · ${name}`;
+    }
+  } catch {
+    // The page still works without it.
+  }
+}
+void showCompany();
+
 view.mute.addEventListener("click", () => call?.setMuted(!window.voicebot.micMuted));
