@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 
 from conftest import start_server
@@ -22,6 +24,12 @@ def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):
     assert code in (0, -15), server.output()[-2000:]
     assert "Shutdown complete" in server.output()
     assert "embedded llama.cpp server stopped" in server.output()
-    survivors = [pid for pid in set(children + worker_pids) if psutil.pid_exists(pid)
-                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-    assert survivors == []
+
+    def survivors() -> list[int]:
+        return [pid for pid in set(children + worker_pids)
+                if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+    deadline = time.monotonic() + 5  # a process that was told to exit takes a moment to go
+    while survivors() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors() == []

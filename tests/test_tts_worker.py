@@ -161,7 +161,8 @@ def test_no_worker_outlives_a_killed_server(tmp_path):
         "    await w.start()\n"
         "    print(w.pid, flush=True)\n"
         "    await asyncio.sleep(600)\n"
-        "asyncio.run(main())\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
     )
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
@@ -191,7 +192,8 @@ def test_sigterm_on_parent_stops_workers(tmp_path):
         "    print(w.pid, flush=True)\n"
         "    await stop.wait()\n"
         "    await stop_all_workers()\n"
-        "asyncio.run(main())\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
     )
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:

@@ -31,6 +31,7 @@ from voicebot.business import Company
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
 from voicebot.preload import Preloaded, preload
+from voicebot.tts import forkserver
 from voicebot.tts.worker_client import live_worker_pids, stop_all_workers
 
 MAX_SIGNALLING_BODY = 256 * 1024  # an SDP offer is a few KB
@@ -184,5 +185,6 @@ async def shutdown(state: ServerState) -> None:
     if state.preloaded and state.preloaded.tts_pool:
         await state.preloaded.tts_pool.close()
     await stop_all_workers()
+    await asyncio.to_thread(forkserver.stop)
     await asyncio.to_thread(shutdown_llm)
     logger.info("Shutdown complete")

@@ -26,6 +26,7 @@ from voicebot.config import ServerSettings, TTSWarmup
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.logs import progress
 from voicebot.stt import preload_stt
+from voicebot.tts import forkserver
 from voicebot.tts.pool import WarmWorkerPool
 
 T = TypeVar("T")
@@ -103,6 +104,10 @@ def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> flo
 async def preload(settings: ServerSettings, company: Company) -> Preloaded:
     """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines."""
     total = 5 if settings.tts.warmup is TTSWarmup.POOL else 4
+    if forkserver.available():
+        # Loads in its own process while the steps below run; TTS workers fork from it.
+        await asyncio.to_thread(forkserver.ensure_running)
+        logger.info("TTS worker fork server started (spaCy, misaki and onnxruntime imported once for all workers)")
     prompt = system_prompt(company)
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3)

@@ -45,6 +45,24 @@ def _die_with_parent() -> None:
             pass
 
 
+_PRELOADED_G2P: EnglishG2P | None = None
+# One worker per process; its replies and (when forked) its log lines share the socket.
+_SEND_LOCK = threading.RLock()
+
+
+def preload_for_fork() -> None:
+    """Run once in the fork server: everything slow that is safe to fork (imports, G2P)."""
+    global _PRELOADED_G2P
+    import kokoro_onnx  # noqa: F401
+    import onnxruntime  # noqa: F401
+
+    _PRELOADED_G2P = EnglishG2P()
+
+
+def preloaded_g2p() -> EnglishG2P:
+    return _PRELOADED_G2P or EnglishG2P()
+
+
 def to_pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
@@ -54,7 +72,6 @@ class KokoroWorker:
 
     def __init__(self, sock: socket.socket, engine: KokoroEngine, default_voice: str | None):
         self._sock = sock
-        self._send_lock = threading.Lock()
         self._engine = engine
         self._requested_voice = default_voice
         self._voice = ""
@@ -63,14 +80,15 @@ class KokoroWorker:
         self._cancelled: set[str] = set()
 
     def send(self, header: dict, payload: bytes = b"") -> None:
-        with self._send_lock:
+        with _SEND_LOCK:
             self._sock.sendall(protocol.encode(header, payload))
 
     def load(self) -> None:
         start = time.monotonic()
-        # spaCy (for the G2P) and the engine load in parallel: both take seconds.
+        # spaCy (for the G2P) and the engine load in parallel: both take seconds. A worker
+        # forked from the fork server finds the G2P already built.
         g2p_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="g2p-loader")
-        g2p_future = g2p_loader.submit(EnglishG2P)
+        g2p_future = g2p_loader.submit(preloaded_g2p)
         self._engine.load()
         self._g2p = g2p_future.result()
         g2p_loader.shutdown()
@@ -149,15 +167,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voice", default=None)
     args = parser.parse_args(argv)
 
-    _die_with_parent()
+    sock = socket.socket(fileno=args.fd)
     # Libraries print to stdout; keep every byte of ours on stderr, which the server logs.
     sys.stdout = sys.stderr
     logger.remove()
     # The server re-logs each line under its own timestamp; "LEVEL|message" is all it needs.
-    logger.add(sys.stderr, level=os.environ.get("VOICEBOT_WORKER_LOG_LEVEL", "INFO"), format="{level}|{message}")
+    logger.add(sys.stderr, level=_log_level(), format="{level}|{message}")
+    return serve(sock, args.engine, args.model, args.voice)
 
-    sock = socket.socket(fileno=args.fd)
-    worker = KokoroWorker(sock, create_engine(args.engine, args.model), args.voice)
+
+def _log_level() -> str:
+    return os.environ.get("VOICEBOT_WORKER_LOG_LEVEL", "INFO")
+
+
+def serve(sock: socket.socket, engine: str, model: str | None, voice: str | None) -> int:
+    """Load, say ready, serve until shutdown or until the server goes away."""
+    _die_with_parent()
+    # Ctrl-C reaches the whole process group; the server stops its workers in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker = KokoroWorker(sock, create_engine(engine, model), voice)
     try:
         worker.load()
     except Exception as e:
@@ -169,6 +197,29 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     worker.serve()
     return 0
+
+
+def run_forked(sock: socket.socket, engine: str, model: str | None, voice: str | None) -> None:
+    """Entry point of a worker forked from the fork server (see :mod:`voicebot.tts.forkserver`).
+
+    Its stderr is the server's own, so log lines travel over the socket as ``log`` events.
+    """
+    sys.stdout = sys.stderr
+    logger.remove()
+
+    def over_socket(message) -> None:
+        record = message.record
+        try:
+            with _SEND_LOCK:
+                sock.sendall(protocol.encode({"event": "log", "level": record["level"].name,
+                                              "message": record["message"]}))
+        except OSError:
+            pass
+
+    logger.add(over_socket, level=_log_level(), format="{message}")
+    code = serve(sock, engine, model, voice)
+    logger.remove()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import multiprocessing
 import os
 import re
 import signal
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from voicebot.tts import protocol
+from voicebot.tts import forkserver, protocol
 
 _LIVE_WORKERS: "weakref.WeakSet[KokoroWorkerProcess]" = weakref.WeakSet()
 _LOG_LINE = re.compile(r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|(.*)$")
@@ -83,7 +84,7 @@ class KokoroWorkerProcess:
         voice: str | None = None,
         init_timeout_s: float = 120.0,
         request_timeout_s: float = 30.0,
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None,  # forces a fresh interpreter (the fork server has its own env)
     ):
         self.engine = engine
         self.model = model
@@ -116,24 +117,12 @@ class KokoroWorkerProcess:
     async def start(self) -> WorkerInfo:
         """Spawn the worker and wait until it has loaded and warmed its model."""
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-m", "voicebot.tts.worker", "--fd", str(child_sock.fileno()),
-                   "--engine", self.engine]
-        if self.model:
-            command += ["--model", self.model]
-        if self.voice:
-            command += ["--voice", self.voice]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env}
         started = time.monotonic()
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                pass_fds=[child_sock.fileno()],
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                start_new_session=True,  # Ctrl-C goes to the server, which stops us in order
-            )
+            if forkserver.available() and not self._extra_env:
+                self._process = await self._fork(child_sock)
+            else:
+                self._process = await self._exec(child_sock)
         finally:
             child_sock.close()
         _LIVE_WORKERS.add(self)
@@ -142,7 +131,8 @@ class KokoroWorkerProcess:
         reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock)
         self._ready = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read_messages(reader), name=f"tts-worker-{self.pid}-reader")
-        self._log_task = asyncio.create_task(self._forward_logs(), name=f"tts-worker-{self.pid}-logs")
+        if isinstance(self._process, asyncio.subprocess.Process):
+            self._log_task = asyncio.create_task(self._forward_logs(), name=f"tts-worker-{self.pid}-logs")
         try:
             self.info = await asyncio.wait_for(asyncio.shield(self._ready), self.init_timeout_s)
         except asyncio.TimeoutError:
@@ -153,6 +143,34 @@ class KokoroWorkerProcess:
             raise
         logger.debug(f"Kokoro worker pid={self.pid} ready after {time.monotonic() - started:.2f}s")
         return self.info
+
+    async def _fork(self, child_sock: socket.socket) -> "ForkedProcess":
+        from voicebot.tts.worker import run_forked
+
+        process = forkserver.context().Process(
+            target=run_forked, args=(child_sock, self.engine, self.model, self.voice),
+            name="kokoro-worker", daemon=True,
+        )
+        # Blocks while the fork server finishes its preload (only the first time).
+        await asyncio.to_thread(process.start)
+        return ForkedProcess(process)
+
+    async def _exec(self, child_sock: socket.socket) -> asyncio.subprocess.Process:
+        command = [sys.executable, "-m", "voicebot.tts.worker", "--fd", str(child_sock.fileno()),
+                   "--engine", self.engine]
+        if self.model:
+            command += ["--model", self.model]
+        if self.voice:
+            command += ["--voice", self.voice]
+        return await asyncio.create_subprocess_exec(
+            *command,
+            pass_fds=[child_sock.fileno()],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self._extra_env},
+            start_new_session=True,  # Ctrl-C goes to the server, which stops us in order
+        )
 
     async def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0,
                          request_id: str | None = None) -> AsyncIterator[AudioPiece]:
@@ -247,6 +265,9 @@ class KokoroWorkerProcess:
             while (message := await protocol.read_async(reader)) is not None:
                 header, payload = message
                 event = header.get("event")
+                if event == "log":
+                    logger.log(header.get("level", "INFO"), f"tts-worker[{self.pid}] {header.get('message', '')}")
+                    continue
                 if event == "ready":
                     if not self._ready.done():
                         self._ready.set_result(WorkerInfo(
@@ -297,6 +318,31 @@ class KokoroWorkerProcess:
                 logger.log(level, f"tts-worker[{self.pid}] {text}")
 
         await asyncio.gather(pump(self._process.stdout), pump(self._process.stderr))
+
+
+class ForkedProcess:
+    """A worker forked by the fork server, with the bits of asyncio's Process we use."""
+
+    def __init__(self, process: multiprocessing.Process):
+        self._process = process
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    async def wait(self) -> int:
+        while self._process.exitcode is None:
+            await asyncio.sleep(0.05)
+        return self._process.exitcode
+
+    def send_signal(self, sig: int) -> None:
+        if self._process.pid is None or self._process.exitcode is not None:
+            raise ProcessLookupError(self._process.pid)
+        os.kill(self._process.pid, sig)
 
 
 async def stop_all_workers() -> None:

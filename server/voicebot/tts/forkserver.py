@@ -1,0 +1,54 @@
+"""Fast Kokoro worker start-up on Linux: fork workers from a process that has done the
+slow, fork-safe part of a worker's start already.
+
+A fresh worker interpreter spends most of its ~2.5 s cold start importing spaCy and
+onnxruntime and building the G2P. The standard library's ``forkserver`` runs those once,
+in a small server process started with the bot, and forks each worker from it; a worker
+then only creates its ONNX session and speaks its warm-up phrase. Model sessions are
+never created before the fork (their thread pools would not survive it), and MLX is
+never imported there (Metal and fork do not mix), so both engines stay safe.
+
+Set ``VOICEBOT_TTS_FORKSERVER=0`` to start every worker as a fresh interpreter instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import sys
+
+PRELOAD_MODULE = "voicebot.tts.worker_preload"
+ENV = "VOICEBOT_TTS_FORKSERVER"
+
+
+def available() -> bool:
+    return sys.platform.startswith("linux") and os.environ.get(ENV, "1") != "0"
+
+
+def context() -> multiprocessing.context.BaseContext:
+    ctx = multiprocessing.get_context("forkserver")
+    # "__main__" too: multiprocessing makes every child import the parent's main module,
+    # which the fork server then has done once for all of them (an entry script must
+    # guard its work with ``if __name__ == "__main__"``, as ours does).
+    ctx.set_forkserver_preload(["__main__", PRELOAD_MODULE])
+    return ctx
+
+
+def ensure_running() -> None:
+    """Start the fork server now (it preloads in the background); idempotent."""
+    context()
+    multiprocessing.forkserver.ensure_running()
+
+
+def stop() -> None:
+    """Stop the fork server (server shutdown), after the workers it forked have stopped.
+
+    It would exit by itself once the server's process is gone; stopping it explicitly
+    makes shutdown leave nothing behind even for a moment. Uses the standard library's
+    own stop method (``ForkServer._stop``), present since Python 3.8.
+    """
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop_server = getattr(server, "_stop", None)
+    if stop_server is not None and getattr(server, "_forkserver_pid", None) is not None:
+        stop_server()
