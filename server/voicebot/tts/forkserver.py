@@ -20,6 +20,7 @@ import sys
 
 PRELOAD_MODULE = "voicebot.tts.worker_preload"
 ENV = "VOICEBOT_TTS_FORKSERVER"
+MAIN_PATH_ENV = "VOICEBOT_FORKSERVER_MAIN_PATH"
 
 
 def available() -> bool:
@@ -28,15 +29,25 @@ def available() -> bool:
 
 def context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
-    # "__main__" too: multiprocessing makes every child import the parent's main module,
-    # which the fork server then has done once for all of them (an entry script must
-    # guard its work with ``if __name__ == "__main__"``, as ours does).
-    ctx.set_forkserver_preload(["__main__", PRELOAD_MODULE])
+    ctx.set_forkserver_preload([PRELOAD_MODULE])
     return ctx
 
 
 def ensure_running() -> None:
-    """Start the fork server now (it preloads in the background); idempotent."""
+    """Start the fork server now (it preloads in the background); idempotent.
+
+    multiprocessing makes every child run the parent's main script again (the server's
+    entry script imports all of Pipecat: ~1 s per worker) unless the child's ``__main__``
+    already is that script. The fork server's own ``"__main__"`` preload would arrange
+    that, but Python 3.11 never hands it the path, so our preload module does it, told
+    the path through the environment the fork server inherits. An entry script must
+    guard its work with ``if __name__ == "__main__"`` (ours does).
+    """
+    from multiprocessing import spawn
+
+    main_path = spawn.get_preparation_data("voicebot").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_PATH_ENV] = main_path
     context()
     multiprocessing.forkserver.ensure_running()
 
