@@ -35,9 +35,11 @@ class WarmWorkerPool:
 
     async def _warm_one(self) -> None:
         location = await asyncio.to_thread(resolve_model_location, self._model)
+        # A fresh interpreter, not a fork: its start-up is off the critical path anyway,
+        # and a forked worker's first sentences were measurably slower.
         worker = KokoroWorkerProcess(engine=self._engine, model=location, voice=self._voice,
                                      init_timeout_s=self._init_timeout_s,
-                                     request_timeout_s=self._request_timeout_s)
+                                     request_timeout_s=self._request_timeout_s, fork=False)
         try:
             await worker.start()
         except Exception as e:

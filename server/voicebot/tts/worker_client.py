@@ -85,6 +85,7 @@ class KokoroWorkerProcess:
         init_timeout_s: float = 120.0,
         request_timeout_s: float = 30.0,
         extra_env: dict[str, str] | None = None,  # forces a fresh interpreter (the fork server has its own env)
+        fork: bool = True,
     ):
         self.engine = engine
         self.model = model
@@ -92,6 +93,10 @@ class KokoroWorkerProcess:
         self.init_timeout_s = init_timeout_s
         self.request_timeout_s = request_timeout_s
         self._extra_env = extra_env or {}
+        # Forking (see voicebot.tts.forkserver) starts a worker in ~1 s instead of ~2.5 s,
+        # but its first sentences ran ~0.1-0.6 s slower in our measurements (copy-on-write
+        # of the shared heap); workers warmed off the critical path (the pool) don't fork.
+        self._fork_allowed = fork
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
@@ -119,7 +124,7 @@ class KokoroWorkerProcess:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         started = time.monotonic()
         try:
-            if forkserver.available() and not self._extra_env:
+            if self._fork_allowed and forkserver.available() and not self._extra_env:
                 self._process = await self._fork(child_sock)
             else:
                 self._process = await self._exec(child_sock)
