@@ -7,7 +7,8 @@ import sys
 
 import httpx
 
-from conftest import ROOT, SERVER_SCRIPT
+from conftest import ROOT
+from voicebot.launcher import SERVER_SCRIPT
 
 
 def test_unknown_company_exits_with_the_known_ids(tmp_path):

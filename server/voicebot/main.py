@@ -9,8 +9,8 @@ import uvicorn
 from loguru import logger
 
 from voicebot.app import ServerState, create_app
-from voicebot.client_build import ensure_client_built
 from voicebot.business import CompanyNotFound, CompanyRepository
+from voicebot.client_build import ensure_client_built
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
 

@@ -2,7 +2,6 @@
 
 from voicebot.models.weights import (
     KOKORO_ONNX,
-    KOKORO_VOICES,
     LLM_GGUF,
     WHISPER_BASE,
     WHISPER_TINY_EN,
@@ -14,7 +13,6 @@ from voicebot.models.weights import (
 __all__ = [
     "AssembledFile",
     "KOKORO_ONNX",
-    "KOKORO_VOICES",
     "LLM_GGUF",
     "WHISPER_BASE",
     "WHISPER_TINY_EN",

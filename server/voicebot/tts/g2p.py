@@ -22,7 +22,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def _load_spacy_model():
-    import spacy
 
     module = importlib.import_module(SPACY_MODEL_PACKAGE)
     # misaki needs only tokens and POS tags; not loading the rest saves start-up time.

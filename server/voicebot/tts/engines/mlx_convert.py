@@ -411,10 +411,9 @@ def kokoro_config(weights: dict[str, np.ndarray]) -> dict:
 
 def check_against_mlx_model(config: dict, weights: dict[str, np.ndarray]) -> None:
     """Fail now, not at load time, if any key or shape differs from mlx-audio's Kokoro."""
+    import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_audio.tts.models.kokoro import Model, ModelConfig
-
-    import mlx.core as mx
 
     model = Model(ModelConfig.from_dict(config))
     sanitized = model.sanitize({k: mx.array(v) for k, v in weights.items()})
