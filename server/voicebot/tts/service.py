@@ -91,7 +91,6 @@ class KokoroIsolatedTTSService(TTSService):
         self._worker_source = worker_source or self._spawn_worker
         self._worker: KokoroWorkerProcess | None = None
         self._init_lock = asyncio.Lock()
-        self._init_attempts = 0
 
     @property
     def engine(self) -> str:
@@ -130,7 +129,6 @@ class KokoroIsolatedTTSService(TTSService):
             if self._worker is not None:
                 await self._worker.stop(grace_s=0)
                 self._worker = None
-            self._init_attempts += 1
             started = time.monotonic()
             try:
                 self._worker = await self._worker_source()

@@ -155,6 +155,8 @@ class KokoroWorker:
             self.send({"event": "error", "id": request_id, "message": f"{type(e).__name__}: {e}"})
             return
         cancelled = request_id in self._cancelled
+        if cancelled:
+            logger.debug(f"Request {request_id} cancelled; its remaining text was not synthesized")
         self._cancelled.discard(request_id)
         self.send({"event": "done", "id": request_id, "cancelled": cancelled})
 
