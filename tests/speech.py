@@ -12,8 +12,47 @@ _WORD = re.compile(r"[a-z0-9']+")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words; "p.m." and "PM." both become "pm"."""
-    return _WORD.findall(text.lower().replace("’", "'").replace(".", ""))
+    """Lower-case words; "p.m." and "PM." both become "pm", "11" becomes "eleven"."""
+    from num2words import num2words
+
+    out: list[str] = []
+    for word in _WORD.findall(text.lower().replace("’", "'").replace(".", "")):
+        out.extend(_WORD.findall(num2words(int(word)).replace("-", " ")) if word.isdigit() else [word])
+    return out
+
+
+def missed_word_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:
+    """Share of the reference's words (less ``ignore``) that the hypothesis does not contain.
+
+    Unlike WER it does not count insertions, so a proper noun heard as two odd words
+    ("Trattoria" → "Strodovia") costs nothing once the proper noun itself is ignored.
+    """
+    remaining = words(hypothesis)
+    ref = [w for w in words(reference) if w not in ignore]
+    missed = 0
+    for word in ref:
+        if word in remaining:
+            remaining.remove(word)
+        else:
+            missed += 1
+    return missed / max(len(ref), 1)
+
+
+def missed_word_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:
+    """Share of the reference's words (less ``ignore``) that the hypothesis does not contain.
+
+    Unlike WER it does not count insertions, so a proper noun heard as two odd words
+    ("Trattoria" → "Strodovia") costs nothing once the proper noun itself is ignored.
+    """
+    remaining = words(hypothesis)
+    ref = [w for w in words(reference) if w not in ignore]
+    missed = 0
+    for word in ref:
+        if word in remaining:
+            remaining.remove(word)
+        else:
+            missed += 1
+    return missed / max(len(ref), 1)
 
 
 def word_error_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:

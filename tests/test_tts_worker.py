@@ -14,7 +14,7 @@ import psutil
 import pytest
 from pipecat.frames.frames import InterruptionFrame, TTSAudioRawFrame
 
-from speech import pcm16_to_float, rms, transcribe, word_error_rate
+from speech import missed_word_rate, pcm16_to_float, rms, transcribe
 from tts_harness import TTSHarness
 from voicebot.tts.service import KokoroIsolatedTTSService
 from voicebot.tts.worker_client import KokoroWorkerProcess, live_worker_pids
@@ -53,8 +53,9 @@ async def test_worker_speaks_intelligibly(engine):
     assert len(audio) / 24000 > 2.0
     assert rms(audio) > 0.01
     heard = transcribe(audio, 24000)
-    wer = word_error_rate(SENTENCE, heard, ignore=PROPER_NOUNS)
-    assert wer <= 0.2, f"{engine}: heard {heard!r} (WER {wer:.0%})"
+    # Word error on the words that are not proper nouns (the bundled voice is Japanese).
+    missed = missed_word_rate(SENTENCE, heard, ignore=PROPER_NOUNS)
+    assert missed <= 0.2, f"{engine}: heard {heard!r} ({missed:.0%} of the words missed)"
 
 
 async def test_service_streams_pieces_with_ttfb():
