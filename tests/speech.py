@@ -38,35 +38,6 @@ def missed_word_rate(reference: str, hypothesis: str, ignore: set[str] = frozens
     return missed / max(len(ref), 1)
 
 
-def missed_word_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:
-    """Share of the reference's words (less ``ignore``) that the hypothesis does not contain.
-
-    Unlike WER it does not count insertions, so a proper noun heard as two odd words
-    ("Trattoria" → "Strodovia") costs nothing once the proper noun itself is ignored.
-    """
-    remaining = words(hypothesis)
-    ref = [w for w in words(reference) if w not in ignore]
-    missed = 0
-    for word in ref:
-        if word in remaining:
-            remaining.remove(word)
-        else:
-            missed += 1
-    return missed / max(len(ref), 1)
-
-
-def word_error_rate(reference: str, hypothesis: str, ignore: set[str] = frozenset()) -> float:
-    """Levenshtein distance over words / reference length, leaving out ``ignore`` words."""
-    ref = [w for w in words(reference) if w not in ignore]
-    hyp = [w for w in words(hypothesis) if w not in ignore]
-    dist = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, dist[0] = dist[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
-    return dist[-1] / max(len(ref), 1)
-
-
 def resample(audio: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     if src_rate == dst_rate:
         return audio
