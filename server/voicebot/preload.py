@@ -28,6 +28,7 @@ from voicebot.logs import progress
 from voicebot.stt import preload_stt
 from voicebot.tts import forkserver
 from voicebot.tts.pool import WarmWorkerPool
+from voicebot.tts.voices import resolve_model_location
 
 T = TypeVar("T")
 
@@ -108,6 +109,9 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         # Loads in its own process while the steps below run; TTS workers fork from it.
         await asyncio.to_thread(forkserver.ensure_running)
         logger.info("TTS worker fork server started (spaCy, misaki and onnxruntime imported once for all workers)")
+    # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
+    # rather than on the first call's critical path.
+    await asyncio.to_thread(resolve_model_location, settings.tts.model)
     prompt = system_prompt(company)
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3)
