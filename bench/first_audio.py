@@ -22,10 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from voicebot.launcher import LocalServer
-from voicebot.probe import CallProbe, CallResult, write_wav
+from voicebot.probe import CallProbe, CallResult
+from voicebot.tts.speak import speak_to_wav
 
 MODES = ["first-use", "on-connect", "pool"]
 QUESTION = "What time do you close tonight?"
@@ -46,29 +45,13 @@ def median(values) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-async def speak_question(path: Path) -> Path:
-    from voicebot.tts.worker_client import KokoroWorkerProcess
-
-    worker = KokoroWorkerProcess(engine="onnx")
-    await worker.start()
-    try:
-        pcm = b"".join([p.pcm async for p in worker.synthesize(QUESTION, voice="jm_kumo")])
-    finally:
-        await worker.stop()
-    audio = np.frombuffer(pcm, dtype="<i2")
-    # 24 kHz → 48 kHz for the probe
-    audio48 = np.interp(np.arange(len(audio) * 2) / 2, np.arange(len(audio)), audio).astype(np.int16)
-    write_wav(path, audio48, 48000)
-    return path
-
-
 async def bench(modes: list[str], runs: int, workdir: Path, log) -> dict[str, dict]:
     log(f"Starting {len(modes)} servers ({', '.join(modes)}) in {workdir} ...")
     servers = {mode: LocalServer.start(workdir / mode, "2", "--tts-warmup", mode) for mode in modes}
     rows: dict[str, list[dict]] = {mode: [] for mode in modes}
     voice: dict[str, float | None] = {}
     try:
-        question = await speak_question(workdir / "question.wav")
+        question = await speak_to_wav(QUESTION, workdir / "question.wav")
         for run in range(runs):
             for mode in modes:
                 result = await CallProbe(servers[mode].url).call(timeout=120)

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from voicebot.probe import resample
 from voicebot.stt import STTSettings, load_whisper_model
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -38,15 +39,6 @@ def missed_word_rate(reference: str, hypothesis: str, ignore: set[str] = frozens
     return missed / max(len(ref), 1)
 
 
-def resample(audio: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    if src_rate == dst_rate:
-        return audio
-    duration = len(audio) / src_rate
-    n = int(duration * dst_rate)
-    return np.interp(np.linspace(0, duration, n, endpoint=False),
-                     np.arange(len(audio)) / src_rate, audio).astype(np.float32)
-
-
 def pcm16_to_float(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -54,7 +46,9 @@ def pcm16_to_float(pcm: bytes) -> np.ndarray:
 def transcribe(audio: np.ndarray, sample_rate: int, model: str = "base") -> str:
     """What the project's speech-to-text hears in ``audio`` (float32 mono)."""
     whisper = load_whisper_model(STTSettings(engine="faster-whisper", model=model))
-    segments, _ = whisper.transcribe(resample(audio, sample_rate, 16000), language="en", beam_size=5)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    audio16k = resample(pcm, sample_rate, 16000).astype(np.float32) / 32768
+    segments, _ = whisper.transcribe(audio16k, language="en", beam_size=5)
     return " ".join(s.text.strip() for s in segments)
 
 

@@ -151,54 +151,51 @@ async def test_interruption_drops_stale_audio():
         assert late == []
 
 
+OWNER_SCRIPT = """
+import asyncio, signal
+from voicebot.tts.worker_client import KokoroWorkerProcess, stop_all_workers
+
+async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    worker = KokoroWorkerProcess(engine="onnx")
+    await worker.start()
+    print(worker.pid, flush=True)
+    await stop.wait()
+    await stop_all_workers()
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def start_owner(tmp_path) -> tuple[subprocess.Popen, int]:
+    """A process that owns one worker (as the server does); returns it and the worker's pid."""
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER_SCRIPT)
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    return owner, int(owner.stdout.readline())
+
+
 def test_no_worker_outlives_a_killed_server(tmp_path):
-    """Even a SIGKILLed parent leaves no orphan: the worker exits on its own."""
-    script = tmp_path / "parent.py"
-    script.write_text(
-        "import asyncio\n"
-        "from voicebot.tts.worker_client import KokoroWorkerProcess\n"
-        "async def main():\n"
-        "    w = KokoroWorkerProcess(engine='onnx')\n"
-        "    await w.start()\n"
-        "    print(w.pid, flush=True)\n"
-        "    await asyncio.sleep(600)\n"
-        "if __name__ == '__main__':\n"
-        "    asyncio.run(main())\n"
-    )
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    """Even a SIGKILLed owner leaves no orphan: the worker exits on its own."""
+    owner, worker_pid = start_owner(tmp_path)
     try:
-        worker_pid = int(parent.stdout.readline())
         assert pids_alive([worker_pid]) == [worker_pid]
-        parent.kill()
-        parent.wait(10)
+        owner.kill()
+        owner.wait(10)
         deadline = time.monotonic() + 10
         while pids_alive([worker_pid]) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert pids_alive([worker_pid]) == []
     finally:
-        parent.kill()
+        owner.kill()
 
 
 def test_sigterm_on_parent_stops_workers(tmp_path):
     """A clean shutdown path: SIGTERM to the owner runs stop_all_workers."""
-    script = tmp_path / "owner.py"
-    script.write_text(
-        "import asyncio, signal\n"
-        "from voicebot.tts.worker_client import KokoroWorkerProcess, stop_all_workers\n"
-        "async def main():\n"
-        "    stop = asyncio.Event()\n"
-        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
-        "    w = KokoroWorkerProcess(engine='onnx')\n"
-        "    await w.start()\n"
-        "    print(w.pid, flush=True)\n"
-        "    await stop.wait()\n"
-        "    await stop_all_workers()\n"
-        "if __name__ == '__main__':\n"
-        "    asyncio.run(main())\n"
-    )
-    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    owner, worker_pid = start_owner(tmp_path)
     try:
-        worker_pid = int(owner.stdout.readline())
         owner.send_signal(signal.SIGTERM)
         assert owner.wait(20) == 0
         assert pids_alive([worker_pid]) == []

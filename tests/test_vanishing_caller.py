@@ -10,7 +10,7 @@ import time
 import numpy as np
 import psutil
 
-from conftest import write_wav
+from voicebot.probe import write_wav
 
 
 def wait_until(condition, timeout: float, interval: float = 0.5):
@@ -24,7 +24,8 @@ def wait_until(condition, timeout: float, interval: float = 0.5):
 
 
 def test_vanished_caller_ends_the_call_and_its_worker(voicebot_server, tmp_path):
-    silence = write_wav(tmp_path / "silence.wav", np.zeros(48000 * 60, np.float32), 48000)
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(48000 * 60, np.int16), 48000)
     caller = subprocess.Popen(
         [sys.executable, "-m", "voicebot.probe", "--url", voicebot_server.url, "--say", str(silence),
          "--timeout", "120", "--greeting-timeout", "5"],

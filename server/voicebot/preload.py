@@ -128,7 +128,6 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
         loaded.timings[short] = elapsed
         progress(f"  ✓ {short} loaded in {elapsed:.2f}s")
-    logger.info(describe_backend(settings.llm))
 
     if settings.tts.warmup is TTSWarmup.POOL:
         progress(f"{total}/{total} Warming a Kokoro TTS worker ({settings.tts.engine}) for the first call...")

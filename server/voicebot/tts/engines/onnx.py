@@ -7,9 +7,10 @@ import os
 import numpy as np
 from loguru import logger
 
+from voicebot.models.hub import hub_snapshot
 from voicebot.models.weights import KOKORO_ONNX, kokoro_voices_path
 from voicebot.tts.engines.base import KokoroEngine
-from voicebot.tts.voices import VoiceBank, hub_snapshot
+from voicebot.tts.voices import VoiceBank
 
 THREADS_ENV = "VOICEBOT_TTS_THREADS"
 

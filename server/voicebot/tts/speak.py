@@ -1,0 +1,49 @@
+"""Speak text to a WAV file with the project's own Kokoro worker.
+
+Makes callers' questions for ``call-probe --say``, the tests and the benchmarks::
+
+    uv run python -m voicebot.tts.speak "What time do you close tonight?" question.wav
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from voicebot.probe import resample, write_wav
+from voicebot.tts.worker_client import KokoroWorkerProcess
+
+
+async def speak_to_wav(text: str, path: Path, *, voice: str = "jm_kumo", engine: str = "onnx",
+                       sample_rate: int = 48000) -> Path:
+    """Synthesize ``text`` and write it as 16-bit mono PCM at ``sample_rate`` (48 kHz: WebRTC's)."""
+    worker = KokoroWorkerProcess(engine=engine)
+    await worker.start()
+    try:
+        pcm = b"".join([piece.pcm async for piece in worker.synthesize(text, voice=voice)])
+        source_rate = worker.info.sample_rate
+    finally:
+        await worker.stop()
+    audio = resample(np.frombuffer(pcm, dtype="<i2"), source_rate, sample_rate)
+    write_wav(path, audio, sample_rate)
+    return Path(path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("text")
+    parser.add_argument("wav", type=Path)
+    parser.add_argument("--voice", default="jm_kumo")
+    parser.add_argument("--engine", default="onnx", choices=["onnx", "mlx"])
+    args = parser.parse_args()
+    asyncio.run(speak_to_wav(args.text, args.wav, voice=args.voice, engine=args.engine))
+    print(args.wav)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
