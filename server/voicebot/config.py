@@ -38,7 +38,6 @@ class ServerSettings:
     port: int = 7860
     db_path: Path | None = None
     client_dir: Path | None = None
-    log_dir: Path | None = None
     tts: TTSSettings = field(default_factory=TTSSettings)
     stt: STTSettings = field(default_factory=STTSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)

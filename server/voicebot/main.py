@@ -17,7 +17,7 @@ from voicebot.logs import progress, setup_logging
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(argv)
-    log_path = setup_logging(settings.log_dir)
+    log_path = setup_logging()
     try:
         company = CompanyRepository(settings.db_path).get(settings.company_id)
     except CompanyNotFound as e:

@@ -136,7 +136,8 @@ class KokoroIsolatedTTSService(TTSService):
                 logger.error(f"{self}: Kokoro worker failed to start: {e}")
                 return False
             info = self._worker.info
-            logger.info(
+            # The worker itself logs the model and voice at INFO; this adds the spawn time.
+            logger.debug(
                 f"{self}: Kokoro worker pid={info.pid} ready in {time.monotonic() - started:.2f}s "
                 f"(engine {info.engine}, voice '{info.voice}'; model: {info.model})"
             )

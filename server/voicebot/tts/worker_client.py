@@ -97,7 +97,7 @@ class KokoroWorkerProcess:
         # but its first sentences ran ~0.1-0.6 s slower in our measurements (copy-on-write
         # of the shared heap); workers warmed off the critical path (the pool) don't fork.
         self._fork_allowed = fork
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: asyncio.subprocess.Process | ForkedProcess | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
         self._log_task: asyncio.Task | None = None
