@@ -90,7 +90,7 @@ async def test_concurrent_initialize_starts_one_worker():
         assert len(spawned) == 1
         assert tts.worker.alive and tts.worker.pid in live_worker_pids()
     finally:
-        await tts._stop_worker()
+        await tts.stop_worker()
     assert pids_alive([spawned[0].pid]) == []
 
 

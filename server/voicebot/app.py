@@ -116,6 +116,7 @@ def create_app(state: ServerState) -> FastAPI:
             "tts_warmup": state.settings.tts.warmup.value,
             "active_calls": len(state.calls),
             "tts_worker_pids": live_worker_pids(),
+            "tts_pool": _pool_status(state),
             "preload_s": {k: round(v, 2) for k, v in state.preloaded.timings.items()} if state.preloaded else {},
             "uptime_s": round(time.monotonic() - state.started_at, 1),
         }
@@ -160,6 +161,13 @@ def create_app(state: ServerState) -> FastAPI:
                     "Run <code>npm ci && npm run build</code> in <code>client/</code>.</p>")
 
     return app
+
+
+def _pool_status(state: ServerState) -> dict | None:
+    pool = state.preloaded.tts_pool if state.preloaded else None
+    if pool is None:
+        return None
+    return {"size": pool.size, "idle": pool.idle_count, "in_calls": pool.lent_count}
 
 
 async def _preload(state: ServerState) -> None:

@@ -5,7 +5,9 @@
 
 The seed's key idea lives in :func:`run_bot`: the TTS worker's warm-up is started as a
 background task the moment the call connects, before the LLM and the rest of the
-pipeline are built, so the model loads while the LLM writes the greeting.
+pipeline are built. By default that task finds a worker already warm in the pool, and the
+greeting itself was synthesized at start-up, so the caller hears it as soon as the
+WebRTC connection is up.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import time
 
 from loguru import logger
-from pipecat.frames.frames import LLMRunFrame
+from pipecat.frames.frames import Frame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -46,7 +48,7 @@ async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimelin
     try:
         logger.info("🔥 Starting TTS worker warmup in background...")
         started = time.monotonic()
-        ready = await tts._initialize_if_needed()
+        ready = await tts.warm_up()
         elapsed = time.monotonic() - started
         if not ready:
             logger.warning(f"TTS warmup did not finish after {elapsed:.2f}s (will initialize on first use)")
@@ -60,6 +62,19 @@ async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimelin
         return False
 
 
+def opening_frame(preloaded: Preloaded, context: LLMContext) -> Frame:
+    """What makes the bot speak first.
+
+    With a cached greeting, the company's greeting is spoken word for word from
+    pre-synthesized audio, and Pipecat records it as the assistant's first turn once
+    spoken. Otherwise (the seed's way) the LLM is asked to greet.
+    """
+    if preloaded.phrases is not None and preloaded.company.greeting in preloaded.phrases:
+        return TTSSpeakFrame(preloaded.company.greeting)
+    context.add_message({"role": "user", "content": greeting_request(preloaded.company)})
+    return LLMRunFrame()
+
+
 def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
     settings = preloaded.settings.tts
     return KokoroIsolatedTTSService(
@@ -70,6 +85,8 @@ def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
         engine=settings.engine,
         request_timeout_s=settings.request_timeout_s,
         worker_source=preloaded.tts_pool.take if preloaded.tts_pool else None,
+        worker_sink=preloaded.tts_pool.give_back if preloaded.tts_pool else None,
+        phrases=preloaded.phrases,
     )
 
 
@@ -121,8 +138,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, conne
     async def on_client_connected(transport, client):
         timeline.mark("pipeline ready")
         logger.info(f"Call {call_id}: caller connected to {preloaded.company.name}")
-        context.add_message({"role": "user", "content": greeting_request(preloaded.company)})
-        await worker.queue_frames([LLMRunFrame()])
+        await worker.queue_frames([opening_frame(preloaded, context)])
 
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(transport, client):
@@ -136,7 +152,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, conne
     finally:
         if warmup_task is not None and not warmup_task.done():
             warmup_task.cancel()
-        await tts._stop_worker()
+        await tts.stop_worker()
         if timeline.turns:
             median = sorted(timeline.turns)[len(timeline.turns) // 2]
             logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")

@@ -19,7 +19,14 @@ class TTSWarmup(str, Enum):
 
     FIRST_USE = "first-use"  # the 05 behaviour: on the first sentence, on the critical path
     ON_CONNECT = "on-connect"  # the seed's 06: a background task fired as the call connects
-    POOL = "pool"  # ours: warmed before the call arrives, replaced in the background
+    POOL = "pool"  # ours: warmed before the call arrives, handed back when it ends
+
+
+class GreetingMode(str, Enum):
+    """How the bot's first words are made."""
+
+    CACHED = "cached"  # the company's greeting, synthesized at start-up, played on connect
+    LLM = "llm"  # the seed's: the LLM writes a greeting, the TTS speaks it
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,8 @@ class TTSSettings:
     engine: str = field(default_factory=default_engine_name)
     model: str = DEFAULT_HUB_MODEL
     voice: str = DEFAULT_VOICE
-    warmup: TTSWarmup = TTSWarmup.ON_CONNECT
+    warmup: TTSWarmup = TTSWarmup.POOL
+    pool_size: int = 3
     request_timeout_s: float = 30.0
 
 
@@ -38,6 +46,7 @@ class ServerSettings:
     port: int = 7860
     db_path: Path | None = None
     client_dir: Path | None = None
+    greeting: GreetingMode = GreetingMode.CACHED
     tts: TTSSettings = field(default_factory=TTSSettings)
     stt: STTSettings = field(default_factory=STTSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
@@ -53,9 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=env("VOICEBOT_HOST", "localhost"))
     parser.add_argument("--port", type=int, default=int(env("VOICEBOT_PORT", "7860")))
     parser.add_argument("--db", type=Path, default=None, help="SQLite business database (env VOICEBOT_DB; default ./business.db)")
+    parser.add_argument("--greeting", choices=[m.value for m in GreetingMode],
+                        default=env("VOICEBOT_GREETING", GreetingMode.CACHED.value),
+                        help="cached: the company's greeting pre-synthesized, played on connect; "
+                             "llm: written by the LLM on connect (the seed's)")
     parser.add_argument("--tts-warmup", choices=[m.value for m in TTSWarmup],
-                        default=env("VOICEBOT_TTS_WARMUP", TTSWarmup.ON_CONNECT.value),
-                        help="when each call's Kokoro worker is loaded")
+                        default=env("VOICEBOT_TTS_WARMUP", TTSWarmup.POOL.value),
+                        help="when each call's Kokoro worker is loaded: pool (warm before the call), "
+                             "on-connect (the seed's 06), first-use (05)")
+    parser.add_argument("--tts-pool-size", type=int, default=int(env("VOICEBOT_TTS_POOL_SIZE", "3")),
+                        help="warm Kokoro workers kept ready in pool mode (one per simultaneous caller)")
     parser.add_argument("--tts-engine", choices=["onnx", "mlx"], default=None,
                         help="Kokoro engine (env VOICEBOT_TTS_ENGINE; default mlx on Apple Silicon, else onnx)")
     parser.add_argument("--tts-model", default=env("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
@@ -79,6 +95,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         model=args.tts_model,
         voice=args.tts_voice,
         warmup=TTSWarmup(args.tts_warmup),
+        pool_size=max(1, args.tts_pool_size),
         request_timeout_s=args.tts_timeout,
     )
     client_dir = Path(os.environ.get("VOICEBOT_CLIENT_DIR") or Path(__file__).resolve().parents[2] / "client" / "dist")
@@ -88,6 +105,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         port=args.port,
         db_path=args.db,
         client_dir=client_dir,
+        greeting=GreetingMode(args.greeting),
         tts=tts,
         stt=usable_engine(STTSettings.from_env(engine=args.stt_engine, model=args.stt_model)),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),

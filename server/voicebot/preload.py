@@ -21,14 +21,15 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voicebot.business import Company
-from voicebot.business.prompt import greeting_request, system_prompt
-from voicebot.config import ServerSettings, TTSWarmup
+from voicebot.business.prompt import opening_messages, system_prompt
+from voicebot.config import GreetingMode, ServerSettings, TTSWarmup
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.logs import progress
 from voicebot.stt import preload_stt
 from voicebot.tts import forkserver
+from voicebot.tts.phrases import PhraseCache, load_phrases
 from voicebot.tts.pool import WarmWorkerPool
-from voicebot.tts.voices import resolve_model_location
+from voicebot.tts.voices import resolve_model_location, resolve_voice
 
 T = TypeVar("T")
 
@@ -80,6 +81,7 @@ class Preloaded:
     vad: ReadyPool[SileroVADAnalyzer]
     smart_turn: ReadyPool[LocalSmartTurnAnalyzerV3]
     tts_pool: WarmWorkerPool | None = None
+    phrases: PhraseCache | None = None
     timings: dict[str, float] = field(default_factory=dict)
     ready: bool = False
 
@@ -90,7 +92,9 @@ class Preloaded:
             "turn": "Smart Turn v3 (bundled with pipecat)",
             "stt": s.stt.describe(),
             "llm": describe_backend(s.llm),
-            "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, warm-up {s.tts.warmup.value}",
+            "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, warm-up {s.tts.warmup.value}"
+                   + (f" ({s.tts.pool_size} workers)" if s.tts.warmup is TTSWarmup.POOL else ""),
+            "greeting": s.greeting.value,
         }
 
 
@@ -104,14 +108,16 @@ def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> flo
 
 async def preload(settings: ServerSettings, company: Company) -> Preloaded:
     """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines."""
-    total = 5 if settings.tts.warmup is TTSWarmup.POOL else 4
+    pool_mode = settings.tts.warmup is TTSWarmup.POOL
+    cached_greeting = settings.greeting is GreetingMode.CACHED
+    total = 4 + int(pool_mode) + int(cached_greeting)
     if forkserver.available():
         # Loads in its own process while the steps below run; TTS workers fork from it.
         await asyncio.to_thread(forkserver.ensure_running)
         logger.info("TTS worker fork server started (spaCy, misaki and onnxruntime imported once for all workers)")
     # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
     # rather than on the first call's critical path.
-    await asyncio.to_thread(resolve_model_location, settings.tts.model)
+    model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
     prompt = system_prompt(company)
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3)
@@ -122,21 +128,40 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         ("Loading Local Smart Turn v3 model", "Smart Turn", smart_turn.fill),
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
-        ("Starting the LLM and caching the system prompt", "LLM", lambda: preload_llm(settings.llm, prompt, first_user_message=greeting_request(company))),
+        ("Starting the LLM and caching the system prompt", "LLM",
+         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting))),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
         loaded.timings[short] = elapsed
         progress(f"  ✓ {short} loaded in {elapsed:.2f}s")
 
-    if settings.tts.warmup is TTSWarmup.POOL:
-        progress(f"{total}/{total} Warming a Kokoro TTS worker ({settings.tts.engine}) for the first call...")
+    step = len(steps)
+    if pool_mode:
+        step += 1
+        size = settings.tts.pool_size
+        progress(f"{step}/{total} Warming {size} Kokoro TTS worker(s) ({settings.tts.engine}) for the first callers...")
         started = time.monotonic()
-        loaded.tts_pool = WarmWorkerPool(engine=settings.tts.engine, model=settings.tts.model,
+        loaded.tts_pool = WarmWorkerPool(engine=settings.tts.engine, model=settings.tts.model, size=size,
                                          voice=settings.tts.voice, request_timeout_s=settings.tts.request_timeout_s)
         await loaded.tts_pool.start()
         loaded.timings["TTS"] = time.monotonic() - started
-        progress(f"  ✓ TTS worker warm in {loaded.timings['TTS']:.2f}s")
+        progress(f"  ✓ TTS workers warm in {loaded.timings['TTS']:.2f}s")
+
+    if cached_greeting:
+        step += 1
+        progress(f"{step}/{total} Preparing the greeting audio...")
+        started = time.monotonic()
+        voice = await asyncio.to_thread(resolve_voice, settings.tts.voice, model_location)
+        loaded.phrases = PhraseCache(engine=settings.tts.engine, model=model_location, voice=voice)
+        worker = await loaded.tts_pool.take() if loaded.tts_pool else None
+        try:
+            await load_phrases(loaded.phrases, [company.greeting], worker)
+        finally:
+            if worker is not None:
+                await loaded.tts_pool.give_back(worker)
+        loaded.timings["greeting"] = time.monotonic() - started
+        progress(f"  ✓ Greeting ready in {loaded.timings['greeting']:.2f}s (voice {voice})")
 
     loaded.ready = True
     progress("✓ ALL MODELS PRELOADED - Ready for instant connections!")

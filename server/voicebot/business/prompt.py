@@ -38,3 +38,16 @@ def system_prompt(company: Company) -> str:
 def greeting_request(company: Company) -> str:
     """The turn that makes the bot speak first, as soon as the caller is connected."""
     return f'A caller has just connected. Greet them with: "{company.greeting}"'
+
+
+def opening_messages(company: Company, greeting_mode: str) -> list[dict]:
+    """How every call's context begins, for the LLM's prompt cache.
+
+    With a cached greeting the bot has already spoken it (an assistant turn), and the
+    caller's first question follows; with an LLM greeting the call opens on the request
+    to greet. A placeholder question stands for the caller's: only the prefix is reused.
+    """
+    if greeting_mode == "cached":
+        return [{"role": "assistant", "content": company.greeting},
+                {"role": "user", "content": "Hi, are you open today?"}]
+    return [{"role": "user", "content": greeting_request(company)}]

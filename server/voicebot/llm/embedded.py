@@ -259,19 +259,20 @@ class EmbeddedLlamaServer:
         return PromptTimings.from_response(response, time.perf_counter() - started)
 
     def warm(self, system_prompt: str, tools: list[dict] | None = None,
-             first_user_message: str | None = None) -> WarmupReport:
+             opening: list[dict] | None = None) -> WarmupReport:
         """Put ``system_prompt``'s tokens in the KV cache so the first real turn is fast.
 
         Pipecat sends ``[system, *context]``, so the cached prefix is the rendered system
         message (plus the tools block, which Qwen's template puts there: pass the same
         tools the bot registers). A second request checks that the prefix is reused; it is
-        ``first_user_message`` when given, so that the whole first turn is cached.
+        the call's ``opening`` messages when given (the greeting turn), so that every call's
+        first turn finds them in the cache.
         """
         system = {"role": "system", "content": system_prompt}
         cold = self.complete([system, {"role": "user", "content": _WARMUP_USER_MESSAGE}], tools=tools)
         # Last, the exact opening turn of every call (if known): it then stays in the slot's
         # cache whole, and the greeting's time to first token is nearly nothing.
-        cached = self.complete([system, {"role": "user", "content": first_user_message or "Hi!"}], tools=tools)
+        cached = self.complete([system, *(opening or [{"role": "user", "content": "Hi!"}])], tools=tools)
         report = WarmupReport(cold=cold, cached=cached)
         if report.prefix_reused:
             logger.info(

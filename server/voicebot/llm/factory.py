@@ -147,7 +147,7 @@ def describe_backend(settings: LLMSettings) -> str:
 
 def preload_llm(
     settings: LLMSettings, system_instruction: str | None = None, tools: list[dict] | None = None,
-    first_user_message: str | None = None,
+    opening: list[dict] | None = None,
 ) -> WarmupReport | None:
     """Startup step: for the embedded backend, start the server and warm its prompt cache.
 
@@ -162,7 +162,7 @@ def preload_llm(
         return None
     server = start_shared_embedded_server(settings.embedded_config())
     if system_instruction:
-        return server.warm(system_instruction, tools=tools, first_user_message=first_user_message)
+        return server.warm(system_instruction, tools=tools, opening=opening)
     return None
 
 

