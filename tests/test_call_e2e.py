@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from speech import rms, transcribe, words
+from speech import missed_word_rate, rms, transcribe, words
 from voicebot.probe import CallProbe
 
 ON_TOPIC = re.compile(r"\b(9|nine|9:00|9 ?pm)\b", re.IGNORECASE)
@@ -21,11 +21,25 @@ def call(voicebot_server, question_wav):
     return asyncio.run(CallProbe(voicebot_server.url).call(say=question_wav, timeout=240))
 
 
+GREETING = "Hello, thanks for calling Tomodachi Sushi! How can I help you today?"  # company #2's
+
+
 def test_greeting_is_heard(call):
+    """The company's own greeting (pre-synthesized at start-up) is what the caller hears first."""
     assert call.connect_to_first_audio_s is not None, call.errors
     greeting = call.greeting_audio.astype(np.float32) / 32768
     assert len(greeting) / call.sample_rate > 1.0
     assert rms(greeting) > 0.01
+    heard = transcribe(greeting, call.sample_rate)
+    assert missed_word_rate(GREETING, heard, ignore={"tomodachi", "sushi"}) <= 0.2, heard
+    assert call.transcript[0].role == "bot" and call.transcript[0].text.strip() == GREETING
+
+
+def test_answer_does_not_greet_again(call):
+    """The greeting is in the LLM's context as the bot's first turn: the answer just answers."""
+    answer = [e.text for e in call.transcript if e.role == "bot"][-1]
+    assert "thanks for calling" not in answer.lower(), call.transcript_text
+    assert not re.match(r"\s*(hello|hi)\b", answer, re.IGNORECASE), call.transcript_text
 
 
 def test_question_is_understood_and_answered_on_topic(call):

@@ -43,9 +43,10 @@ class TTSHarness:
     tts: FrameProcessor
     upstream: Recorder = field(default_factory=lambda: Recorder(FrameDirection.UPSTREAM))
     downstream: Recorder = field(default_factory=lambda: Recorder(FrameDirection.DOWNSTREAM))
+    after: list[FrameProcessor] = field(default_factory=list)  # e.g. the assistant aggregator
 
     async def __aenter__(self) -> "TTSHarness":
-        pipeline = Pipeline([self.upstream, self.tts, self.downstream])
+        pipeline = Pipeline([self.upstream, self.tts, self.downstream, *self.after])
         self.worker = PipelineWorker(pipeline, params=PipelineParams(enable_metrics=True),
                                      cancel_on_idle_timeout=False, enable_rtvi=False)
         started = asyncio.Event()

@@ -20,6 +20,7 @@ from pipecat.frames.frames import Frame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
@@ -31,7 +32,7 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from voicebot.business.prompt import greeting_request
+from voicebot.business.prompt import greeting_request, speech_vocabulary
 from voicebot.config import TTSWarmup
 from voicebot.llm import create_llm_service
 from voicebot.preload import Preloaded
@@ -106,7 +107,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, conne
         webrtc_connection=connection,
         params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
     )
-    stt = create_stt_service(settings.stt)
+    stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
     llm = create_llm_service(settings.llm, preloaded.system_prompt)
 
     context = LLMContext()
@@ -133,6 +134,13 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, conne
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         observers=[timeline],
     )
+
+    def report_turn(stages: dict[str, float]) -> None:
+        # To the client (and the call probe) as an RTVI server message.
+        message = RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages})
+        asyncio.get_running_loop().create_task(worker.queue_frame(message))
+
+    timeline.on_turn = report_turn
 
     @transport.event_handler("on_client_connected")
     async def on_client_connected(transport, client):

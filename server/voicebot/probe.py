@@ -278,6 +278,13 @@ class CallResult:
     audio_start_s: float | None = None
     """Time of ``audio[0]``; maps a time t to sample ``(t - audio_start_s) * sample_rate``."""
     sample_rate: int = SAMPLE_RATE
+    turn_stages_s: list[dict[str, float]] = field(default_factory=list)
+    """Per caller turn, the server's stages in seconds after the caller's voice ended
+    (VAD stop, Smart Turn, transcript, turn end, LLM first token, first clause to TTS,
+    first TTS audio, bot audio out), as the server reported them over RTVI."""
+    longest_greeting_gap_s: float | None = None
+    longest_reply_gap_s: float | None = None
+    """The longest silence inside the bot's greeting / its answer, once it began speaking."""
     ended_by: str = "completed"  # "completed" | "timeout" | "server_hangup" | "error"
     errors: list[str] = field(default_factory=list)
 
@@ -336,6 +343,9 @@ class CallResult:
             },
             "greeting_audio_s": r(len(self.greeting_audio) / self.sample_rate),
             "answer_audio_s": r(len(self.answer_audio) / self.sample_rate),
+            "turn_stages_s": self.turn_stages_s,
+            "longest_greeting_gap_s": r(self.longest_greeting_gap_s),
+            "longest_reply_gap_s": r(self.longest_reply_gap_s),
             "rtvi_event_counts": _count(e.type for e in self.events),
             "pc_id": self.pc_id,
             "url": self.url,
@@ -468,6 +478,7 @@ class BotAudioRecorder:
         self._n = 0
         self.start: float | None = None
         self.segments: list[SpeechSegment] = []
+        self.speech_frames: list[tuple[float, float]] = []  # (arrival, duration) of each voiced frame
         self.last_frame_at: float | None = None
         self._task: asyncio.Task | None = None
 
@@ -507,6 +518,7 @@ class BotAudioRecorder:
         self.last_frame_at = t
 
         if self._detector.is_speech(samples):
+            self.speech_frames.append((t, duration))
             last = self.segments[-1] if self.segments else None
             if last and t - last.end <= self._hangover_s:
                 last.end = t
@@ -522,6 +534,13 @@ class BotAudioRecorder:
 
     def last_speech_end(self) -> float | None:
         return self.segments[-1].end if self.segments else None
+
+    def longest_gap(self, start: float, end: float | None = None) -> float | None:
+        """The longest silence between voiced frames arriving in [start, end): a pause in a reply."""
+        times = [(t, d) for t, d in self.speech_frames if t >= start and (end is None or t < end)]
+        if len(times) < 2:
+            return None
+        return max(max(0.0, (t2 - d2) - t1) for (t1, _), (t2, d2) in zip(times, times[1:]))
 
 
 # ---------------------------------------------------------------------------
@@ -915,6 +934,15 @@ class CallProbe:
             if t is not None:
                 result.voice_to_voice_s = t - result.said_voice_end_s
                 result.milestones["first_answer_audio"] = t
+        if recorder.segments:
+            greeting_end = result.said_start_s if result.said_start_s is not None else None
+            result.longest_greeting_gap_s = recorder.longest_gap(recorder.segments[0].start, greeting_end)
+        if "first_answer_audio" in result.milestones:
+            result.longest_reply_gap_s = recorder.longest_gap(result.milestones["first_answer_audio"])
+        result.turn_stages_s = [
+            e.data["stages"] for e in rtvi.events
+            if e.type == "server-message" and isinstance(e.data, dict) and e.data.get("type") == "turn-stages"
+        ]
         result.ttfb = rtvi.ttfb()
         for kind in ("llm", "tts", "stt"):
             values = rtvi.ttfb_values(kind)

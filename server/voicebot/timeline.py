@@ -1,36 +1,85 @@
 """Per-call latency timeline: what the caller waited for, measured inside the pipeline.
 
-``CallTimeline`` watches frames as an observer and logs, once per call, each milestone
-as seconds since the WebRTC offer arrived, and for every caller turn the time from the
-end of their speech to the bot's first audio (voice-to-voice).
+``CallTimeline`` watches frames as an observer. Once per call it logs each milestone as
+seconds since the WebRTC offer arrived. For every caller turn it logs the stages between
+the end of the caller's voice and the bot's first audio sent back (voice-to-voice), so
+that the time can be cut where it is spent:
+
+    voice end (VAD, less its stop_secs) → VAD stop → Smart Turn verdict → transcript →
+    turn end → LLM first token → first clause to TTS → first TTS audio → bot speaking
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     LLMTextFrame,
+    MetricsFrame,
+    TranscriptionFrame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.metrics.metrics import TurnMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 
 MILESTONES = ("pipeline ready", "TTS warm", "LLM first token", "first TTS audio", "bot started speaking")
 
+# A caller turn's stages, in the order they normally happen (seconds after the voice ended).
+TURN_STAGES = ("vad_stop", "smart_turn", "transcript", "turn_end", "llm_first_token", "tts_request",
+               "first_tts_audio", "bot_audio_out")
+_STAGE_LABELS = {
+    "vad_stop": "VAD stop", "smart_turn": "Smart Turn", "transcript": "transcript", "turn_end": "turn end",
+    "llm_first_token": "LLM first token", "tts_request": "first clause to TTS", "first_tts_audio": "first TTS audio",
+    "bot_audio_out": "bot audio out",
+}
+
+
+class TurnStages:
+    """One caller turn: monotonic times of each stage, measured from the end of the voice."""
+
+    def __init__(self, voice_end: float, vad_stop: float):
+        self.voice_end = voice_end
+        self.times: dict[str, float] = {"vad_stop": vad_stop}
+        self.smart_turn_complete: bool | None = None
+
+    def mark(self, stage: str, at: float | None = None) -> None:
+        self.times.setdefault(stage, at or time.monotonic())
+
+    def relative(self) -> dict[str, float]:
+        """Seconds after the end of the caller's voice, per stage reached."""
+        return {s: round(self.times[s] - self.voice_end, 3) for s in TURN_STAGES if s in self.times}
+
+    def summary(self) -> str:
+        stages = self.relative()
+        parts = [f"{_STAGE_LABELS[s]} {v:.2f}s" for s, v in stages.items()]
+        verdict = {True: "complete", False: "incomplete", None: "n/a"}[self.smart_turn_complete]
+        return "voice end 0.00s → " + " → ".join(parts) + f" (Smart Turn: {verdict})"
+
 
 class CallTimeline(BaseObserver):
-    """Collects a call's milestones and turn latencies and logs them."""
+    """Collects a call's milestones and per-turn stages, and logs them.
 
-    def __init__(self, call_id: str, connected_at: float | None = None):
+    ``on_turn`` (if set) receives each completed turn's stages, e.g. to send them to the
+    client over RTVI.
+    """
+
+    def __init__(self, call_id: str, connected_at: float | None = None,
+                 on_turn: Callable[[dict[str, float]], None] | None = None):
         super().__init__()
         self.call_id = call_id
         self.connected_at = connected_at or time.monotonic()
         self.marks: dict[str, float] = {}
         self.turns: list[float] = []
-        self._user_stopped_at: float | None = None
+        self.turn_stages: list[dict[str, float]] = []
+        self.on_turn = on_turn
+        self._turn: TurnStages | None = None
         self._logged = False
 
     def mark(self, name: str, at: float | None = None) -> None:
@@ -42,24 +91,51 @@ class CallTimeline(BaseObserver):
         frame = data.frame
         if not data.first_push:
             return
-        if isinstance(frame, LLMTextFrame):
+        now = time.monotonic()
+        turn = self._turn
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            # The VAD confirms the end of speech only after stop_secs of silence.
+            self._turn = TurnStages(voice_end=now - frame.stop_secs, vad_stop=now)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._turn = None  # the caller went on: the turn is not over
+        elif isinstance(frame, MetricsFrame):
+            for metric in frame.data:
+                if isinstance(metric, TurnMetricsData) and turn is not None and "smart_turn" not in turn.times:
+                    turn.mark("smart_turn", now)
+                    turn.smart_turn_complete = metric.is_complete
+        elif isinstance(frame, TranscriptionFrame) and turn is not None:
+            turn.mark("transcript", now)
+        elif isinstance(frame, UserStoppedSpeakingFrame) and turn is not None:
+            turn.mark("turn_end", now)
+        elif isinstance(frame, LLMTextFrame):
             self.mark("LLM first token")
+            if turn is not None:
+                turn.mark("llm_first_token", now)
+        elif isinstance(frame, TTSStartedFrame) and turn is not None:
+            turn.mark("tts_request", now)
         elif isinstance(frame, TTSAudioRawFrame):
             self.mark("first TTS audio")
-        elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            # The VAD confirms the end of speech only after stop_secs of silence.
-            self._user_stopped_at = time.monotonic() - frame.stop_secs
+            if turn is not None:
+                turn.mark("first_tts_audio", now)
         elif isinstance(frame, BotStartedSpeakingFrame):
-            now = time.monotonic()
-            self.mark("bot started speaking", now)
-            if not self._logged:
-                self._logged = True
-                logger.info(self.summary())
-            if self._user_stopped_at is not None:
-                latency = now - self._user_stopped_at
-                self._user_stopped_at = None
-                self.turns.append(latency)
-                logger.info(f"Turn timeline [{self.call_id}]: caller stopped speaking → bot started speaking {latency:.2f}s")
+            self._on_bot_started_speaking(now)
+
+    def _on_bot_started_speaking(self, now: float) -> None:
+        self.mark("bot started speaking", now)
+        if not self._logged:
+            self._logged = True
+            logger.info(self.summary())
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return
+        turn.mark("bot_audio_out", now)
+        latency = now - turn.voice_end
+        self.turns.append(latency)
+        stages = turn.relative()
+        self.turn_stages.append(stages)
+        logger.info(f"Turn timeline [{self.call_id}]: {turn.summary()}; voice-to-voice {latency:.2f}s")
+        if self.on_turn is not None:
+            self.on_turn(stages)
 
     def summary(self) -> str:
         parts = ["connect 0.00s"] + [f"{name} {self.marks[name]:.2f}s" for name in MILESTONES if name in self.marks]

@@ -51,3 +51,14 @@ def opening_messages(company: Company, greeting_mode: str) -> list[dict]:
         return [{"role": "assistant", "content": company.greeting},
                 {"role": "user", "content": "Hi, are you open today?"}]
     return [{"role": "user", "content": greeting_request(company)}]
+
+
+def speech_vocabulary(company: Company) -> str:
+    """The business's own words, to bias speech recognition towards them.
+
+    Whisper hears "dragon roll" as "drag and roll" and "miso soup" as "missile soup"
+    unless it is told these words are likely; names, menu items and the address are.
+    """
+    names = [company.name] + [item.name.split(",")[0] for item in company.menu]
+    street = company.address.split(",")[0].lstrip("0123456789 ")
+    return ", ".join(dict.fromkeys(names + [street]))

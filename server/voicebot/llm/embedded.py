@@ -61,6 +61,10 @@ class EmbeddedLlamaConfig:
     threads: int = 2
     context_size: int = 4096
     parallel: int = DEFAULT_PARALLEL
+    # llama.cpp's threads busy-wait for work at this level (0-100; its default is 50).
+    # Spinning takes CPU from the TTS worker, which speaks the first clause while the
+    # LLM is still writing the rest of the reply.
+    poll: int = 50
     model_alias: str = DEFAULT_MODEL_ALIAS
     # llama.cpp's own log (printed by the C++ code, not loguru): 2 = warnings and errors;
     # 3 adds a few lines per request (slot choice, prompt/eval timings).
@@ -212,6 +216,8 @@ class EmbeddedLlamaServer:
         params.n_parallel = c.parallel
         params.cpuparams.n_threads = c.threads
         params.cpuparams_batch.n_threads = c.threads
+        params.cpuparams.poll = c.poll
+        params.cpuparams_batch.poll = c.poll
         params.n_threads_http = _HTTP_THREADS
         params.cache_prompt = True
         params.cache_ram_mib = _CACHE_RAM_MIB

@@ -64,6 +64,7 @@ class LLMSettings:
     api_key: str | None = None
     threads: int = 2  # embedded only
     context_size: int = 4096  # embedded only
+    poll: int = 50  # embedded only: llama.cpp's busy-wait level
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
 
@@ -96,6 +97,7 @@ class LLMSettings:
             api_key=value("OPENAI_API_KEY"),
             threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
             context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
+            poll=cls.poll if number("VOICEBOT_LLM_POLL", int) is None else number("VOICEBOT_LLM_POLL", int),
             max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
             temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
         )
@@ -105,7 +107,7 @@ class LLMSettings:
         return replace(settings, **overrides)
 
     def embedded_config(self) -> EmbeddedLlamaConfig:
-        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size)
+        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size, poll=self.poll)
 
 
 def choose_backend(settings: LLMSettings) -> LLMBackend:

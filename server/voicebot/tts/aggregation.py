@@ -9,6 +9,7 @@ by more text); everything after it is aggregated by sentence as usual.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
@@ -16,14 +17,18 @@ from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _Loo
 
 CLAUSE_BREAKS = ",;:—"
 MIN_FIRST_CLAUSE_CHARS = 4
+# Without a clause break, the first piece still goes once it has this many words (0: never):
+# Kokoro's time to first audio grows with the piece's length.
+FIRST_PIECE_MAX_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_WORDS", "0"))
 
 
 class FirstClauseTextAggregator(SimpleTextAggregator):
     """Sentence aggregation, except that each reply's first clause is released at once."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, first_piece_max_words: int = FIRST_PIECE_MAX_WORDS, **kwargs):
         super().__init__(**kwargs)
         self._released_in_reply = False
+        self._first_piece_max_words = first_piece_max_words
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
         if self._aggregation_type == TextType.TOKEN:
@@ -46,7 +51,19 @@ class FirstClauseTextAggregator(SimpleTextAggregator):
         if char.isspace() or not self._text.endswith((" ", "\n")):
             return False
         body = self._text.rstrip()
-        return body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS
+        if body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS:
+            return True
+        return self._long_enough(body, char)
+
+    def _long_enough(self, body: str, next_char: str) -> bool:
+        """The first piece has enough words to be spoken alone, at a break that is not
+        inside a number or an amount ("at 9 | PM", "$15")."""
+        if not self._first_piece_max_words:
+            return False
+        words = body.split()
+        if len(words) < self._first_piece_max_words or not next_char.isalpha():
+            return False
+        return not any(c.isdigit() or c in "$€£" for c in words[-1])
 
     async def flush(self) -> Aggregation | None:
         self._released_in_reply = False

@@ -178,6 +178,21 @@ def main(argv: list[str] | None = None) -> int:
     return serve(sock, args.engine, args.model, args.voice)
 
 
+def _raise_priority() -> None:
+    """Ask the scheduler to favour this worker over the LLM while both want the CPU.
+
+    The first clause is synthesized while the LLM is still writing the rest of the reply;
+    on a small machine the caller hears the TTS, not the LLM's tail. Needs CAP_SYS_NICE for
+    a negative value; without it the worker keeps the default priority.
+    """
+    nice = int(os.environ.get("VOICEBOT_TTS_NICE", "0"))
+    if nice:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError as e:
+            logger.debug(f"Could not set the worker's priority to {nice}: {e}")
+
+
 def _log_level() -> str:
     return os.environ.get("VOICEBOT_WORKER_LOG_LEVEL", "INFO")
 
@@ -185,6 +200,7 @@ def _log_level() -> str:
 def serve(sock: socket.socket, engine: str, model: str | None, voice: str | None) -> int:
     """Load, say ready, serve until shutdown or until the server goes away."""
     _die_with_parent()
+    _raise_priority()
     # Ctrl-C reaches the whole process group; the server stops its workers in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = KokoroWorker(sock, create_engine(engine, model), voice)
