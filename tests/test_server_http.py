@@ -27,15 +27,21 @@ def test_health_reports_ready_company_and_engines(voicebot_server):
     health = voicebot_server.health()
     assert health["ready"] is True and health["status"] == "ready"
     assert health["company"] == {"id": 2, "name": "Tomodachi Sushi"}
-    assert set(health["engines"]) == {"vad", "turn", "stt", "llm", "tts"}
+    assert set(health["engines"]) == {"vad", "turn", "stt", "llm", "tts", "greeting"}
     assert "embedded llama.cpp" in health["engines"]["llm"]
-    assert health["tts_warmup"] == "on-connect"
+    assert "voice af_heart" in health["engines"]["tts"]
+    assert health["engines"]["greeting"] == "cached"
+    # The README's command is the fastest mode: a pool of warm workers, the greeting pre-synthesized.
+    assert health["tts_warmup"] == "pool"
+    assert health["tts_pool"]["size"] == 3 and len(health["tts_worker_pids"]) >= 3
+    assert health["admission"]["capacity"] == 3
 
 
 def test_startup_prints_the_seed_progress_lines(voicebot_server):
     output = voicebot_server.output()
-    for line in ("1/4 Loading Silero VAD model...", "  ✓ VAD loaded in", "2/4 Loading Local Smart Turn v3 model...",
-                 "  ✓ Smart Turn loaded in", "✓ ALL MODELS PRELOADED - Ready for instant connections!"):
+    for line in ("1/6 Loading Silero VAD model...", "  ✓ VAD loaded in", "2/6 Loading Local Smart Turn v3 model...",
+                 "  ✓ Smart Turn loaded in", "5/6 Warming 3 Kokoro TTS worker(s)", "6/6 Preparing the greeting audio...",
+                 "  ✓ Greeting ready in", "✓ ALL MODELS PRELOADED - Ready for instant connections!"):
         assert line in output
 
 

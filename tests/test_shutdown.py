@@ -10,13 +10,13 @@ from conftest import start_server
 
 
 def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):
-    server = start_server(tmp_path / "pool", "2", "--tts-warmup", "pool")
+    server = start_server(tmp_path / "pool", "2", "--tts-pool-size", "1")
     try:
         health = server.health()
         assert health["tts_warmup"] == "pool"
         worker_pids = health["tts_worker_pids"]
         assert len(worker_pids) == 1  # warmed before any call
-        assert "TTS worker warm in" in server.output()
+        assert "TTS workers warm in" in server.output()
         children = [p.pid for p in psutil.Process(server.process.pid).children(recursive=True)]
     finally:
         code = server.stop()

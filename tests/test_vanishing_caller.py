@@ -23,7 +23,7 @@ def wait_until(condition, timeout: float, interval: float = 0.5):
     return condition()
 
 
-def test_vanished_caller_ends_the_call_and_its_worker(voicebot_server, tmp_path):
+def test_vanished_caller_ends_the_call_and_returns_its_worker(voicebot_server, tmp_path):
     silence = tmp_path / "silence.wav"
     write_wav(silence, np.zeros(48000 * 60, np.int16), 48000)
     caller = subprocess.Popen(
@@ -32,17 +32,20 @@ def test_vanished_caller_ends_the_call_and_its_worker(voicebot_server, tmp_path)
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
+        before = voicebot_server.health()
         during = wait_until(lambda: (h := voicebot_server.health())["active_calls"] == 1
-                            and h["tts_worker_pids"] and h, timeout=60)
+                            and h["tts_pool"]["in_calls"] == 1 and h, timeout=60)
         assert during, "the call never started"
-        worker_pids = during["tts_worker_pids"]
+        assert during["tts_pool"]["idle"] == before["tts_pool"]["idle"] - 1
         caller.send_signal(signal.SIGKILL)  # no DTLS close, no hang-up: the caller is just gone
         caller.wait(10)
 
         after = wait_until(lambda: (h := voicebot_server.health())["active_calls"] == 0 and h, timeout=90)
         assert after, "the server kept the vanished call"
-        assert wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                                          for p in worker_pids), timeout=15)
+        # Its worker went back to the pool, warm, for the next caller; no process was added.
+        assert wait_until(lambda: voicebot_server.health()["tts_pool"] == before["tts_pool"], timeout=15)
+        assert sorted(voicebot_server.health()["tts_worker_pids"]) == sorted(before["tts_worker_pids"])
+        assert all(psutil.pid_exists(p) for p in before["tts_worker_pids"])
         assert voicebot_server.health()["ready"] is True
     finally:
         caller.kill()

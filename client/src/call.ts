@@ -19,7 +19,11 @@ import type { VoicebotState } from "./state";
 import { Transcript } from "./transcript";
 import type { View } from "./ui";
 
-const OFFER_ENDPOINT = "/api/offer";
+/** Signalling endpoint; a deployment's access token rides along from the page's ?token=. */
+function offerEndpoint(): string {
+  const token = new URLSearchParams(window.location.search).get("token");
+  return token ? `/api/offer?token=${encodeURIComponent(token)}` : "/api/offer";
+}
 const POLL_MS = 20;
 const MAX_EVENTS = 500;
 
@@ -45,7 +49,7 @@ export class Call {
     view.showError(null);
 
     const transport = new SmallWebRTCTransport({
-      webrtcRequestParams: { endpoint: OFFER_ENDPOINT },
+      webrtcRequestParams: { endpoint: offerEndpoint() },
       mediaManager: new WavMediaManager(),
     });
     this.client = new PipecatClient({
@@ -67,7 +71,7 @@ export class Call {
     try {
       await this.client.connect();
     } catch (e) {
-      this.fail(`Could not connect: ${describe(e)}`, true);
+      this.fail(refusal(e) ?? `Could not connect: ${describe(e)}`, true);
       await this.stop();
     }
   }
@@ -157,6 +161,11 @@ export class Call {
         this.transcript.addBot(data);
       },
       onMetrics: (data: PipecatMetricsData) => this.latency.metrics(data, this.event("metrics")),
+      onServerMessage: (data: { type?: string; stages?: Record<string, number> }) => {
+        if (data?.type !== "turn-stages" || !data.stages) return;
+        this.s.turnStages.push(data.stages);
+        this.view.showStages(data.stages);
+      },
       onError: (message: RTVIMessage) => {
         const data = message.data as { error?: string; fatal?: boolean } | undefined;
         this.fail(`Bot error: ${data?.error ?? describe(data)}`, data?.fatal ?? false);
@@ -164,6 +173,15 @@ export class Call {
       onDeviceError: (error: unknown) => this.fail(`Microphone error: ${describe(error)}`, true),
     };
   }
+}
+
+/** What to tell a caller the server turned away (busy, rate-limited, token), or null. */
+function refusal(e: unknown): string | null {
+  const status = e instanceof Response ? e.status : (e as { status?: number } | null)?.status;
+  if (status === 503) return "All lines are busy, try again shortly.";
+  if (status === 429) return "Too many calls from here at once, try again shortly.";
+  if (status === 401) return "This line needs an access token: open the page with ?token=… in its address.";
+  return null;
 }
 
 function describe(e: unknown): string {

@@ -59,6 +59,8 @@ export interface VoicebotState {
   botAudibleMs: number;
   transcript: TranscriptEntry[];
   turns: Turn[];
+  /** The server's stages of each caller turn, seconds after the caller's voice ended. */
+  turnStages: Record<string, number>[];
   ttfb: TtfbSample[];
   /** RTVI event names with their times, in order (bounded). */
   events: { name: string; atMs: number }[];
@@ -82,6 +84,7 @@ export function freshState(): VoicebotState {
     botAudibleMs: 0,
     transcript: [],
     turns: [],
+    turnStages: [],
     ttfb: [],
     events: [],
     errors: [],

@@ -24,6 +24,7 @@ export class View {
   private readonly llmTtfb = byTestId("llm-ttfb");
   private readonly ttsTtfb = byTestId("tts-ttfb");
   private readonly turnRows = byTestId("turns").querySelector("tbody")!;
+  private readonly stages = byTestId("turn-stages");
 
   showState(state: string): void {
     this.state.textContent = state;
@@ -49,6 +50,17 @@ export class View {
   showLevels(micRms: number, botRms: number): void {
     this.micFill.style.width = `${(meterFraction(micRms) * 100).toFixed(1)}%`;
     this.botFill.style.width = `${(meterFraction(botRms) * 100).toFixed(1)}%`;
+  }
+
+  /** Where the last answer's time went, as the server measured it. */
+  showStages(stages: Record<string, number>): void {
+    const labels: Record<string, string> = {
+      vad_stop: "VAD", smart_turn: "Smart Turn", transcript: "transcript", turn_end: "turn end",
+      llm_first_token: "LLM", tts_request: "to TTS", first_tts_audio: "TTS audio", bot_audio_out: "sent",
+    };
+    this.stages.textContent = Object.entries(stages)
+      .map(([k, v]) => `${labels[k] ?? k} ${v.toFixed(2)} s`)
+      .join(" → ");
   }
 
   showLatency(s: VoicebotState): void {

@@ -8,32 +8,28 @@ until the bot is ready. Each accepted offer starts one :func:`voicebot.bot.run_b
 from __future__ import annotations
 
 import asyncio
-import json
+import secrets
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
-from pipecat.transports.smallwebrtc.request_handler import (
-    IceCandidate,
-    SmallWebRTCPatchRequest,
-    SmallWebRTCRequest,
-    SmallWebRTCRequestHandler,
-)
+from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
 
+from voicebot.admission import Admission
 from voicebot.bot import run_bot
 from voicebot.business import Company
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
 from voicebot.preload import Preloaded, preload
+from voicebot.signalling import MAX_BODY_BYTES, BadSignalling, offer_request, parse_json_object, patch_request
 from voicebot.tts import forkserver
 from voicebot.tts.worker_client import live_worker_pids, stop_all_workers
-
-MAX_SIGNALLING_BODY = 256 * 1024  # an SDP offer is a few KB
 
 
 @dataclass
@@ -47,49 +43,30 @@ class ServerState:
     started_at: float = field(default_factory=time.monotonic)
     calls: dict[str, asyncio.Task] = field(default_factory=dict)
     webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
+    admission: Admission = field(default_factory=Admission)
 
 
-async def _read_json(request: Request) -> dict:
-    """The request body as a JSON object, or a 4xx that says what is wrong."""
+async def _read_body(request: Request) -> bytes:
+    """The body, read no further than the signalling size limit."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_SIGNALLING_BODY:
-        raise HTTPException(413, f"Body too large ({declared} bytes; limit {MAX_SIGNALLING_BODY})")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadSignalling(f"Body too large ({declared} bytes; limit {MAX_BODY_BYTES})", 413)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_SIGNALLING_BODY:
-            raise HTTPException(413, f"Body too large (limit {MAX_SIGNALLING_BODY} bytes)")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPException(400, "Body is not valid JSON")
-    if not isinstance(data, dict):
-        raise HTTPException(400, "Body must be a JSON object")
-    return data
+        if len(body) > MAX_BODY_BYTES:
+            raise BadSignalling(f"Body too large (limit {MAX_BODY_BYTES} bytes)", 413)
+    return bytes(body)
 
 
-def _offer_from(data: dict) -> SmallWebRTCRequest:
-    sdp, kind = data.get("sdp"), data.get("type")
-    if not isinstance(sdp, str) or not sdp.strip():
-        raise HTTPException(400, "Missing 'sdp' (string)")
-    if kind != "offer":
-        raise HTTPException(400, "'type' must be 'offer'")
-    if not sdp.lstrip().startswith("v=0"):
-        raise HTTPException(400, "'sdp' is not a session description (it must start with v=0)")
-    return SmallWebRTCRequest(
-        sdp=sdp, type=kind, pc_id=data.get("pc_id"), restart_pc=data.get("restart_pc"),
-        request_data=data.get("request_data") or data.get("requestData"),
-    )
-
-
-def _patch_from(data: dict) -> SmallWebRTCPatchRequest:
-    try:
-        candidates = [IceCandidate(candidate=c.get("candidate", ""), sdp_mid=c.get("sdp_mid", c.get("sdpMid")),
-                                   sdp_mline_index=c.get("sdp_mline_index", c.get("sdpMLineIndex")))
-                      for c in data.get("candidates", [])]
-        return SmallWebRTCPatchRequest(pc_id=str(data["pc_id"]), candidates=candidates)
-    except (KeyError, AttributeError, TypeError):
-        raise HTTPException(400, "Expected {'pc_id': str, 'candidates': [{candidate, sdp_mid, sdp_mline_index}]}")
+def _check_access(request: Request, token: str | None) -> None:
+    """With an access token configured, signalling needs it (Bearer header or ?token=)."""
+    if not token:
+        return
+    header = request.headers.get("authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise BadSignalling("This server needs an access token (Authorization: Bearer … or ?token=…)", 401)
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -115,6 +92,7 @@ def create_app(state: ServerState) -> FastAPI:
             "engines": state.preloaded.engines() if state.preloaded else None,
             "tts_warmup": state.settings.tts.warmup.value,
             "active_calls": len(state.calls),
+            "admission": state.admission.status(),
             "tts_worker_pids": live_worker_pids(),
             "tts_pool": _pool_status(state),
             "preload_s": {k: round(v, 2) for k, v in state.preloaded.timings.items()} if state.preloaded else {},
@@ -124,31 +102,63 @@ def create_app(state: ServerState) -> FastAPI:
             body["error"] = state.preload_error
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    @app.exception_handler(BadSignalling)
+    async def bad_signalling(request: Request, e: BadSignalling):
+        headers = {"Retry-After": str(state.admission.retry_after_s)} if e.status in (429, 503) else None
+        logger.info(f"{request.method} {request.url.path} from {_client(request)}: {e.status} {e}")
+        return JSONResponse({"detail": str(e)}, status_code=e.status, headers=headers)
+
     @app.post("/api/offer")
     async def offer(request: Request):
-        connected_at = time.monotonic()
+        received_at = time.monotonic()
+        _check_access(request, state.settings.access_token)
         if state.preloaded is None or not state.preloaded.ready:
-            raise HTTPException(503, "The bot is still loading its models; retry shortly (see /health)")
-        webrtc_request = _offer_from(await _read_json(request))
-        preloaded = state.preloaded
+            raise BadSignalling("The bot is still loading its models; retry shortly (see /health)", 503)
+        webrtc_request = offer_request(parse_json_object(await _read_body(request)))
+        preloaded, admission, client = state.preloaded, state.admission, _client(request)
+        renegotiation = webrtc_request.pc_id in state.calls
+        if not renegotiation:
+            admission.reserve(client)
+        answered = False
 
         async def start_call(connection: SmallWebRTCConnection):
-            task = asyncio.create_task(run_bot(connection, preloaded, connected_at), name=f"call-{connection.pc_id}")
-            state.calls[connection.pc_id] = task
-            task.add_done_callback(lambda _: state.calls.pop(connection.pc_id, None))
+            nonlocal answered
+            answered = True
+            pc_id = connection.pc_id
+            admission.answered(client, pc_id)
+            task = asyncio.create_task(run_bot(connection, preloaded, received_at, admission),
+                                       name=f"call-{pc_id}")
+            state.calls[pc_id] = task
+
+            def ended(_):
+                state.calls.pop(pc_id, None)
+                admission.ended(pc_id)
+            task.add_done_callback(ended)
 
         try:
             answer = await state.webrtc.handle_web_request(webrtc_request, start_call)
-        except HTTPException:
-            raise
-        except Exception as e:
-            raise HTTPException(400, f"Could not accept the offer: {type(e).__name__}: {e}")
-        logger.info(f"Call {answer['pc_id']}: answered offer in {time.monotonic() - connected_at:.2f}s")
+        except (ValueError, InvalidAccessError, InvalidStateError) as e:
+            # aiortc's own checks of the remote description: still the client's offer.
+            raise BadSignalling(f"Could not accept the offer: {e}") from None
+        except Exception:
+            logger.exception(f"Offer from {client} failed on our side")
+            raise HTTPException(500, "The server failed to answer the offer; this is our fault, not yours")
+        finally:
+            if not renegotiation and not answered:
+                admission.release(client)
+        logger.info(f"Call {answer['pc_id']}: answered offer from {client} in {time.monotonic() - received_at:.2f}s")
         return answer
 
     @app.patch("/api/offer")
     async def ice_candidates(request: Request):
-        await state.webrtc.handle_patch_request(_patch_from(await _read_json(request)))
+        _check_access(request, state.settings.access_token)
+        patch = patch_request(parse_json_object(await _read_body(request)))
+        try:
+            await state.webrtc.handle_patch_request(patch)
+        except HTTPException:
+            raise
+        except (ValueError, InvalidAccessError, InvalidStateError) as e:
+            raise BadSignalling(f"Could not add the ICE candidates: {e}") from None
         return {"status": "success"}
 
     client_dir = state.settings.client_dir
@@ -168,6 +178,10 @@ def _pool_status(state: ServerState) -> dict | None:
     if pool is None:
         return None
     return {"size": pool.size, "idle": pool.idle_count, "in_calls": pool.lent_count}
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def _preload(state: ServerState) -> None:

@@ -20,11 +20,11 @@ from pipecat.frames.frames import Frame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
@@ -32,6 +32,7 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
+from voicebot.admission import Admission
 from voicebot.business.prompt import greeting_request, speech_vocabulary
 from voicebot.config import TTSWarmup
 from voicebot.llm import create_llm_service
@@ -91,11 +92,44 @@ def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
     )
 
 
-async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, connected_at: float) -> None:
-    """Build and run the pipeline for one call until the caller hangs up."""
+async def wait_until_connected(connection: SmallWebRTCConnection, timeout_s: float) -> bool:
+    """True once the peer connection is up (ICE + DTLS); False if it fails or times out."""
+    pc = connection.pc
+    settled = asyncio.Event()
+
+    def check() -> None:
+        if pc.connectionState in ("connected", "failed", "closed"):
+            settled.set()
+
+    pc.on("connectionstatechange", check)
+    check()
+    try:
+        await asyncio.wait_for(settled.wait(), timeout_s)
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        pc.remove_listener("connectionstatechange", check)
+    return pc.connectionState == "connected"
+
+
+async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offered_at: float,
+                  admission: Admission | None = None) -> None:
+    """Run one call: wait for the caller to connect, then build and run its pipeline.
+
+    An answered offer is not a call yet. Nothing heavy (TTS worker, pipeline, analyzers)
+    is taken until the WebRTC connection is up; an offer that does not connect within
+    ``offer_timeout_s`` is dropped with its peer connection.
+    """
     call_id = connection.pc_id
-    timeline = CallTimeline(call_id, connected_at)
     settings = preloaded.settings
+    if not await wait_until_connected(connection, settings.offer_timeout_s):
+        logger.warning(f"Call {call_id}: the caller did not connect within {settings.offer_timeout_s:.0f}s "
+                       f"(connection {connection.pc.connectionState}); offer dropped")
+        await connection.disconnect()
+        return
+    if admission is not None:
+        admission.connected(call_id)
+    timeline = CallTimeline(call_id, offered_at)
 
     tts = build_tts(preloaded)
     warmup_task = None

@@ -47,6 +47,9 @@ class ServerSettings:
     db_path: Path | None = None
     client_dir: Path | None = None
     greeting: GreetingMode = GreetingMode.CACHED
+    max_calls: int = 3
+    offer_timeout_s: float = 10.0
+    access_token: str | None = None
     tts: TTSSettings = field(default_factory=TTSSettings)
     stt: STTSettings = field(default_factory=STTSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
@@ -66,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                         default=env("VOICEBOT_GREETING", GreetingMode.CACHED.value),
                         help="cached: the company's greeting pre-synthesized, played on connect; "
                              "llm: written by the LLM on connect (the seed's)")
+    parser.add_argument("--max-calls", type=int, default=int(env("VOICEBOT_MAX_CALLS", "3")),
+                        help="calls taken at once; more get 'all lines are busy' (HTTP 503 + Retry-After)")
+    parser.add_argument("--offer-timeout", type=float, default=float(env("VOICEBOT_OFFER_TIMEOUT", "10")),
+                        help="seconds an answered offer may take to connect before it is dropped")
     parser.add_argument("--tts-warmup", choices=[m.value for m in TTSWarmup],
                         default=env("VOICEBOT_TTS_WARMUP", TTSWarmup.POOL.value),
                         help="when each call's Kokoro worker is loaded: pool (warm before the call), "
@@ -106,6 +113,9 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         db_path=args.db,
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
+        max_calls=max(1, args.max_calls),
+        offer_timeout_s=args.offer_timeout,
+        access_token=os.environ.get("VOICEBOT_ACCESS_TOKEN") or None,
         tts=tts,
         stt=usable_engine(STTSettings.from_env(engine=args.stt_engine, model=args.stt_model)),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 from loguru import logger
 
+from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
 from voicebot.business import CompanyNotFound, CompanyRepository
 from voicebot.client_build import ensure_client_built
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
-    app = create_app(ServerState(settings=settings, company=company))
+    admission = Admission(max_calls=settings.max_calls)
+    app = create_app(ServerState(settings=settings, company=company, admission=admission))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
