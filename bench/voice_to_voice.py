@@ -31,7 +31,7 @@ from pathlib import Path
 from voicebot.launcher import LocalServer
 from voicebot.probe import CallProbe
 from voicebot.timeline import TURN_STAGES
-from voicebot.tts.speak import speak_to_wav
+from voicebot.tts.speak import speak_all_to_wav
 
 # (question, pattern the answer must match): short and long, varied wording, company #2's facts.
 QUESTIONS = [
@@ -102,7 +102,7 @@ def summarize(calls: list[dict], server_args: list[str], env: dict[str, str]) ->
 
 async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict[str, dict[str, str]], log) -> dict:
     log("Speaking the questions with our TTS ...")
-    wavs = [await speak_to_wav(q, workdir / f"q{i}.wav") for i, (q, _) in enumerate(QUESTIONS)]
+    wavs = await speak_all_to_wav([(q, workdir / f"q{i}.wav") for i, (q, _) in enumerate(QUESTIONS)])
     variants = {"default": {}, **variants}
     servers: dict[str, LocalServer] = {}
     calls: dict[str, list[dict]] = {name: [] for name in variants}

@@ -12,6 +12,8 @@ import pytest
 from speech import missed_word_rate, rms, transcribe, words
 from voicebot.probe import CallProbe
 
+pytestmark = pytest.mark.slow
+
 ON_TOPIC = re.compile(r"\b(9|nine|9:00|9 ?pm)\b", re.IGNORECASE)
 
 

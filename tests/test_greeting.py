@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, TTSSpeakFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
@@ -14,6 +15,8 @@ from speech import missed_word_rate, pcm16_to_float, transcribe
 from tts_harness import TTSHarness
 from voicebot.tts.phrases import PhraseCache
 from voicebot.tts.service import KokoroIsolatedTTSService
+
+pytestmark = pytest.mark.slow
 
 FIRST = "Hello, thanks for calling Tomodachi Sushi! How can I help you today?"
 CHANGED = "Good evening, you have reached the harbor kitchen. What would you like?"

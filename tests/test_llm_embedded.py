@@ -28,6 +28,8 @@ from voicebot.llm import (
     shutdown_llm,
 )
 
+pytestmark = pytest.mark.slow
+
 SYSTEM_PROMPT = (
     "You are the phone assistant of Luigi's Trattoria, an Italian restaurant at "
     "12 Main Street. We are open every day from 11am to 10pm. We take table "

@@ -26,7 +26,7 @@ PHONEMES = "θˈæŋks fɔɹ kˈɔlɪŋ, hˌW kæn ˌI hˈɛlp?"
 VOICE = "jf_alpha"
 SAMPLE_RATE = 24000
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

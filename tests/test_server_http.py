@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from conftest import ROOT
 from voicebot.launcher import SERVER_SCRIPT
+
+pytestmark = pytest.mark.slow
 
 
 def test_unknown_company_exits_with_the_known_ids(tmp_path):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import psutil
+import pytest
 
 from conftest import start_server
+
+pytestmark = pytest.mark.slow
 
 
 def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):

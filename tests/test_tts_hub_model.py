@@ -22,6 +22,8 @@ from voicebot.tts.engines.mlx_convert import converted_kokoro_dir
 from voicebot.tts.voices import DEFAULT_HUB_MODEL
 from voicebot.tts.worker_client import KokoroWorkerProcess
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def hf_home(tmp_path_factory):

@@ -19,6 +19,8 @@ from tts_harness import TTSHarness
 from voicebot.tts.service import KokoroIsolatedTTSService
 from voicebot.tts.worker_client import KokoroWorkerProcess, live_worker_pids
 
+pytestmark = pytest.mark.slow
+
 SENTENCE = "Hello, thanks for calling Luigi's Trattoria. We are open every day from eleven until ten at night."
 PROPER_NOUNS = {"luigi's", "luigis", "trattoria"}
 LONG_TEXT = (

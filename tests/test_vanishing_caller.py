@@ -9,8 +9,11 @@ import time
 
 import numpy as np
 import psutil
+import pytest
 
 from voicebot.probe import write_wav
+
+pytestmark = pytest.mark.slow
 
 
 def wait_until(condition, timeout: float, interval: float = 0.5):

@@ -21,16 +21,22 @@ from voicebot.tts.worker_client import KokoroWorkerProcess
 async def speak_to_wav(text: str, path: Path, *, voice: str = "jm_kumo", engine: str = "onnx",
                        sample_rate: int = 48000) -> Path:
     """Synthesize ``text`` and write it as 16-bit mono PCM at ``sample_rate`` (48 kHz: WebRTC's)."""
+    return (await speak_all_to_wav([(text, path)], voice=voice, engine=engine, sample_rate=sample_rate))[0]
+
+
+async def speak_all_to_wav(items: list[tuple[str, Path]], *, voice: str = "jm_kumo", engine: str = "onnx",
+                           sample_rate: int = 48000) -> list[Path]:
+    """Several (text, path) pairs with one worker: a worker's start costs more than a sentence."""
     worker = KokoroWorkerProcess(engine=engine)
     await worker.start()
     try:
-        pcm = b"".join([piece.pcm async for piece in worker.synthesize(text, voice=voice)])
-        source_rate = worker.info.sample_rate
+        for text, path in items:
+            pcm = b"".join([piece.pcm async for piece in worker.synthesize(text, voice=voice)])
+            audio = resample(np.frombuffer(pcm, dtype="<i2"), worker.info.sample_rate, sample_rate)
+            write_wav(path, audio, sample_rate)
     finally:
         await worker.stop()
-    audio = resample(np.frombuffer(pcm, dtype="<i2"), source_rate, sample_rate)
-    write_wav(path, audio, sample_rate)
-    return Path(path)
+    return [Path(path) for _, path in items]
 
 
 def main() -> int:
