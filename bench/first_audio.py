@@ -1,15 +1,17 @@
 """Connect → first audio, per TTS warm-up mode, measured side by side on this machine.
 
-    uv run python bench/first_audio.py [--runs 5] [--modes first-use,on-connect,pool] [--json]
+    uv run python bench/first_audio.py [--runs 5] [--modes default,first-use,on-connect,pool] [--json]
 
 Starts one server per mode (company #2, the same engines), then calls them in turn,
 interleaved, with the call probe (a real WebRTC peer), so that the machine's noise
 falls on every mode alike. Prints medians side by side with the ratio to ``first-use``
 and the breakdown, then one spoken question per mode for voice-to-voice.
 
-Modes: ``first-use`` is the 05 behaviour (the TTS worker loads on the first sentence),
-``on-connect`` the seed's 06 (warm-up task fired when the call connects), ``pool`` ours
-(a worker warmed before the call, replaced in the background).
+Modes: ``default`` is exactly what the README's command runs (a pool of warm workers and
+the greeting pre-synthesized at start-up). The others greet the seed's way, with an
+LLM-written greeting: ``first-use`` is the 05 behaviour (the TTS worker loads on the
+first sentence), ``on-connect`` the seed's 06 (warm-up task fired when the call
+connects), ``pool`` a worker warmed before the call.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from voicebot.launcher import LocalServer
 from voicebot.probe import CallProbe, CallResult
 from voicebot.tts.speak import speak_to_wav
 
-MODES = ["first-use", "on-connect", "pool"]
+MODES = ["default", "first-use", "on-connect", "pool"]
+SERVER_FLAGS = {
+    "default": [],
+    "first-use": ["--tts-warmup", "first-use", "--greeting", "llm"],
+    "on-connect": ["--tts-warmup", "on-connect", "--greeting", "llm"],
+    "pool": ["--tts-warmup", "pool", "--greeting", "llm"],
+}
 QUESTION = "What time do you close tonight?"
 METRICS = ("connect_to_first_audio_s", "webrtc_connect_s", "llm_ttfb_s", "tts_ttfb_s", "tts_init_on_critical_path_s")
 
@@ -47,7 +55,7 @@ def median(values) -> float | None:
 
 async def bench(modes: list[str], runs: int, workdir: Path, log) -> dict[str, dict]:
     log(f"Starting {len(modes)} servers ({', '.join(modes)}) in {workdir} ...")
-    servers = {mode: LocalServer.start(workdir / mode, "2", "--tts-warmup", mode) for mode in modes}
+    servers = {mode: LocalServer.start(workdir / mode, "2", *SERVER_FLAGS[mode]) for mode in modes}
     rows: dict[str, list[dict]] = {mode: [] for mode in modes}
     voice: dict[str, float | None] = {}
     try:
@@ -59,7 +67,7 @@ async def bench(modes: list[str], runs: int, workdir: Path, log) -> dict[str, di
                 log(f"run {run + 1}/{runs} {mode:>10}: connect→first audio "
                     f"{result.connect_to_first_audio_s}s, LLM TTFB {result.llm_ttfb_s}s, TTS TTFB {result.tts_ttfb_s}s"
                     + (f" ERRORS {result.errors}" if result.errors else ""))
-                await asyncio.sleep(1.0)  # let the pool refill, as it would between real calls
+                await asyncio.sleep(1.0)  # let the call end and its worker return, as between real calls
         for mode in modes:
             result = await CallProbe(servers[mode].url).call(say=question, timeout=180)
             voice[mode] = result.voice_to_voice_s
