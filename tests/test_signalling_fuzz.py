@@ -61,12 +61,12 @@ def broken_sdps(sdp: str, rng: random.Random) -> list[str]:
     fingerprint = next(i for i, line in enumerate(lines) if line.startswith("a=fingerprint"))
     ice = next(i for i, line in enumerate(lines) if line.startswith("a=ice-ufrag"))
     essential = min(fingerprint, ice)
-    for _ in range(30):  # cut before the ICE credentials or the fingerprint
+    for _ in range(50):  # cut before the ICE credentials or the fingerprint
         cases.append("\r\n".join(lines[:rng.randrange(1, essential)]))
-    for _ in range(30):  # random junk spliced into the m-line
+    for _ in range(50):  # random junk spliced into the m-line
         junk = "".join(rng.choice("abc 123/:;=\t💥\x7f") for _ in range(rng.randrange(1, 12)))
         cases.append(m_line(f"m=audio {junk}"))
-    for _ in range(20):
+    for _ in range(40):
         cases.append("v=0\r\n" + "".join(rng.choice("abcdefghijkm=:/ \r\n0123456789") for _ in range(400)))
     return cases
 
@@ -94,6 +94,8 @@ def malformed_requests(sdp: str, real_pc_id: str, rng: random.Random) -> list[tu
     bad_candidates = ["candidate:", "candidate:1 1 UDP 2130706431 127.0.0.1 x typ host",
                       "candidate:1 1 UDP notanumber 127.0.0.1 5000 typ host", "candidate:1 1 UDP 1 127.0.0.1 0 typ host",
                       "candidate:1 1 SCTP 1 127.0.0.1 5000 typ host", "junk", "💥", "candidate:1 x"]
+    for _ in range(30):  # random junk where a candidate should be
+        bad_candidates.append("candidate:" + "".join(rng.choice("0123456789 abcUDP.:-💥") for _ in range(rng.randrange(1, 40))))
     for candidate in bad_candidates:
         for pc_id in (real_pc_id, "unknown-pc"):
             requests.append(("PATCH", {"json": {"pc_id": pc_id, "candidates": [
