@@ -10,6 +10,7 @@ import re
 import time
 
 import httpx
+import psutil
 import pytest
 from aiortc import RTCPeerConnection
 
@@ -163,6 +164,9 @@ def test_abandoned_offers_hold_nothing_and_are_capped(voicebot_server):
     before = voicebot_server.health()
     pool = before["tts_pool"]
     workers_before = sorted(before["tts_worker_pids"])
+    server = psutil.Process(voicebot_server.process.pid)
+    processes_before = len(server.children(recursive=True))
+    rss_before = server.memory_info().rss
 
     async def abandon(n: int) -> list[int]:
         sdps = [await valid_offer_sdp() for _ in range(n)]
@@ -187,6 +191,9 @@ def test_abandoned_offers_hold_nothing_and_are_capped(voicebot_server):
     after = voicebot_server.health()
     assert after["admission"]["offers_pending"] == 0, after
     assert sorted(after["tts_worker_pids"]) == workers_before
+    assert len(server.children(recursive=True)) == processes_before
+    # A dropped offer leaves nothing behind: a few peer connections' worth of memory at most.
+    assert server.memory_info().rss - rss_before < 64 * 2**20, (rss_before, server.memory_info().rss)
 
 
 def test_a_normal_call_works_after_the_abuse(voicebot_server, question_wav):

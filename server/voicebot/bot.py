@@ -41,6 +41,10 @@ from voicebot.stt import create_stt_service
 from voicebot.timeline import CallTimeline
 from voicebot.tts.service import KokoroIsolatedTTSService
 
+# How long the greeting waits for the client's RTVI "client-ready" (sent as its data channel
+# opens, ~0.05 s after the connection) before it plays anyway.
+CLIENT_READY_WAIT_S = 1.0
+
 
 async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimeline | None = None) -> bool:
     """Warm the TTS worker in the background, in parallel with the LLM.
@@ -176,10 +180,24 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
 
     timeline.on_turn = report_turn
 
+    client_ready = asyncio.Event()
+
+    @worker.rtvi.event_handler("on_client_ready")
+    async def on_client_ready(rtvi):
+        client_ready.set()
+
     @transport.event_handler("on_client_connected")
     async def on_client_connected(transport, client):
         timeline.mark("pipeline ready")
         logger.info(f"Call {call_id}: caller connected to {preloaded.company.name}")
+        # The greeting plays within milliseconds now: wait for the client's RTVI
+        # "client-ready" (its data channel is open), or its first words would be spoken
+        # before the client can receive their transcript. Clients without RTVI get it
+        # after a short wait.
+        try:
+            await asyncio.wait_for(client_ready.wait(), CLIENT_READY_WAIT_S)
+        except asyncio.TimeoutError:
+            logger.debug(f"Call {call_id}: no RTVI client-ready after {CLIENT_READY_WAIT_S}s; greeting anyway")
         await worker.queue_frames([opening_frame(preloaded, context)])
 
     @transport.event_handler("on_client_disconnected")

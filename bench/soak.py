@@ -1,0 +1,126 @@
+"""Soak: many short calls in a row, some callers vanishing; does anything grow?
+
+    uv run python bench/soak.py [--calls 100] [--vanish-every 10] [--json]
+
+Starts the server as the README does (company #2), makes one full call to warm up, then
+``--calls`` short calls: connect, hear the greeting start, hang up. Every
+``--vanish-every``-th caller is a separate process killed mid-greeting (no goodbye: the
+server must notice by itself). Reports, at the start and every 25 calls and at the end:
+the server's RSS and threads, its own and its children's RSS, processes under it, open
+file descriptors; then the error lines logged and whether a final full call (greeting,
+question, answer) works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from voicebot.launcher import LocalServer
+from voicebot.probe import CallProbe, ProbeConfig, write_wav
+from voicebot.tts.speak import speak_to_wav
+
+
+def snapshot(server: LocalServer, calls: int) -> dict:
+    process = psutil.Process(server.process.pid)
+    children = process.children(recursive=True)
+    return {
+        "calls": calls,
+        "server_rss_mb": round(process.memory_info().rss / 2**20),
+        "tree_rss_mb": round((process.memory_info().rss + sum(c.memory_info().rss for c in children)) / 2**20),
+        "threads": process.num_threads(),
+        "processes": len(children),
+        "fds": process.num_fds(),
+        "active_calls": server.health()["active_calls"],
+    }
+
+
+def vanish(url: str, silence: Path) -> None:
+    """A caller in its own process, killed 2 s into the greeting: no DTLS close, no hang-up."""
+    caller = subprocess.Popen([sys.executable, "-m", "voicebot.probe", "--url", url, "--say", str(silence),
+                               "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(6)
+    caller.send_signal(signal.SIGKILL)
+    caller.wait(10)
+
+
+async def settle(server: LocalServer, timeout: float = 90) -> None:
+    """Wait until no call is in progress (vanished callers take ~30-40 s to be noticed)."""
+    deadline = time.monotonic() + timeout
+    while server.health()["active_calls"] and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+
+
+async def soak(calls: int, vanish_every: int, workdir: Path, log) -> dict:
+    question = await speak_to_wav("What time do you close tonight?", workdir / "question.wav")
+    silence = workdir / "silence.wav"
+    write_wav(silence, np.zeros(48000 * 30, np.int16), 48000)
+    server = LocalServer.start(workdir / "server", "2")
+    short = ProbeConfig(greeting_timeout_s=20)
+    samples, failures = [], []
+    try:
+        warm = await CallProbe(server.url).call(say=question, timeout=120)
+        log(f"warm-up call: first audio {warm.connect_to_first_audio_s}s, v2v {warm.voice_to_voice_s}s")
+        await settle(server)
+        samples.append(snapshot(server, 0))
+        log(json.dumps(samples[-1]))
+        for n in range(1, calls + 1):
+            if vanish_every and n % vanish_every == 0:
+                await asyncio.to_thread(vanish, server.url, silence)
+            else:
+                result = await CallProbe(server.url, short).call(timeout=30)
+                if result.connect_to_first_audio_s is None:
+                    failures.append(f"call {n}: {result.errors or result.ended_by}")
+            if n % 25 == 0 or n == calls:
+                await settle(server)
+                samples.append(snapshot(server, n))
+                log(json.dumps(samples[-1]))
+        final = await CallProbe(server.url).call(say=question, timeout=120)
+        errors = [line for line in server.error_log.read_text(errors="replace").splitlines()
+                  if "| ERROR" in line or "| CRITICAL" in line or "Traceback" in line]
+    finally:
+        server.stop()
+    first, last = samples[0], samples[-1]
+    return {
+        "calls": calls,
+        "samples": samples,
+        "server_rss_growth_pct": round(100 * (last["server_rss_mb"] - first["server_rss_mb"]) / first["server_rss_mb"], 1),
+        "process_growth": last["processes"] - first["processes"],
+        "fd_growth": last["fds"] - first["fds"],
+        "failed_calls": failures,
+        "error_lines": errors[:20],
+        "error_line_count": len(errors),
+        "final_call_ok": final.connect_to_first_audio_s is not None and final.voice_to_voice_s is not None,
+        "final_call": {"first_audio_s": final.connect_to_first_audio_s, "voice_to_voice_s": final.voice_to_voice_s},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--vanish-every", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="CRITICAL")
+    log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        report = asyncio.run(soak(args.calls, args.vanish_every, Path(tmp), log))
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
