@@ -61,7 +61,7 @@ def stats(values: list[float | None]) -> tuple[float | None, float | None]:
 
 
 def refused(result: CallResult) -> bool:
-    return any("503" in e for e in result.errors)
+    return any("503" in e or "429" in e for e in result.errors)
 
 
 async def wave(server: LocalServer, n: int, wavs: list[Path]) -> dict:
@@ -89,7 +89,9 @@ async def wave(server: LocalServer, n: int, wavs: list[Path]) -> dict:
 async def bench(callers: list[int], workdir: Path, server_args: list[str], log) -> dict[str, dict]:
     wavs = await speak_all_to_wav([(q, workdir / f"q{i}.wav") for i, q in enumerate(QUESTIONS)])
     log(f"Starting the server (company #2 {' '.join(server_args)}) ...")
-    server = LocalServer.start(workdir / "server", "2", *server_args)
+    # Every simulated caller comes from 127.0.0.1: lift the per-address cap on unconnected
+    # offers, so that capacity (503 "all lines are busy") is what turns callers away.
+    server = LocalServer.start(workdir / "server", "2", *server_args, env={"VOICEBOT_MAX_PENDING_PER_CLIENT": "100"})
     out: dict[str, dict] = {}
     try:
         for n in callers:

@@ -48,6 +48,7 @@ class ServerSettings:
     client_dir: Path | None = None
     greeting: GreetingMode = GreetingMode.CACHED
     max_calls: int = 3
+    max_pending_per_client: int = 2
     offer_timeout_s: float = 10.0
     access_token: str | None = None
     tts: TTSSettings = field(default_factory=TTSSettings)
@@ -114,6 +115,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
         max_calls=max(1, args.max_calls),
+        max_pending_per_client=max(1, int(os.environ.get("VOICEBOT_MAX_PENDING_PER_CLIENT", "2"))),
         offer_timeout_s=args.offer_timeout,
         access_token=os.environ.get("VOICEBOT_ACCESS_TOKEN") or None,
         tts=tts,

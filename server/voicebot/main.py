@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
-    admission = Admission(max_calls=settings.max_calls)
+    admission = Admission(max_calls=settings.max_calls, max_pending_per_client=settings.max_pending_per_client)
     app = create_app(ServerState(settings=settings, company=company, admission=admission))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)
