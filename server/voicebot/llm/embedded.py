@@ -48,7 +48,8 @@ _SSE_PING_SECONDS = 1
 
 # Upper bound for llama.cpp's host-RAM prompt cache (KV states of prompts evicted from
 # the slot, restored when a caller comes back). ~28 KB per token for this model.
-_CACHE_RAM_MIB = 512
+# VOICEBOT_LLM_CACHE_RAM_MIB overrides it (0 disables the cache).
+DEFAULT_CACHE_RAM_MIB = 512
 
 _WARMUP_USER_MESSAGE = "Hello."
 
@@ -65,6 +66,7 @@ class EmbeddedLlamaConfig:
     # Spinning takes CPU from the TTS worker, which speaks the first clause while the
     # LLM is still writing the rest of the reply.
     poll: int = 50
+    cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB
     model_alias: str = DEFAULT_MODEL_ALIAS
     # llama.cpp's own log (printed by the C++ code, not loguru): 2 = warnings and errors;
     # 3 adds a few lines per request (slot choice, prompt/eval timings).
@@ -220,7 +222,7 @@ class EmbeddedLlamaServer:
         params.cpuparams_batch.poll = c.poll
         params.n_threads_http = _HTTP_THREADS
         params.cache_prompt = True
-        params.cache_ram_mib = _CACHE_RAM_MIB
+        params.cache_ram_mib = c.cache_ram_mib
         params.sse_ping_interval = _SSE_PING_SECONDS
         params.ui = False
         params.warmup = True  # one empty decode at load so the first real one is not slower

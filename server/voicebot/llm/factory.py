@@ -65,6 +65,7 @@ class LLMSettings:
     threads: int = 2  # embedded only
     context_size: int = 4096  # embedded only
     poll: int = 50  # embedded only: llama.cpp's busy-wait level
+    cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
 
@@ -98,6 +99,8 @@ class LLMSettings:
             threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
             context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
             poll=cls.poll if number("VOICEBOT_LLM_POLL", int) is None else number("VOICEBOT_LLM_POLL", int),
+            cache_ram_mib=(cls.cache_ram_mib if number("VOICEBOT_LLM_CACHE_RAM_MIB", int) is None
+                           else number("VOICEBOT_LLM_CACHE_RAM_MIB", int)),
             max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
             temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
         )
@@ -107,7 +110,8 @@ class LLMSettings:
         return replace(settings, **overrides)
 
     def embedded_config(self) -> EmbeddedLlamaConfig:
-        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size, poll=self.poll)
+        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size, poll=self.poll,
+                                   cache_ram_mib=self.cache_ram_mib)
 
 
 def choose_backend(settings: LLMSettings) -> LLMBackend:
