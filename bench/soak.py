@@ -1,6 +1,6 @@
 """Soak: many short calls in a row, some callers vanishing; does anything grow?
 
-    uv run python bench/soak.py [--calls 100] [--vanish-every 10] [--json]
+    uv run python bench/soak.py [--calls 100] [--vanish-every 10] [--env VAR=VALUE] [--json]
 
 Starts the server as the README does (company #2), makes one full call to warm up, then
 ``--calls`` short calls: connect, hear the greeting start, hang up. Every
@@ -61,11 +61,11 @@ async def settle(server: LocalServer, timeout: float = 90) -> None:
         await asyncio.sleep(1)
 
 
-async def soak(calls: int, vanish_every: int, workdir: Path, log) -> dict:
+async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str], log) -> dict:
     question = await speak_to_wav("What time do you close tonight?", workdir / "question.wav")
     silence = workdir / "silence.wav"
     write_wav(silence, np.zeros(48000 * 30, np.int16), 48000)
-    server = LocalServer.start(workdir / "server", "2")
+    server = LocalServer.start(workdir / "server", "2", env=env)
     short = ProbeConfig(greeting_timeout_s=20)
     samples, failures = [], []
     try:
@@ -109,15 +109,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--vanish-every", type=int, default=10)
+    parser.add_argument("--env", action="append", default=[], help="VAR=VALUE for the server (repeatable)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    env = dict(e.split("=", 1) for e in args.env)
     from loguru import logger
 
     logger.remove()
     logger.add(sys.stderr, level="CRITICAL")
     log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        report = asyncio.run(soak(args.calls, args.vanish_every, Path(tmp), log))
+        report = asyncio.run(soak(args.calls, args.vanish_every, Path(tmp), env, log))
     print(json.dumps(report, indent=None if args.json else 2))
     return 0
 
