@@ -149,7 +149,8 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     llm = create_llm_service(settings.llm, preloaded.system_prompt)
 
     context = LLMContext()
-    turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=preloaded.smart_turn.take())
+    turn_analyzer = preloaded.smart_turn.take()
+    turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -213,6 +214,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         if warmup_task is not None and not warmup_task.done():
             warmup_task.cancel()
         await tts.stop_worker()
+        preloaded.smart_turn.give_back(turn_analyzer)
         if timeline.turns:
             median = sorted(timeline.turns)[len(timeline.turns) // 2]
             logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")

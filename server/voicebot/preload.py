@@ -41,12 +41,15 @@ class ReadyPool(Generic[T]):
     """A few ready-made instances of a stateful object (one per call), refilled in a thread.
 
     Silero VAD and Smart Turn analyzers keep per-call state, so calls cannot share one;
-    building one costs 0.1-0.8 s, which this keeps off the caller's critical path.
+    building one costs 0.1-0.8 s, which this keeps off the caller's critical path. With
+    ``reset``, instances are lent: a call gives its instance back, reset, and the next call
+    reuses it, instead of every call building (and dropping) a new ONNX session.
     """
 
-    def __init__(self, factory: Callable[[], T], size: int = 2):
+    def __init__(self, factory: Callable[[], T], size: int = 2, reset: Callable[[T], None] | None = None):
         self._factory = factory
         self._size = size
+        self._reset = reset
         self._items: deque[T] = deque()
         self._lock = threading.Lock()
         self._filling = False
@@ -64,11 +67,21 @@ class ReadyPool(Generic[T]):
     def take(self) -> T:
         with self._lock:
             item = self._items.popleft() if self._items else None
-            start_refill = not self._filling
-            self._filling = True
+            # Lent instances come back: build more only when none is left.
+            start_refill = not self._filling and (self._reset is None or not self._items)
+            self._filling = self._filling or start_refill
         if start_refill:
             threading.Thread(target=self.fill, name="ready-pool-refill", daemon=True).start()
         return item if item is not None else self._factory()
+
+    def give_back(self, item: T) -> None:
+        """A call is done with ``item``: reset it for the next call (if the pool lends)."""
+        if self._reset is None:
+            return
+        self._reset(item)
+        with self._lock:
+            if len(self._items) < self._size:
+                self._items.append(item)
 
 
 @dataclass
@@ -120,7 +133,9 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
     prompt = system_prompt(company)
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
-    smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3)
+    # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
+    # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
+    smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3, reset=LocalSmartTurnAnalyzerV3.clear)
     loaded = Preloaded(settings=settings, company=company, system_prompt=prompt, vad=vad, smart_turn=smart_turn)
 
     steps: list[tuple[str, str, Callable[[], object]]] = [
