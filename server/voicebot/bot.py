@@ -174,10 +174,9 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         observers=[timeline],
     )
 
-    def report_turn(stages: dict[str, float]) -> None:
+    async def report_turn(stages: dict[str, float]) -> None:
         # To the client (and the call probe) as an RTVI server message.
-        message = RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages})
-        asyncio.get_running_loop().create_task(worker.queue_frame(message))
+        await worker.queue_frame(RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages}))
 
     timeline.on_turn = report_turn
 

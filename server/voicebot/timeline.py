@@ -12,7 +12,7 @@ that the time can be cut where it is spent:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -66,12 +66,12 @@ class TurnStages:
 class CallTimeline(BaseObserver):
     """Collects a call's milestones and per-turn stages, and logs them.
 
-    ``on_turn`` (if set) receives each completed turn's stages, e.g. to send them to the
-    client over RTVI.
+    ``on_turn`` (if set) is awaited with each completed turn's stages, e.g. to send them to
+    the client over RTVI.
     """
 
     def __init__(self, call_id: str, connected_at: float | None = None,
-                 on_turn: Callable[[dict[str, float]], None] | None = None):
+                 on_turn: Callable[[dict[str, float]], Awaitable[None]] | None = None):
         super().__init__()
         self.call_id = call_id
         self.connected_at = connected_at or time.monotonic()
@@ -118,9 +118,9 @@ class CallTimeline(BaseObserver):
             if turn is not None:
                 turn.mark("first_tts_audio", now)
         elif isinstance(frame, BotStartedSpeakingFrame):
-            self._on_bot_started_speaking(now)
+            await self._on_bot_started_speaking(now)
 
-    def _on_bot_started_speaking(self, now: float) -> None:
+    async def _on_bot_started_speaking(self, now: float) -> None:
         self.mark("bot started speaking", now)
         if not self._logged:
             self._logged = True
@@ -135,7 +135,7 @@ class CallTimeline(BaseObserver):
         self.turn_stages.append(stages)
         logger.info(f"Turn timeline [{self.call_id}]: {turn.summary()}; voice-to-voice {latency:.2f}s")
         if self.on_turn is not None:
-            self.on_turn(stages)
+            await self.on_turn(stages)
 
     def summary(self) -> str:
         parts = ["connect 0.00s"] + [f"{name} {self.marks[name]:.2f}s" for name in MILESTONES if name in self.marks]

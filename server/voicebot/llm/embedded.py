@@ -63,8 +63,8 @@ class EmbeddedLlamaConfig:
     context_size: int = 4096
     parallel: int = DEFAULT_PARALLEL
     # llama.cpp's threads busy-wait for work at this level (0-100; its default is 50).
-    # Spinning takes CPU from the TTS worker, which speaks the first clause while the
-    # LLM is still writing the rest of the reply.
+    # Spinning could take CPU from the TTS worker speaking the first clause while the LLM
+    # writes the rest, but 0 made no measurable difference (bench/voice_to_voice.py).
     poll: int = 50
     cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB
     model_alias: str = DEFAULT_MODEL_ALIAS

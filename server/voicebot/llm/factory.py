@@ -83,10 +83,10 @@ class LLMSettings:
             text = env.get(name, "").strip()
             return text or None
 
-        def number(name: str, kind: type) -> Any:
+        def number(name: str, kind: type, default: Any = None) -> Any:
             text = value(name)
             try:
-                return None if text is None else kind(text)
+                return default if text is None else kind(text)
             except ValueError as e:
                 raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from e
 
@@ -98,9 +98,8 @@ class LLMSettings:
             api_key=value("OPENAI_API_KEY"),
             threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
             context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
-            poll=cls.poll if number("VOICEBOT_LLM_POLL", int) is None else number("VOICEBOT_LLM_POLL", int),
-            cache_ram_mib=(cls.cache_ram_mib if number("VOICEBOT_LLM_CACHE_RAM_MIB", int) is None
-                           else number("VOICEBOT_LLM_CACHE_RAM_MIB", int)),
+            poll=number("VOICEBOT_LLM_POLL", int, cls.poll),  # 0 is a value, not "unset"
+            cache_ram_mib=number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib),
             max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
             temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
         )

