@@ -23,7 +23,7 @@ from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHan
 
 from voicebot.admission import Admission
 from voicebot.bot import run_bot
-from voicebot.business import Company
+from voicebot.business import Company, Database
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
 from voicebot.preload import Preloaded, preload
@@ -38,6 +38,7 @@ class ServerState:
 
     settings: ServerSettings
     company: Company
+    database: Database
     preloaded: Preloaded | None = None
     preload_error: str | None = None
     started_at: float = field(default_factory=time.monotonic)
@@ -186,7 +187,7 @@ def _client(request: Request) -> str:
 
 async def _preload(state: ServerState) -> None:
     try:
-        state.preloaded = await preload(state.settings, state.company)
+        state.preloaded = await preload(state.settings, state.company, state.database)
     except asyncio.CancelledError:
         raise
     except Exception as e:

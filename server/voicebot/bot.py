@@ -1,7 +1,8 @@
 """One phone call: the Pipecat pipeline built for a WebRTC connection, and its TTS warm-up.
 
     transport in → Whisper STT → user aggregator (Silero VAD + Smart Turn v3)
-      → LLM → Kokoro TTS (isolated worker) → transport out → assistant aggregator
+      → knowledge notes → LLM (+ front-desk tools) → Kokoro TTS (isolated worker)
+      → transport out → assistant aggregator
 
 The seed's key idea lives in :func:`run_bot`: the TTS worker's warm-up is started as a
 background task the moment the call connects, before the LLM and the rest of the
@@ -33,8 +34,9 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
-from voicebot.business.prompt import greeting_request, speech_vocabulary
+from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
+from voicebot.front_desk import FrontDesk, KnowledgeNotes, tools_schema
 from voicebot.llm import create_llm_service
 from voicebot.preload import Preloaded
 from voicebot.stt import create_stt_service
@@ -146,9 +148,12 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
     )
     stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
-    llm = create_llm_service(settings.llm, preloaded.system_prompt)
+    desk = FrontDesk(preloaded.database, preloaded.company)
+    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.bookings.clock()))
+    desk.register(llm)
+    notes = KnowledgeNotes(desk.knowledge, desk.bookings.clock)
 
-    context = LLMContext()
+    context = LLMContext(tools=tools_schema())
     turn_analyzer = preloaded.smart_turn.take()
     turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer)
     aggregators = LLMContextAggregatorPair(
@@ -163,6 +168,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         transport.input(),
         stt,
         aggregators.user(),
+        notes,
         llm,
         tts,
         transport.output(),

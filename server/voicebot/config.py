@@ -44,7 +44,7 @@ class ServerSettings:
     company_id: int
     host: str = "localhost"
     port: int = 7860
-    db_path: Path | None = None
+    database: str | None = None  # a SQLite path or a postgresql:// URL; None: VOICEBOT_DB or ./business.db
     client_dir: Path | None = None
     greeting: GreetingMode = GreetingMode.CACHED
     max_calls: int = 3
@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("company_id", type=int, help="id of the company in the business database")
     parser.add_argument("--host", default=env("VOICEBOT_HOST", "localhost"))
     parser.add_argument("--port", type=int, default=int(env("VOICEBOT_PORT", "7860")))
-    parser.add_argument("--db", type=Path, default=None, help="SQLite business database (env VOICEBOT_DB; default ./business.db)")
+    parser.add_argument("--db", default=None,
+                        help="business database: a SQLite file or a postgresql:// URL (env VOICEBOT_DB; default ./business.db)")
     parser.add_argument("--greeting", choices=[m.value for m in GreetingMode],
                         default=env("VOICEBOT_GREETING", GreetingMode.CACHED.value),
                         help="cached: the company's greeting pre-synthesized, played on connect; "
@@ -111,7 +112,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         company_id=args.company_id,
         host=args.host,
         port=args.port,
-        db_path=args.db,
+        database=args.db,
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
         max_calls=max(1, args.max_calls),

@@ -10,7 +10,7 @@ from loguru import logger
 
 from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
-from voicebot.business import CompanyNotFound, CompanyRepository
+from voicebot.business import CompanyNotFound, CompanyRepository, Database
 from voicebot.client_build import ensure_client_built
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
@@ -20,17 +20,23 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(argv)
     log_path = setup_logging()
     try:
-        company = CompanyRepository(settings.db_path).get(settings.company_id)
+        database = Database(settings.database)
+    except Exception as e:  # a bad URL, an unreachable server, a file we cannot write
+        logger.error(f"Cannot open the business database: {e}")
+        return 2
+    try:
+        company = CompanyRepository(database).get(settings.company_id)
     except CompanyNotFound as e:
         logger.error(str(e))
         return 2
-    progress(f"Company #{company.id}: {company.name} ({company.address})")
+    progress(f"Company #{company.id}: {company.name} ({company.address}); database {database.description}")
     logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
     admission = Admission(max_calls=settings.max_calls, max_pending_per_client=settings.max_pending_per_client)
-    app = create_app(ServerState(settings=settings, company=company, admission=admission))
+    app = create_app(ServerState(settings=settings, company=company, database=database,
+                                 admission=admission))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)

@@ -20,9 +20,11 @@ from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnal
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 
-from voicebot.business import Company
-from voicebot.business.prompt import opening_messages, system_prompt
+from voicebot.business import Company, Database
+from voicebot.business.desk import company_clock
+from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, ServerSettings, TTSWarmup
+from voicebot.front_desk import openai_tools
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.logs import progress
 from voicebot.stt import preload_stt
@@ -90,7 +92,7 @@ class Preloaded:
 
     settings: ServerSettings
     company: Company
-    system_prompt: str
+    database: Database
     vad: ReadyPool[SileroVADAnalyzer]
     smart_turn: ReadyPool[LocalSmartTurnAnalyzerV3]
     tts_pool: WarmWorkerPool | None = None
@@ -119,7 +121,7 @@ def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> flo
     return elapsed
 
 
-async def preload(settings: ServerSettings, company: Company) -> Preloaded:
+async def preload(settings: ServerSettings, company: Company, database: Database) -> Preloaded:
     """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines."""
     pool_mode = settings.tts.warmup is TTSWarmup.POOL
     cached_greeting = settings.greeting is GreetingMode.CACHED
@@ -131,12 +133,13 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
     # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
     # rather than on the first call's critical path.
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
-    prompt = system_prompt(company)
+    prompt = system_prompt(company, company_clock(company)())
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
     # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
     smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3, reset=LocalSmartTurnAnalyzerV3.clear)
-    loaded = Preloaded(settings=settings, company=company, system_prompt=prompt, vad=vad, smart_turn=smart_turn)
+    loaded = Preloaded(settings=settings, company=company, database=database, vad=vad,
+                       smart_turn=smart_turn)
 
     steps: list[tuple[str, str, Callable[[], object]]] = [
         ("Loading Silero VAD model", "VAD", vad.fill),
@@ -144,7 +147,8 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
         ("Starting the LLM and caching the system prompt", "LLM",
-         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting))),
+         lambda: preload_llm(settings.llm, prompt, tools=openai_tools(),
+                             opening=opening_messages(company, settings.greeting))),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
@@ -171,7 +175,7 @@ async def preload(settings: ServerSettings, company: Company) -> Preloaded:
         loaded.phrases = PhraseCache(engine=settings.tts.engine, model=model_location, voice=voice)
         worker = await loaded.tts_pool.take() if loaded.tts_pool else None
         try:
-            await load_phrases(loaded.phrases, [company.greeting], worker)
+            await load_phrases(loaded.phrases, [company.greeting, goodbye(company)], worker)
         finally:
             if worker is not None:
                 await loaded.tts_pool.give_back(worker)

@@ -1,5 +1,7 @@
-"""The business the bot answers for: its data (``database``) and how it is told to the LLM (``prompt``)."""
+"""The business the bot answers for: its data (``database``, ``company_file``), the front desk's
+work (``bookings``, ``orders``, ``messages``), its searchable knowledge, and how it is told
+to the LLM (``prompt``)."""
 
-from voicebot.business.database import Company, CompanyNotFound, CompanyRepository, MenuItem
+from voicebot.business.database import BookingPolicy, Company, CompanyNotFound, CompanyRepository, Database, MenuItem
 
-__all__ = ["Company", "CompanyNotFound", "CompanyRepository", "MenuItem"]
+__all__ = ["BookingPolicy", "Company", "CompanyNotFound", "CompanyRepository", "Database", "MenuItem"]

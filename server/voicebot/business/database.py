@@ -1,96 +1,52 @@
-"""The business database: an embedded SQLite file, created and seeded on first use.
+"""The business database: embedded SQLite by default, PostgreSQL when ``VOICEBOT_DB`` says so.
 
-Each company row holds what a caller asks about (address, phone, opening hours, a few
-menu items) and the greeting the bot opens with. ``VOICEBOT_DB`` points at another file.
+``VOICEBOT_DB`` (or ``--db``) is a file path (SQLite, created and seeded with the demo
+restaurants on first use; default ``./business.db``) or a ``postgresql://`` URL for a
+business that runs several servers. The same SQLAlchemy Core code runs on both; the two
+differences that matter are handled here: how a booking transaction takes its lock
+(SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``SELECT … FOR UPDATE``) and the full-text index.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from loguru import logger
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+
+from voicebot.business import schema
 
 DB_ENV = "VOICEBOT_DB"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS companies (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    address TEXT NOT NULL,
-    phone TEXT NOT NULL,
-    opening_hours TEXT NOT NULL,
-    greeting TEXT NOT NULL,
-    notes TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS menu_items (
-    id INTEGER PRIMARY KEY,
-    company_id INTEGER NOT NULL REFERENCES companies(id),
-    name TEXT NOT NULL,
-    price_usd REAL NOT NULL,
-    description TEXT NOT NULL DEFAULT ''
-);
-"""
-
-DEMO_COMPANIES = [
-    {
-        "id": 1,
-        "name": "Luigi's Trattoria",
-        "kind": "family Italian restaurant",
-        "address": "12 Main Street, Springfield",
-        "phone": "555-0101",
-        "opening_hours": "Tuesday to Sunday, 11 AM to 10 PM; closed Mondays",
-        "greeting": "Thanks for calling Luigi's Trattoria, how can I help you today?",
-        "notes": "Reservations for up to 10 people. Free parking behind the building.",
-        "menu": [
-            ("Margherita pizza", 14.0, "tomato, mozzarella, basil"),
-            ("Lasagna", 18.0, "beef ragù, béchamel"),
-            ("Tiramisu", 8.0, ""),
-        ],
-    },
-    {
-        "id": 2,
-        "name": "Tomodachi Sushi",
-        "kind": "Japanese sushi restaurant",
-        "address": "48 Harbor Street, Portland",
-        "phone": "555-0142",
-        "opening_hours": "every day, noon to 9 PM",
-        "greeting": "Hello, thanks for calling Tomodachi Sushi! How can I help you today?",
-        "notes": "Takeout and delivery available. Reservations for up to 8 people. Vegetarian rolls on request.",
-        "menu": [
-            ("Salmon nigiri, two pieces", 6.0, ""),
-            ("Dragon roll", 15.0, "eel, cucumber, avocado"),
-            ("Vegetable tempura", 11.0, ""),
-            ("Miso soup", 4.0, ""),
-        ],
-    },
-    {
-        "id": 3,
-        "name": "The Green Fork",
-        "kind": "vegan cafe",
-        "address": "301 Oak Avenue, Riverside",
-        "phone": "555-0177",
-        "opening_hours": "Monday to Saturday, 8 AM to 6 PM; closed Sundays",
-        "greeting": "Hi, you've reached The Green Fork. What can I do for you?",
-        "notes": "Everything is plant-based. Gluten-free options. No reservations needed.",
-        "menu": [
-            ("Avocado toast", 9.0, ""),
-            ("Buddha bowl", 13.0, "quinoa, chickpeas, greens"),
-            ("Oat milk latte", 5.0, ""),
-        ],
-    },
-]
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
 class MenuItem:
     name: str
-    price_usd: float
+    price_cents: int
     description: str = ""
+    category: str = ""
+    id: int | None = None
+
+    @property
+    def price_usd(self) -> float:
+        return self.price_cents / 100
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    """The house rules a booking must satisfy, enforced in code (``bookings.py``)."""
+
+    takes_reservations: bool = True
+    max_party_size: int = 8
+    slot_minutes: int = 30
+    seats_per_slot: int = 20
+    last_booking_before_close_minutes: int = 60
+    booking_days_ahead: int = 60
 
 
 @dataclass(frozen=True)
@@ -100,10 +56,50 @@ class Company:
     kind: str
     address: str
     phone: str
-    opening_hours: str
     greeting: str
+    timezone: str = "UTC"
     notes: str = ""
+    takes_orders: bool = True
+    policy: BookingPolicy = field(default_factory=BookingPolicy)
+    # weekday (0 = Monday) → (opens, closes); a missing day is closed.
+    hours: dict[int, tuple[time, time]] = field(default_factory=dict)
     menu: tuple[MenuItem, ...] = field(default_factory=tuple)
+
+    @property
+    def opening_hours(self) -> str:
+        """The week in words, consecutive days with the same hours grouped."""
+        return describe_hours(self.hours)
+
+
+def spoken_time(value: time) -> str:
+    if value == time(12, 0):
+        return "noon"
+    if value == time(0, 0):
+        return "midnight"
+    hour = value.hour % 12 or 12
+    minutes = f":{value.minute:02d}" if value.minute else ""
+    return f"{hour}{minutes} {'AM' if value.hour < 12 else 'PM'}"
+
+
+def describe_hours(hours: dict[int, tuple[time, time]]) -> str:
+    if not hours:
+        return "closed"
+    groups: list[tuple[int, int, tuple[time, time] | None]] = []
+    for day in range(7):
+        span = hours.get(day)
+        if groups and groups[-1][2] == span:
+            groups[-1] = (groups[-1][0], day, span)
+        else:
+            groups.append((day, day, span))
+    if len(groups) == 1:
+        opens, closes = groups[0][2]
+        return f"every day, {spoken_time(opens)} to {spoken_time(closes)}"
+    parts = []
+    for first, last, span in groups:
+        days = WEEKDAYS[first] if first == last else f"{WEEKDAYS[first]} to {WEEKDAYS[last]}"
+        parts.append(f"{days} closed" if span is None else
+                     f"{days} {spoken_time(span[0])} to {spoken_time(span[1])}")
+    return "; ".join(parts)
 
 
 class CompanyNotFound(LookupError):
@@ -116,61 +112,104 @@ class CompanyNotFound(LookupError):
         self.known = known
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get(DB_ENV) or Path.cwd() / "business.db")
+def database_url(location: str | Path | None = None) -> str:
+    """A SQLAlchemy URL for a path, a URL, ``VOICEBOT_DB`` or the default ``./business.db``."""
+    location = str(location or os.environ.get(DB_ENV) or Path.cwd() / "business.db")
+    if "://" not in location:
+        return f"sqlite:///{Path(location).expanduser().resolve()}"
+    url = make_url(location)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3, from PyPI
+    return url.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine for the business data, its tables created (and demo data seeded) on open."""
+
+    def __init__(self, location: str | Path | None = None, seed_demo: bool = True):
+        self.url = database_url(location)
+        self.engine = self._create_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._create_schema()
+        if seed_demo:
+            from voicebot.business.company_file import seed_demo_companies
+
+            seed_demo_companies(self)
+
+    @property
+    def description(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        if not url.startswith("sqlite"):
+            return create_engine(url, pool_pre_ping=True)
+        path = Path(make_url(url).database or "")
+        if path.parent:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record):
+            # Let SQLAlchemy, not the driver, open transactions, so "begin" below decides how.
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            # Take the write lock up front: a booking's check-then-insert is then serialized,
+            # where a deferred transaction would let two callers read the same free slot.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def _create_schema(self) -> None:
+        schema.metadata.create_all(self.engine)
+        statements = schema.SQLITE_FTS if self.is_sqlite else schema.POSTGRES_FTS
+        with self.engine.begin() as db:
+            for statement in statements:
+                db.execute(text(statement))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 class CompanyRepository:
-    """Reads companies from the SQLite file, creating and seeding it if it is new."""
+    """Reads companies: the profile, hours, rules and menu the bot works from."""
 
-    def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else default_db_path()
-        self._ensure_schema()
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path)
-        connection.row_factory = sqlite3.Row
-        return connection
-
-    def _ensure_schema(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(SCHEMA)
-            if db.execute("SELECT COUNT(*) FROM companies").fetchone()[0] == 0:
-                self._seed(db)
-                logger.info(f"Created business database {self.path} with {len(DEMO_COMPANIES)} demo restaurants")
-
-    @staticmethod
-    def _seed(db: sqlite3.Connection) -> None:
-        for company in DEMO_COMPANIES:
-            row = {k: v for k, v in company.items() if k != "menu"}
-            db.execute(
-                "INSERT INTO companies (id, name, kind, address, phone, opening_hours, greeting, notes) "
-                "VALUES (:id, :name, :kind, :address, :phone, :opening_hours, :greeting, :notes)",
-                row,
-            )
-            db.executemany(
-                "INSERT INTO menu_items (company_id, name, price_usd, description) VALUES (?, ?, ?, ?)",
-                [(company["id"], *item) for item in company["menu"]],
-            )
+    def __init__(self, database: Database | str | Path | None = None):
+        self.database = database if isinstance(database, Database) else Database(database)
 
     def list(self) -> list[tuple[int, str]]:
-        with closing(self._connect()) as db:
-            return [(r["id"], r["name"]) for r in db.execute("SELECT id, name FROM companies ORDER BY id")]
+        with self.database.engine.connect() as db:
+            rows = db.execute(select(schema.companies.c.id, schema.companies.c.name)
+                              .order_by(schema.companies.c.id))
+            return [(row.id, row.name) for row in rows]
 
     def get(self, company_id: int) -> Company:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM companies WHERE id = ?", (company_id,)).fetchone()
+        c = schema.companies
+        with self.database.engine.connect() as db:
+            row = db.execute(select(c).where(c.c.id == company_id)).mappings().first()
             if row is None:
                 raise CompanyNotFound(company_id, self.list())
+            hours = {
+                r.weekday: (time.fromisoformat(r.opens), time.fromisoformat(r.closes))
+                for r in db.execute(select(schema.opening_hours)
+                                    .where(schema.opening_hours.c.company_id == company_id))
+            }
+            m = schema.menu_items
             menu = tuple(
-                MenuItem(r["name"], r["price_usd"], r["description"])
-                for r in db.execute(
-                    "SELECT name, price_usd, description FROM menu_items WHERE company_id = ? ORDER BY id",
-                    (company_id,),
-                )
+                MenuItem(r.name, r.price_cents, r.description, r.category, r.id)
+                for r in db.execute(select(m).where(m.c.company_id == company_id).order_by(m.c.id))
             )
+        policy = BookingPolicy(**{name: row[name] for name in BookingPolicy.__dataclass_fields__})
         return Company(
             id=row["id"], name=row["name"], kind=row["kind"], address=row["address"], phone=row["phone"],
-            opening_hours=row["opening_hours"], greeting=row["greeting"], notes=row["notes"], menu=menu,
+            greeting=row["greeting"], timezone=row["timezone"], notes=row["notes"],
+            takes_orders=row["takes_orders"], policy=policy, hours=hours, menu=menu,
         )
+
+
+def log_database(database: Database) -> None:
+    logger.info(f"Business database: {database.description}")

@@ -1,36 +1,46 @@
 """What the LLM is told about the business: short on purpose.
 
 The seed's 05 iteration measured a 1,353-token system prompt costing 5.7 s of
-time-to-first-token; every token here is paid on each cold prompt, so the facts are
-packed into a few lines and the style rules into one.
+time-to-first-token; every token here is paid on each cold prompt. So the prompt holds
+only the facts every call needs (who, where, when open, the house rules) and the style
+rules; the menu, FAQ and policies are searched per turn (``knowledge.py``) and handed to
+the LLM beside the caller's question, so the prompt does not grow with the menu.
 """
 
 from __future__ import annotations
 
-from voicebot.business.database import Company
+from datetime import datetime
+
+from voicebot.business.database import Company, spoken_time
 
 
-def _price(value: float) -> str:
-    return f"${value:.0f}" if value == int(value) else f"${value:.2f}"
+def house_rules(company: Company) -> str:
+    p = company.policy
+    if p.takes_reservations:
+        rules = f"Reservations for up to {p.max_party_size} people."
+    else:
+        rules = "No reservations; guests walk in."
+    rules += " Takeout orders by phone." if company.takes_orders else " No takeout orders."
+    return rules
 
 
-def system_prompt(company: Company) -> str:
-    menu = "; ".join(
-        f"{item.name} {_price(item.price_usd)}" + (f" ({item.description})" if item.description else "")
-        for item in company.menu
-    )
+def system_prompt(company: Company, now: datetime | None = None) -> str:
+    """The bot's instructions for one call; ``now`` (the restaurant's local time) names today."""
     lines = [
         f"You answer the phone for {company.name}, a {company.kind}.",
         f"Address: {company.address}. Phone: {company.phone}. Hours: {company.opening_hours}.",
+        house_rules(company) + (f" {company.notes}" if company.notes else ""),
     ]
-    if menu:
-        lines.append(f"Menu: {menu}.")
-    if company.notes:
-        lines.append(company.notes)
+    if now is not None:
+        # The date only: the prompt stays the same all day, so the LLM's prompt cache holds.
+        lines.append(f"Today is {now:%A, %B} {now.day}, {now:%Y}.")
     lines.append(
         "You are speaking on a phone call: answer in one or two short, friendly sentences, in plain "
-        "words with no lists, symbols or emojis. Use only these facts; if you don't know, offer to "
-        "take a message."
+        "words with no lists, symbols or emojis. Use only these facts and the notes given with the "
+        "caller's words; if you don't know, offer to take a message. Use the tools to check "
+        "availability, book or cancel a table, take an order and take a message; pass the day and "
+        "time in the caller's own words. Never say something is booked, cancelled or ordered unless "
+        "a tool said so; then repeat the tool's summary."
     )
     return "\n".join(lines)
 
@@ -38,6 +48,11 @@ def system_prompt(company: Company) -> str:
 def greeting_request(company: Company) -> str:
     """The turn that makes the bot speak first, as soon as the caller is connected."""
     return f'A caller has just connected. Greet them with: "{company.greeting}"'
+
+
+def goodbye(company: Company) -> str:
+    """What the bot says as it ends a call (pre-synthesized like the greeting)."""
+    return f"Thank you for calling {company.name}. Goodbye!"
 
 
 def opening_messages(company: Company, greeting_mode: str) -> list[dict]:
@@ -53,12 +68,24 @@ def opening_messages(company: Company, greeting_mode: str) -> list[dict]:
     return [{"role": "user", "content": greeting_request(company)}]
 
 
+def clock_note(now: datetime) -> str:
+    """The time, for questions about being open now (kept out of the prompt: it changes)."""
+    return f"It is now {spoken_time(now.time())} on {now:%A}."
+
+
+def with_notes(question: str, notes: list[str]) -> str:
+    """The caller's words with the knowledge entries found for them."""
+    if not notes:
+        return question
+    return f"{question}\n(Notes for this question: {' '.join(notes)})"
+
+
 def speech_vocabulary(company: Company) -> str:
     """The business's own words, to bias speech recognition towards them.
 
     Whisper hears "dragon roll" as "drag and roll" and "miso soup" as "missile soup"
     unless it is told these words are likely; names, menu items and the address are.
     """
-    names = [company.name] + [item.name.split(",")[0] for item in company.menu]
+    names = [company.name] + [item.name.split(",")[0] for item in company.menu[:40]]
     street = company.address.split(",")[0].lstrip("0123456789 ")
     return ", ".join(dict.fromkeys(names + [street]))

@@ -1,0 +1,199 @@
+"""Table reservations with the house rules enforced in code.
+
+Rules: the restaurant takes reservations; party size ≤ its limit; a day it is open, in the
+future and within its booking window; a time within opening hours, before the last
+seating; and no more than ``seats_per_slot`` guests starting in one slot. The capacity
+check and the insert run in one locked transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL
+``SELECT … FOR UPDATE`` on the company row), so concurrent callers cannot both take the
+last free seats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from loguru import logger
+from sqlalchemy import Connection, func, insert, select, update
+
+from voicebot.business import schema
+from voicebot.business.database import Company, Database, spoken_time
+from voicebot.business.desk import (
+    Clock,
+    DeskResult,
+    check_contact,
+    company_clock,
+    phone_digits,
+    refused,
+    spoken_day,
+)
+from voicebot.business.when import WhenError, parse_when
+
+_ACTIVE = "booked"
+
+
+class BookingBook:
+    """Checks, makes, finds and cancels one company's bookings."""
+
+    def __init__(self, database: Database, company: Company, clock: Clock | None = None):
+        self.database = database
+        self.company = company
+        self.policy = company.policy
+        self.clock = clock or company_clock(company)
+
+    # --- rules --------------------------------------------------------------------------
+
+    def _slot_start(self, moment: datetime) -> datetime:
+        minutes = moment.hour * 60 + moment.minute
+        floor = minutes - minutes % self.policy.slot_minutes
+        return moment.replace(hour=floor // 60, minute=floor % 60)
+
+    def _rule_problem(self, party_size: int, when: datetime) -> str | None:
+        """Why a booking at ``when`` breaks a house rule, or None (capacity is checked apart)."""
+        p, now = self.policy, self.clock()
+        if not p.takes_reservations:
+            return f"{self.company.name} does not take reservations; guests just walk in."
+        if party_size < 1:
+            return "The party needs at least one person."
+        if party_size > p.max_party_size:
+            return (f"The largest party we can book is {p.max_party_size} people; "
+                    "for more, the caller can leave a message for the manager.")
+        if when <= now:
+            return "That time has already passed."
+        if when.date() > (now + timedelta(days=p.booking_days_ahead)).date():
+            return f"We only take bookings up to {p.booking_days_ahead} days ahead."
+        span = self.company.hours.get(when.weekday())
+        if span is None:
+            return f"We are closed on {when.strftime('%A')}s. Hours: {self.company.opening_hours}."
+        opens, closes = span
+        last = (datetime.combine(when.date(), closes) - timedelta(minutes=p.last_booking_before_close_minutes)).time()
+        if not (opens <= when.time() <= last):
+            return (f"On {when.strftime('%A')} we take bookings from {spoken_time(opens)} "
+                    f"to {spoken_time(last)}.")
+        return None
+
+    def _seats_taken(self, db: Connection, slot: datetime) -> int:
+        b = schema.bookings
+        end = slot + timedelta(minutes=self.policy.slot_minutes)
+        return db.execute(
+            select(func.coalesce(func.sum(b.c.party_size), 0)).where(
+                b.c.company_id == self.company.id, b.c.status == _ACTIVE,
+                b.c.starts_at >= slot, b.c.starts_at < end)
+        ).scalar_one()
+
+    def _free_slots_near(self, db: Connection, when: datetime, party_size: int, limit: int = 2) -> list[datetime]:
+        """Other start times that day with room for the party, nearest first."""
+        opens, closes = self.company.hours[when.weekday()]
+        last = datetime.combine(when.date(), closes) - timedelta(minutes=self.policy.last_booking_before_close_minutes)
+        slot, now, found = datetime.combine(when.date(), opens), self.clock(), []
+        while slot <= last:
+            if slot > now and slot != self._slot_start(when):
+                if self._seats_taken(db, slot) + party_size <= self.policy.seats_per_slot:
+                    found.append(slot)
+            slot += timedelta(minutes=self.policy.slot_minutes)
+        return sorted(found, key=lambda s: abs(s - when))[:limit]
+
+    def _when(self, day: str, time_of_day: str) -> datetime:
+        return parse_when(day, time_of_day, self.clock(), self.company.hours)
+
+    def _lock_company(self, db: Connection) -> None:
+        # PostgreSQL: serialize this company's bookings; SQLite's BEGIN IMMEDIATE already did.
+        c = schema.companies
+        db.execute(select(c.c.id).where(c.c.id == self.company.id).with_for_update())
+
+    # --- operations ---------------------------------------------------------------------
+
+    def check(self, day: str, time_of_day: str, party_size: int) -> DeskResult:
+        try:
+            when = self._when(day, time_of_day)
+        except WhenError as e:
+            return refused(f"{e}. Ask the caller for the day and time.")
+        problem = self._rule_problem(int(party_size), when)
+        if problem:
+            return refused(problem)
+        with self.database.engine.connect() as db:
+            taken = self._seats_taken(db, self._slot_start(when))
+            if taken + party_size <= self.policy.seats_per_slot:
+                return DeskResult(True, f"A table for {party_size} is available on {spoken_day(when)} at "
+                                        f"{spoken_time(when.time())}.", {"available": True})
+            others = self._free_slots_near(db, when, party_size)
+        return refused(self._full_message(when, party_size, others), available=False)
+
+    def book(self, name: str, phone: str, party_size: int, day: str, time_of_day: str) -> DeskResult:
+        problem = check_contact(name, phone)
+        if problem:
+            return refused(problem + " Ask for it before booking.")
+        try:
+            when = self._when(day, time_of_day)
+        except WhenError as e:
+            return refused(f"{e}. Ask the caller for the day and time.")
+        party_size = int(party_size)
+        problem = self._rule_problem(party_size, when)
+        if problem:
+            return refused(problem + " Nothing was booked.")
+        b = schema.bookings
+        with self.database.engine.begin() as db:
+            self._lock_company(db)
+            same = db.execute(select(b.c.id).where(
+                b.c.company_id == self.company.id, b.c.status == _ACTIVE,
+                b.c.phone == phone_digits(phone), b.c.starts_at == when)).first()
+            if same is not None:  # the model asked twice: one booking, confirmed again
+                return self._confirmed(same.id, name, party_size, when)
+            if self._seats_taken(db, self._slot_start(when)) + party_size > self.policy.seats_per_slot:
+                others = self._free_slots_near(db, when, party_size)
+                return refused(self._full_message(when, party_size, others) + " Nothing was booked.")
+            booking_id = db.execute(insert(b).values(
+                company_id=self.company.id, name=name.strip(), phone=phone_digits(phone),
+                party_size=party_size, starts_at=when, status=_ACTIVE, created_at=self.clock(),
+            ).returning(b.c.id)).scalar_one()
+        logger.info(f"Booking #{booking_id} for {self.company.name}: {party_size} on {when:%Y-%m-%d %H:%M}")
+        return self._confirmed(booking_id, name, party_size, when)
+
+    def find(self, phone: str) -> DeskResult:
+        rows = self._upcoming(phone)
+        if not rows:
+            return refused("There is no upcoming booking under that phone number.")
+        listed = "; ".join(f"{r.party_size} people on {spoken_day(r.starts_at)} at "
+                           f"{spoken_time(r.starts_at.time())} under {r.name}" for r in rows)
+        return DeskResult(True, f"Upcoming booking(s): {listed}.", {"bookings": len(rows)})
+
+    def cancel(self, phone: str, day: str | None = None) -> DeskResult:
+        b = schema.bookings
+        rows = self._upcoming(phone)
+        if day:
+            try:
+                wanted = parse_when(day, "12:00", self.clock()).date()
+            except WhenError as e:
+                return refused(f"{e}. Ask which day the booking is.")
+            rows = [r for r in rows if r.starts_at.date() == wanted]
+        if not rows:
+            return refused("There is no upcoming booking to cancel under that phone number"
+                           + (" on that day." if day else "."))
+        if len(rows) > 1:
+            days = ", ".join(spoken_day(r.starts_at) for r in rows)
+            return refused(f"There are several bookings ({days}); ask which day to cancel.")
+        row = rows[0]
+        with self.database.engine.begin() as db:
+            db.execute(update(b).where(b.c.id == row.id).values(status="cancelled"))
+        logger.info(f"Booking #{row.id} for {self.company.name} cancelled")
+        return DeskResult(True, f"Cancelled the booking for {row.party_size} on {spoken_day(row.starts_at)} at "
+                                f"{spoken_time(row.starts_at.time())} under {row.name}.", {"booking_id": row.id})
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _upcoming(self, phone: str) -> list:
+        b = schema.bookings
+        with self.database.engine.connect() as db:
+            return list(db.execute(select(b).where(
+                b.c.company_id == self.company.id, b.c.status == _ACTIVE,
+                b.c.phone == phone_digits(phone), b.c.starts_at > self.clock()).order_by(b.c.starts_at)))
+
+    def _full_message(self, when: datetime, party_size: int, others: list[datetime]) -> str:
+        text = f"There is no table for {party_size} on {spoken_day(when)} at {spoken_time(when.time())}."
+        if others:
+            text += " Free times that day: " + " or ".join(spoken_time(o.time()) for o in others) + "."
+        return text
+
+    @staticmethod
+    def _confirmed(booking_id: int, name: str, party_size: int, when: datetime) -> DeskResult:
+        return DeskResult(True, f"Booked a table for {party_size} on {spoken_day(when)} at "
+                                f"{spoken_time(when.time())} under {name.strip()}.", {"booking_id": booking_id})

@@ -1,0 +1,57 @@
+"""The business's longer knowledge (menu, FAQ, policies), searched per caller turn.
+
+The system prompt stays short and constant (so the LLM's prompt cache holds it); each
+turn, the few entries that match the caller's words are handed to the LLM with the
+question. SQLite searches its FTS5 index (BM25), PostgreSQL its ``english`` text search;
+both stem words and match prefixes, so "rolls" finds "roll" and "deliver" finds "delivery".
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+
+from voicebot.business.database import Database
+
+# Words that carry no topic; everything else in the caller's sentence is searched for.
+_STOPWORDS = frozenset("""
+a about after again all am an and any are as at be been but by can could did do does doing for from
+get got had has have hello hi how i if in into is it its just know like me my no not of on or our
+please so some than thank thanks that the their them then there these they this to too up us want
+was we were what when where which who why will with would yes you your yeah okay ok hey tell much
+""".split())
+
+
+def search_terms(question: str) -> list[str]:
+    words = re.findall(r"[a-z0-9]+", question.lower())
+    return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in _STOPWORDS))
+
+
+class KnowledgeBase:
+    """Full-text search over one company's knowledge entries."""
+
+    def __init__(self, database: Database, company_id: int):
+        self.database = database
+        self.company_id = company_id
+
+    def search(self, question: str, limit: int = 3) -> list[tuple[int, str]]:
+        """(entry id, text) of the best matches, best first; empty when nothing matches."""
+        terms = search_terms(question)
+        if not terms:
+            return []
+        with self.database.engine.connect() as db:
+            if self.database.is_sqlite:
+                query = " OR ".join(f'"{t}"*' if len(t) > 3 else f'"{t}"' for t in terms)
+                rows = db.execute(text(
+                    "SELECT k.id, k.text FROM knowledge_fts f JOIN knowledge k ON k.id = f.rowid "
+                    "WHERE knowledge_fts MATCH :query AND k.company_id = :company "
+                    "ORDER BY bm25(knowledge_fts) LIMIT :limit"),
+                    {"query": query, "company": self.company_id, "limit": limit})
+            else:
+                rows = db.execute(text(
+                    "SELECT id, text FROM knowledge, to_tsquery('english', :query) q "
+                    "WHERE company_id = :company AND to_tsvector('english', topic || ' ' || text) @@ q "
+                    "ORDER BY ts_rank(to_tsvector('english', topic || ' ' || text), q) DESC, id LIMIT :limit"),
+                    {"query": " | ".join(f"{t}:*" if len(t) > 3 else t for t in terms), "company": self.company_id, "limit": limit})
+            return [(row.id, row.text) for row in rows]
