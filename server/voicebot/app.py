@@ -23,9 +23,10 @@ from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHan
 
 from voicebot.admission import Admission
 from voicebot.bot import run_bot
-from voicebot.business import Company, Database
+from voicebot.business import Company, Database, ledger
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
+from voicebot.owner.page import owner_page
 from voicebot.preload import Preloaded, preload
 from voicebot.signalling import MAX_BODY_BYTES, BadSignalling, offer_request, parse_json_object, patch_request
 from voicebot.tts import forkserver
@@ -102,6 +103,20 @@ def create_app(state: ServerState) -> FastAPI:
         if state.preload_error:
             body["error"] = state.preload_error
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/owner", response_class=HTMLResponse)
+    async def owner(request: Request):
+        """What the bot stored for this company (read-only; needs the access token if one is set)."""
+        _check_access(request, state.settings.access_token)
+        return HTMLResponse(await asyncio.to_thread(owner_page, state.database, state.company))
+
+    @app.get("/api/owner/{kind}")
+    async def owner_rows(kind: str, request: Request):
+        _check_access(request, state.settings.access_token)
+        readers = {"bookings": ledger.bookings, "orders": ledger.orders, "messages": ledger.messages}
+        if kind not in readers:
+            raise BadSignalling(f"Unknown list {kind!r}; one of: {', '.join(readers)}", 404)
+        return JSONResponse(await asyncio.to_thread(readers[kind], state.database, state.company.id))
 
     @app.exception_handler(BadSignalling)
     async def bad_signalling(request: Request, e: BadSignalling):

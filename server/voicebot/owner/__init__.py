@@ -1,0 +1,1 @@
+"""For the restaurant's owner: the ``voicebot`` command line and the web app's read-only page."""

@@ -1,0 +1,82 @@
+"""``uv run voicebot …``: import a company file and read what the bot stored.
+
+    voicebot company import FILE.yaml     validate and import (nothing changes on error)
+    voicebot company list
+    voicebot bookings list [--company N] [--date YYYY-MM-DD]
+    voicebot orders list [--company N]
+    voicebot messages list [--company N]
+
+``--db`` (or ``VOICEBOT_DB``) picks the database, as for the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from voicebot.business import ledger
+from voicebot.business.company_file import CompanyFileError, describe_company_file, import_company, load_company_file
+from voicebot.business.database import CompanyRepository, Database
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip(),
+             "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voicebot", description="The restaurant's data, for its owner.")
+    parser.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (env VOICEBOT_DB)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    topics = parser.add_subparsers(dest="topic", required=True)
+
+    company = topics.add_parser("company", help="import or list companies").add_subparsers(dest="action", required=True)
+    importing = company.add_parser("import", help="validate a company file and import it")
+    importing.add_argument("file")
+    company.add_parser("list", help="the companies in the database")
+
+    for name in ("bookings", "orders", "messages"):
+        actions = topics.add_parser(name, help=f"what the bot stored: {name}").add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list")
+        listing.add_argument("--company", type=int, default=None)
+        if name == "bookings":
+            listing.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    database = Database(args.db)
+    if args.topic == "company" and args.action == "import":
+        try:
+            company = load_company_file(args.file)
+        except CompanyFileError as e:
+            print(e, file=sys.stderr)
+            print("Nothing was imported.", file=sys.stderr)
+            return 1
+        company_id = import_company(database, company)
+        print(f"Imported company #{company_id}: {describe_company_file(company)}")
+        return 0
+    if args.topic == "company":
+        rows = [{"id": cid, "name": name} for cid, name in CompanyRepository(database).list()]
+    elif args.topic == "bookings":
+        rows = ledger.bookings(database, args.company, args.date)
+    elif args.topic == "orders":
+        rows = ledger.orders(database, args.company)
+    else:
+        rows = ledger.messages(database, args.company)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
