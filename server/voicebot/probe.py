@@ -269,6 +269,7 @@ class CallResult:
     """createOffer + ICE gathering, before t0 (a browser spends this too, we don't count it)."""
     bot_speech: list[SpeechSegment] = field(default_factory=list)
     said_start_s: float | None = None
+    first_said_start_s: float | None = None  # differs from said_start_s when several turns were said
     said_voice_end_s: float | None = None
     """When the last non-silent frame of our WAV left: voice-to-voice starts here."""
     said_end_s: float | None = None
@@ -312,7 +313,8 @@ class CallResult:
     @property
     def greeting_audio(self) -> np.ndarray:
         """Bot audio before we started speaking (all of it if we said nothing)."""
-        return self.audio_between(None, self.said_start_s)
+        first = self.first_said_start_s if self.first_said_start_s is not None else self.said_start_s
+        return self.audio_between(None, first)
 
     @property
     def answer_audio(self) -> np.ndarray:
@@ -767,19 +769,20 @@ class CallProbe:
 
     async def call(
         self,
-        say: str | Path | np.ndarray | None = None,
+        say: str | Path | np.ndarray | list | None = None,
         timeout: float = 60.0,
         record: str | Path | None = None,
     ) -> CallResult:
         """Call, wait for the greeting, optionally say ``say``, wait for the answer, hang up.
 
-        ``say`` is an audio file or mono int16 samples at 48 kHz. Never raises for a
-        failed call: the result says how it ended (``ended_by``, ``errors``).
+        ``say`` is an audio file or mono int16 samples at 48 kHz, or a list of them: one
+        caller turn each, every one after the bot's answer to the previous (the ``said_*``
+        and answer fields then describe the last turn). Never raises for a failed call:
+        the result says how it ended (``ended_by``, ``errors``).
         """
         cfg = self.config
-        clip = None
-        if say is not None:
-            clip = load_audio(say) if isinstance(say, (str, Path)) else np.asarray(say, np.int16)
+        turns = say if isinstance(say, list) else ([] if say is None else [say])
+        clips = [load_audio(t) if isinstance(t, (str, Path)) else np.asarray(t, np.int16) for t in turns]
         if cfg.loopback_ice or (cfg.loopback_ice is None and is_loopback_url(self.url)):
             allow_loopback_ice()
 
@@ -820,7 +823,7 @@ class CallProbe:
                 await pc.setRemoteDescription(
                     RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])
                 )
-                await self._converse(pc, mic, recorder, rtvi, connected, failed, clip, result)
+                await self._converse(pc, mic, recorder, rtvi, connected, failed, clips, result)
         except TimeoutError:
             result.ended_by = "timeout"
             result.errors.append(f"call timed out after {timeout:.0f} s")
@@ -857,7 +860,7 @@ class CallProbe:
             response.raise_for_status()
             return response.json()
 
-    async def _converse(self, pc, mic, recorder, rtvi, connected, failed, clip, result) -> None:
+    async def _converse(self, pc, mic, recorder, rtvi, connected, failed, clips, result) -> None:
         cfg = self.config
 
         async def until(predicate: Callable[[], bool], timeout_s: float | None = None) -> bool:
@@ -892,9 +895,11 @@ class CallProbe:
             result.errors.append(f"{msg} within {cfg.greeting_timeout_s} s")
             logger.warning(result.errors[-1])
 
-        if clip is not None:
+        for clip in clips:
             playback = mic.play(clip)
             await until(playback.done.is_set)
+            if result.said_start_s is None:
+                result.first_said_start_s = playback.start - self._t0
             result.said_start_s = playback.start - self._t0
             result.said_voice_end_s = playback.voice_end - self._t0
             result.said_end_s = playback.end - self._t0
@@ -906,6 +911,7 @@ class CallProbe:
                     f"{cfg.answer_timeout_s} s of our speech"
                 )
                 logger.warning(result.errors[-1])
+                break
 
         await asyncio.sleep(cfg.linger_s)
 
@@ -935,7 +941,7 @@ class CallProbe:
                 result.voice_to_voice_s = t - result.said_voice_end_s
                 result.milestones["first_answer_audio"] = t
         if recorder.segments:
-            greeting_end = result.said_start_s if result.said_start_s is not None else None
+            greeting_end = result.first_said_start_s if result.first_said_start_s is not None else result.said_start_s
             result.longest_greeting_gap_s = recorder.longest_gap(recorder.segments[0].start, greeting_end)
         if "first_answer_audio" in result.milestones:
             result.longest_reply_gap_s = recorder.longest_gap(result.milestones["first_answer_audio"])
