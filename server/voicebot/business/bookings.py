@@ -47,7 +47,7 @@ class BookingBook:
         floor = minutes - minutes % self.policy.slot_minutes
         return moment.replace(hour=floor // 60, minute=floor % 60)
 
-    def _rule_problem(self, party_size: int, when: datetime) -> str | None:
+    def rule_problem(self, party_size: int, when: datetime) -> str | None:
         """Why a booking at ``when`` breaks a house rule, or None (capacity is checked apart)."""
         p, now = self.policy, self.clock()
         if not p.takes_reservations:
@@ -107,7 +107,7 @@ class BookingBook:
             when = self._when(day, time_of_day)
         except WhenError as e:
             return refused(f"{e}. Ask the caller for the day and time.")
-        problem = self._rule_problem(int(party_size), when)
+        problem = self.rule_problem(int(party_size), when)
         if problem:
             return refused(problem)
         with self.database.engine.connect() as db:
@@ -127,7 +127,7 @@ class BookingBook:
         except WhenError as e:
             return refused(f"{e}. Ask the caller for the day and time.")
         party_size = int(party_size)
-        problem = self._rule_problem(party_size, when)
+        problem = self.rule_problem(party_size, when)
         if problem:
             return refused(problem + " Nothing was booked.")
         b = schema.bookings

@@ -38,8 +38,14 @@ def company_clock(company: Company) -> Clock:
     return lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
 
 
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
 def phone_digits(phone: str | None) -> str:
-    return re.sub(r"\D", "", phone or "")
+    """The digits of a phone number, also when the transcript spelled them ("five five five")."""
+    words = re.findall(r"[a-z]+|\d", (phone or "").lower())
+    return "".join(_DIGIT_WORDS.get(w, w if w.isdigit() else "") for w in words)
 
 
 def check_contact(name: str | None, phone: str | None) -> str | None:

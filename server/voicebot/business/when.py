@@ -9,7 +9,7 @@ when the morning hour is outside the opening hours ("at 7" → 7 PM).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import dateparser
 
@@ -18,6 +18,9 @@ _FILLER = re.compile(r"\b(this|on|at|for|the|coming|o'clock|oclock)\b", re.IGNOR
 _BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 _MERIDIEM = re.compile(r"\b(a\.?m\.?|p\.?m\.?|noon|midnight|morning|evening|night|afternoon|tonight)\b",
                        re.IGNORECASE)
+
+
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
 
 
 class WhenError(ValueError):
@@ -79,4 +82,7 @@ def parse_when(day_text: str, time_text: str, now: datetime,
     """Day and time together; ``hours`` (weekday → span) helps read a bare hour."""
     day = parse_day(day_text, now)
     span = (hours or {}).get(day.weekday())
-    return datetime.combine(day, parse_time(time_text, now, span))
+    moment = datetime.combine(day, parse_time(time_text, now, span))
+    if moment < now and _WEEKDAY.search(day_text or ""):
+        moment += timedelta(days=7)  # "Saturday" said on Saturday night means next week's
+    return moment

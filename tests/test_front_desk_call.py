@@ -1,0 +1,75 @@
+"""Spoken calls that make the bot do the restaurant's work, checked against the database.
+
+The caller's words are spoken by our TTS to the real server (embedded LLM, company #2,
+Tomodachi Sushi: up to 8 people per booking) over a real WebRTC connection; what counts
+is the row the call stored, and the bot saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import select
+
+from voicebot.business import Database, schema
+from voicebot.probe import CallProbe, ProbeConfig
+from voicebot.tts.speak import speak_all_to_wav
+
+pytestmark = pytest.mark.slow
+
+BOOKING = ("Hi, I'd like to book a table for four people this Saturday at 7 pm. My name is John Smith, "
+           "and my number is five five five, one two three four.")
+TOO_MANY = ("Hi, can I book a table for twelve people this Saturday at 8 pm? My name is Peter Brown, "
+            "my number is five five five, two two two two.")
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("front-desk")
+    booking, too_many = asyncio.run(speak_all_to_wav([(BOOKING, folder / "booking.wav"),
+                                                      (TOO_MANY, folder / "too_many.wav")], voice="am_michael"))
+    return {"booking": booking, "too_many": too_many}
+
+
+def place_call(server, wav):
+    # A tool turn pauses between the bot's words while the tool runs and the LLM answers again.
+    probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=4.0, answer_timeout_s=90.0))
+    return asyncio.run(probe.call(say=wav, timeout=240))
+
+
+def bookings(server) -> list:
+    database = Database(server.workdir / "business.db", seed_demo=False)
+    try:
+        with database.engine.connect() as db:
+            return list(db.execute(select(schema.bookings).order_by(schema.bookings.c.id)))
+    finally:
+        database.dispose()
+
+
+def bot_reply(call) -> str:
+    return " ".join(e.text for e in call.transcript if e.role == "bot" and e.t > (call.said_start_s or 0))
+
+
+def test_a_spoken_booking_is_stored_and_confirmed(voicebot_server, spoken):
+    before = len(bookings(voicebot_server))
+    call = place_call(voicebot_server, spoken["booking"])
+    rows = bookings(voicebot_server)[before:]
+    reply = bot_reply(call)
+    assert len(rows) == 1, (call.transcript_text, call.errors)
+    row = rows[0]
+    assert (row.party_size, row.starts_at.weekday(), row.starts_at.hour, row.status) == (4, 5, 19, "booked")
+    assert "smith" in row.name.lower() and row.phone == "5551234"
+    assert re.search(r"book|reserv|confirm", reply, re.IGNORECASE), reply
+    assert re.search(r"\b(4|four)\b", reply, re.IGNORECASE) and re.search(r"saturday", reply, re.IGNORECASE), reply
+
+
+def test_a_party_over_the_limit_is_refused_and_nothing_is_stored(voicebot_server, spoken):
+    before = len(bookings(voicebot_server))
+    call = place_call(voicebot_server, spoken["too_many"])
+    reply = bot_reply(call)
+    assert call.voice_to_voice_s is not None, (call.transcript_text, call.errors)
+    assert len(bookings(voicebot_server)) == before, call.transcript_text
+    assert re.search(r"\b(8|eight)\b", reply, re.IGNORECASE), reply
+    assert not re.search(r"\b(you're|you are) (all )?(booked|set)\b|\bis booked\b", reply, re.IGNORECASE), reply
