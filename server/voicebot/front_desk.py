@@ -16,7 +16,6 @@ from typing import Any
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.adapters.llm.services.open_ai_adapter import OpenAILLMAdapter
 from pipecat.frames.frames import EndWorkerFrame, Frame, FunctionCallResultProperties, LLMContextFrame, TTSSpeakFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import FunctionCallParams, LLMService
@@ -64,11 +63,6 @@ def tools_schema() -> ToolsSchema:
     return ToolsSchema(standard_tools=TOOL_SCHEMAS)
 
 
-def openai_tools() -> list[dict]:
-    """The tools as the LLM receives them, for warming its prompt cache at start-up."""
-    return list(OpenAILLMAdapter().to_provider_tools_format(tools_schema()))
-
-
 class FrontDesk:
     """One company's bookings, orders and messages, and the LLM functions that reach them."""
 
@@ -101,11 +95,11 @@ class FrontDesk:
         try:
             result = await asyncio.to_thread(operation, arguments or {})
         except (TypeError, ValueError) as e:
-            result = DeskResult(False, f"The request was incomplete ({e}). Ask the caller again.")
+            logger.info(f"Tool {name} got unusable arguments {arguments}: {e}")
+            result = DeskResult(False, "Sorry, could you say that again with the details?")
         except Exception:
             logger.exception(f"Tool {name} failed with {arguments}")
-            result = DeskResult(False, "The booking system had a problem; nothing was stored. "
-                                       "Offer to take a message instead.")
+            result = DeskResult(False, "Sorry, I couldn't save that just now. Could I take a message instead?")
         logger.info(f"Tool {name}({arguments}) → {result.summary}")
         return result.for_llm()
 
@@ -128,8 +122,9 @@ class FrontDesk:
 
 
 def _integer(value: Any) -> int:
+    """A party size; 0 when the caller has not said it (the desk then asks)."""
     if value is None or value == "":
-        raise ValueError("party_size is missing")
+        return 0
     return int(value)
 
 

@@ -25,6 +25,7 @@ from voicebot.business.desk import (
     phone_digits,
     refused,
     spoken_day,
+    spoken_when,
 )
 from voicebot.business.when import WhenError, parse_when
 
@@ -51,24 +52,24 @@ class BookingBook:
         """Why a booking at ``when`` breaks a house rule, or None (capacity is checked apart)."""
         p, now = self.policy, self.clock()
         if not p.takes_reservations:
-            return f"{self.company.name} does not take reservations; guests just walk in."
+            return f"Sorry, {self.company.name} doesn't take reservations; just walk in."
         if party_size < 1:
-            return "The party needs at least one person."
+            return "How many people will be in your party?"
         if party_size > p.max_party_size:
-            return (f"The largest party we can book is {p.max_party_size} people; "
-                    "for more, the caller can leave a message for the manager.")
+            return (f"Sorry, the largest party we can book is {p.max_party_size} people. "
+                    "I can take a message for the manager if you like.")
         if when <= now:
-            return "That time has already passed."
+            return "Sorry, that time has already passed. Which day and time would you like?"
         if when.date() > (now + timedelta(days=p.booking_days_ahead)).date():
-            return f"We only take bookings up to {p.booking_days_ahead} days ahead."
+            return f"Sorry, we only take bookings up to {p.booking_days_ahead} days ahead."
         span = self.company.hours.get(when.weekday())
         if span is None:
-            return f"We are closed on {when.strftime('%A')}s. Hours: {self.company.opening_hours}."
+            return f"Sorry, we're closed on {when.strftime('%A')}s. Our hours are {self.company.opening_hours}."
         opens, closes = span
         last = (datetime.combine(when.date(), closes) - timedelta(minutes=p.last_booking_before_close_minutes)).time()
         if not (opens <= when.time() <= last):
-            return (f"On {when.strftime('%A')} we take bookings from {spoken_time(opens)} "
-                    f"to {spoken_time(last)}.")
+            return (f"Sorry, on {when.strftime('%A')} we take bookings from {spoken_time(opens)} "
+                    f"to {spoken_time(last)}. What time would suit you?")
         return None
 
     def _seats_taken(self, db: Connection, slot: datetime) -> int:
@@ -105,31 +106,28 @@ class BookingBook:
     def check(self, day: str, time_of_day: str, party_size: int) -> DeskResult:
         try:
             when = self._when(day, time_of_day)
-        except WhenError as e:
-            return refused(f"{e}. Ask the caller for the day and time.")
+        except WhenError:
+            return refused("Which day and time would you like?")
         problem = self.rule_problem(int(party_size), when)
         if problem:
-            return refused(problem)
+            return refused(problem, available=False)
         with self.database.engine.connect() as db:
             taken = self._seats_taken(db, self._slot_start(when))
             if taken + party_size <= self.policy.seats_per_slot:
-                return DeskResult(True, f"A table for {party_size} is available on {spoken_day(when)} at "
-                                        f"{spoken_time(when.time())}.", {"available": True})
+                return DeskResult(True, f"Yes, we have a table for {party_size} "
+                                        f"{spoken_when(when, self.clock())}. Shall I book it?", {"available": True})
             others = self._free_slots_near(db, when, party_size)
         return refused(self._full_message(when, party_size, others), available=False)
 
     def book(self, name: str, phone: str, party_size: int, day: str, time_of_day: str) -> DeskResult:
-        problem = check_contact(name, phone)
-        if problem:
-            return refused(problem + " Ask for it before booking.")
         try:
             when = self._when(day, time_of_day)
-        except WhenError as e:
-            return refused(f"{e}. Ask the caller for the day and time.")
+        except WhenError:
+            return refused("Which day and time would you like?", booked=False)
         party_size = int(party_size)
-        problem = self.rule_problem(party_size, when)
+        problem = self.rule_problem(party_size, when) or check_contact(name, phone, "booking")
         if problem:
-            return refused(problem + " Nothing was booked.")
+            return refused(problem, booked=False)
         b = schema.bookings
         with self.database.engine.begin() as db:
             self._lock_company(db)
@@ -140,7 +138,7 @@ class BookingBook:
                 return self._confirmed(same.id, name, party_size, when)
             if self._seats_taken(db, self._slot_start(when)) + party_size > self.policy.seats_per_slot:
                 others = self._free_slots_near(db, when, party_size)
-                return refused(self._full_message(when, party_size, others) + " Nothing was booked.")
+                return refused(self._full_message(when, party_size, others), booked=False)
             booking_id = db.execute(insert(b).values(
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone),
                 party_size=party_size, starts_at=when, status=_ACTIVE, created_at=self.clock(),
@@ -151,10 +149,10 @@ class BookingBook:
     def find(self, phone: str) -> DeskResult:
         rows = self._upcoming(phone)
         if not rows:
-            return refused("There is no upcoming booking under that phone number.")
-        listed = "; ".join(f"{r.party_size} people on {spoken_day(r.starts_at)} at "
-                           f"{spoken_time(r.starts_at.time())} under {r.name}" for r in rows)
-        return DeskResult(True, f"Upcoming booking(s): {listed}.", {"bookings": len(rows)})
+            return refused("I can't find an upcoming booking under that number.")
+        listed = "; and ".join(f"a table for {r.party_size} {spoken_when(r.starts_at, self.clock())} "
+                               f"under {r.name}" for r in rows)
+        return DeskResult(True, f"I have {listed}.", {"bookings": len(rows)})
 
     def cancel(self, phone: str, day: str | None = None) -> DeskResult:
         b = schema.bookings
@@ -162,21 +160,21 @@ class BookingBook:
         if day:
             try:
                 wanted = parse_when(day, "12:00", self.clock()).date()
-            except WhenError as e:
-                return refused(f"{e}. Ask which day the booking is.")
+            except WhenError:
+                return refused("Which day is the booking for?")
             rows = [r for r in rows if r.starts_at.date() == wanted]
         if not rows:
-            return refused("There is no upcoming booking to cancel under that phone number"
+            return refused("I can't find an upcoming booking under that number"
                            + (" on that day." if day else "."))
         if len(rows) > 1:
             days = ", ".join(spoken_day(r.starts_at) for r in rows)
-            return refused(f"There are several bookings ({days}); ask which day to cancel.")
+            return refused(f"I see bookings on {days}. Which one should I cancel?")
         row = rows[0]
         with self.database.engine.begin() as db:
             db.execute(update(b).where(b.c.id == row.id).values(status="cancelled"))
         logger.info(f"Booking #{row.id} for {self.company.name} cancelled")
-        return DeskResult(True, f"Cancelled the booking for {row.party_size} on {spoken_day(row.starts_at)} at "
-                                f"{spoken_time(row.starts_at.time())} under {row.name}.", {"booking_id": row.id})
+        return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "
+                                f"{spoken_when(row.starts_at, self.clock())}.", {"booking_id": row.id, "cancelled": True})
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -188,12 +186,11 @@ class BookingBook:
                 b.c.phone == phone_digits(phone), b.c.starts_at > self.clock()).order_by(b.c.starts_at)))
 
     def _full_message(self, when: datetime, party_size: int, others: list[datetime]) -> str:
-        text = f"There is no table for {party_size} on {spoken_day(when)} at {spoken_time(when.time())}."
+        text = f"Sorry, there's no table for {party_size} {spoken_when(when, self.clock())}."
         if others:
-            text += " Free times that day: " + " or ".join(spoken_time(o.time()) for o in others) + "."
+            text += " I could do " + " or ".join(spoken_time(o.time()) for o in others) + "."
         return text
 
-    @staticmethod
-    def _confirmed(booking_id: int, name: str, party_size: int, when: datetime) -> DeskResult:
-        return DeskResult(True, f"Booked a table for {party_size} on {spoken_day(when)} at "
-                                f"{spoken_time(when.time())} under {name.strip()}.", {"booking_id": booking_id})
+    def _confirmed(self, booking_id: int, name: str, party_size: int, when: datetime) -> DeskResult:
+        return DeskResult(True, f"You're all set: a table for {party_size} {spoken_when(when, self.clock())}, "
+                                f"under {name.strip()}. Anything else?", {"booking_id": booking_id, "booked": True})

@@ -1,7 +1,8 @@
-"""What every front-desk operation returns to the LLM: a yes/no, and the words to say why.
+"""What every front-desk operation returns: a yes/no, and the sentence for the caller.
 
-The ``summary`` is written by code from the stored row (or the rule that refused), so the
-bot confirms exactly what was stored and a small model has nothing to invent.
+The ``summary`` is written by code from the stored row (or the rule that refused), as the
+bot would say it: OpenAI-class models rephrase it, the embedded model's answer is this
+sentence word for word, so the bot confirms exactly what was stored.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from voicebot.business.database import Company
+from voicebot.business.database import Company, spoken_time
 
 Clock = Callable[[], datetime]
 
@@ -48,13 +49,20 @@ def phone_digits(phone: str | None) -> str:
     return "".join(_DIGIT_WORDS.get(w, w if w.isdigit() else "") for w in words)
 
 
-def check_contact(name: str | None, phone: str | None) -> str | None:
-    """Why a name/phone pair cannot be stored, or None if it can."""
+def check_contact(name: str | None, phone: str | None, purpose: str) -> str | None:
+    """The question to ask if the name or phone number is missing, or None."""
     if not (name or "").strip():
-        return "I need the caller's name."
+        return f"Could I have your name for the {purpose}?"
     if len(phone_digits(phone)) < 7:
-        return "I need a phone number with at least 7 digits."
+        return "And what's a good phone number for you?"
     return None
+
+
+def spoken_when(moment: datetime, today: datetime) -> str:
+    """"today at 7 PM", "tomorrow at noon", "Saturday, December 5 at 7 PM"."""
+    days = (moment.date() - today.date()).days
+    day = "today" if days == 0 else "tomorrow" if days == 1 else f"on {spoken_day(moment)}"
+    return f"{day} at {spoken_time(moment.time())}"
 
 
 def spoken_day(moment: datetime) -> str:

@@ -19,16 +19,16 @@ class MessagePad:
         self.clock = clock or company_clock(company)
 
     def take(self, name: str, phone: str, message: str) -> DeskResult:
-        problem = check_contact(name, phone)
-        if problem:
-            return refused(problem + " Ask for it before taking the message.")
         if not (message or "").strip():
-            return refused("The message is empty. Ask what they would like to tell the staff.")
+            return refused("What message would you like me to pass on?")
+        problem = check_contact(name, phone, "message")
+        if problem:
+            return refused(problem)
         with self.database.engine.begin() as db:
             message_id = db.execute(insert(schema.messages).values(
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone),
                 text=message.strip(), created_at=self.clock(),
             ).returning(schema.messages.c.id)).scalar_one()
         logger.info(f"Message #{message_id} for {self.company.name} from {name.strip()}")
-        return DeskResult(True, f"Message from {name.strip()} saved for the staff; they will call back on "
-                                f"{phone.strip()}.", {"message_id": message_id})
+        return DeskResult(True, f"I've passed your message on, {name.strip()}; someone will call you back on "
+                                f"{phone.strip()}. Anything else?", {"message_id": message_id})

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from voicebot.business import schema
 from voicebot.business.database import Company, Database, MenuItem, spoken_time
-from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused, spoken_day
+from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused, spoken_when
 from voicebot.business.money import format_price
 from voicebot.business.when import WhenError, parse_when
 
@@ -72,10 +72,7 @@ class OrderDesk:
 
     def place(self, items: list[dict[str, Any]], name: str, phone: str, pickup: str | None = None) -> DeskResult:
         if not self.company.takes_orders:
-            return refused(f"{self.company.name} does not take takeout orders by phone.")
-        problem = check_contact(name, phone)
-        if problem:
-            return refused(problem + " Ask for it before placing the order.")
+            return refused(f"Sorry, {self.company.name} doesn't take takeout orders by phone.")
         lines, unknown = [], []
         for entry in items or []:
             if not isinstance(entry, dict):
@@ -84,25 +81,25 @@ class OrderDesk:
             try:
                 quantity = _quantity(entry.get("quantity", 1))
             except (TypeError, ValueError):
-                return refused(f"I could not read the quantity of {entry.get('name')!r}.")
+                return refused(f"How many {entry.get('name')} would you like?")
             if item is None:
                 unknown.append(str(entry.get("name", "")))
             elif not 1 <= quantity <= MAX_QUANTITY:
-                return refused(f"Quantities go from 1 to {MAX_QUANTITY}.")
+                return refused(f"How many would you like? I can take 1 to {MAX_QUANTITY} of each.")
             else:
                 lines.append((item, quantity))
         if unknown:
-            return refused(f"Not on the menu: {', '.join(unknown)}. The menu has: {self.menu.names()}. "
-                           "Nothing was ordered.")
+            return refused(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.",
+                           ordered=False)
         if not lines:
-            return refused("The order has no items. Ask what the caller would like.")
+            return refused("What would you like to order?", ordered=False)
         try:
             pickup_at = self._pickup_time(pickup)
-        except WhenError as e:
-            return refused(f"{e}. Ask when they will pick it up.")
-        problem = self._closed_problem(pickup_at)
+        except WhenError:
+            return refused("When would you like to pick it up?", ordered=False)
+        problem = self._closed_problem(pickup_at) or check_contact(name, phone, "order")
         if problem:
-            return refused(problem + " Nothing was ordered.")
+            return refused(problem, ordered=False)
         total = sum(item.price_cents * quantity for item, quantity in lines)
         with self.database.engine.begin() as db:
             order_id = db.execute(insert(schema.orders).values(
@@ -113,11 +110,11 @@ class OrderDesk:
                 {"order_id": order_id, "menu_item_id": item.id, "name": item.name, "quantity": quantity,
                  "unit_price_cents": item.price_cents} for item, quantity in lines
             ])
-        listed = ", ".join(f"{quantity} {item.name}" for item, quantity in lines)
+        listed = " and ".join(f"{quantity} {item.name}" for item, quantity in lines)
         logger.info(f"Order #{order_id} for {self.company.name}: {listed}, total {format_price(total)}")
-        ready = f" for pickup on {spoken_day(pickup_at)} at {spoken_time(pickup_at.time())}"
-        return DeskResult(True, f"Order placed under {name.strip()}: {listed}. Total {format_price(total)}{ready}.",
-                          {"order_id": order_id, "total": format_price(total)})
+        return DeskResult(True, f"Your order is in: {listed}, {format_price(total)} in total, ready "
+                                f"{spoken_when(pickup_at, self.clock())}. Anything else?",
+                          {"order_id": order_id, "total": format_price(total), "ordered": True})
 
     def _pickup_time(self, pickup: str | None) -> datetime:
         now = self.clock()
@@ -132,9 +129,9 @@ class OrderDesk:
 
     def _closed_problem(self, pickup_at: datetime) -> str | None:
         if pickup_at < self.clock():
-            return "That pickup time has already passed."
+            return "Sorry, that time has already passed. When would you like to pick it up?"
         span = self.company.hours.get(pickup_at.weekday())
         if span is None or not (span[0] <= pickup_at.time() <= span[1]):
-            return (f"We are not open at {spoken_time(pickup_at.time())} on {pickup_at.strftime('%A')}. "
-                    f"Hours: {self.company.opening_hours}.")
+            return (f"Sorry, we're not open at {spoken_time(pickup_at.time())} on {pickup_at.strftime('%A')}. "
+                    f"Our hours are {self.company.opening_hours}.")
         return None

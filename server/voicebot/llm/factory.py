@@ -23,6 +23,7 @@ from typing import Any
 from loguru import logger
 from pipecat.services.openai.llm import OpenAILLMService
 
+from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
@@ -213,7 +214,9 @@ def create_llm_service(settings: LLMSettings, system_instruction: str, **kwargs:
         if settings.temperature is not None:
             service_settings.temperature = settings.temperature
 
-    service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
+    # The embedded model does not make tool calls; a grammar-constrained decision does (action_router).
+    service_class = ActionRoutingLLMService if backend is LLMBackend.EMBEDDED else OpenAILLMService
+    service = service_class(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
     if backend is not LLMBackend.OPENAI:
         # "developer" is an OpenAI role; chat templates of local models (Qwen's included)
         # don't know it, so Pipecat sends such messages as "user" instead.

@@ -55,8 +55,8 @@ def hub_snapshot(repo_id: str, allow_patterns: list[str] | None = None) -> Path 
         return None
     try:
         return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=True))
-    except Exception:
-        pass
+    except Exception as e:  # huggingface_hub raises several types for "not cached"
+        logger.debug(f"{repo_id} is not in the Hugging Face cache ({type(e).__name__}: {e})")
     if not _hub_reachable():
         logger.info(f"{repo_id} is not in the Hugging Face cache and the hub is unreachable")
         return None

@@ -51,9 +51,6 @@ MARKER_NAME = "converted-from.json"
 CONVERTER_VERSION = 1
 WEIGHTS_FILE = "kokoro-v1_0.safetensors"
 
-# ALBERT's head count is not visible in any weight shape; Kokoro-82M uses 12.
-_ALBERT_HEADS = 12
-
 
 # --------------------------------------------------------------------------------------
 # A minimal ONNX reader: protobuf wire format, only the fields we need.

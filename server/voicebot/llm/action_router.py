@@ -1,0 +1,221 @@
+"""Function calling for a local model that does not make tool calls: decide with a grammar.
+
+The only instruct GGUF on PyPI that fits (Qwen2.5-Coder-1.5B) never returns OpenAI
+``tool_calls`` through llama.cpp: offered the front-desk tools, it made 0 calls in 8
+booking/order/message turns and told callers "please call 555-0142" instead (measured
+2026-12-01, ``/tmp`` script described in the issue notes). Asked instead to fill a JSON
+schema (llama.cpp turns ``response_format`` into a grammar, so the output always parses),
+it picked the right action with sensible arguments in 8 of 8 such turns, but also
+reached for a tool on plain questions, inventing a party of 8.
+
+So for the embedded backend, a caller turn that speaks of doing something (booking,
+cancelling, ordering, a message, goodbye: ``ACTION_WORDS``, in the caller's last few
+messages, since a booking's details come over several) is first routed: one
+constrained completion names the action and its arguments. Arguments the caller never
+said (a name, number or party size not in their words) make the decision untrusted, and
+the turn is answered in words instead. A trusted action becomes a real tool call, so
+Pipecat runs the same handlers as with OpenAI; every other turn streams as usual. After
+the tool, the bot says the desk's own sentence (written from the stored row) instead of
+asking the model again: the 1.5B model, asked to confirm a booking for four, said "I've
+booked a table for you. You can pick it up at 7 PM" — no party size, and a pickup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from loguru import logger
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import (
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.openai.llm import OpenAILLMService
+from pipecat.utils.types import assert_given
+
+ANSWER = "answer"
+
+# Turns worth routing: the caller asks the restaurant to do something.
+ACTION_WORDS = re.compile(
+    r"\b(book|booking|reserv\w*|table for|cancel\w*|order\w*|to go|pick ?up|takeout|take out|message|"
+    r"tell (the|your)|let (the|your)|call me back|manager|owner|bye|goodbye|that'?s all|available|room for)\b",
+    re.IGNORECASE,
+)
+
+_GOODBYE = re.compile(r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b", re.IGNORECASE)
+_NOTES = re.compile(r"\n\(Notes for this question:.*?\)\s*$", re.DOTALL)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"oh": "0", "thirty": "30", "forty": "40", "fifty": "50", "couple": "2", "noon": "12"})
+
+_INSTRUCTION = (
+    "Decide what to do with the caller's last words. If they ask a question or chat, the action is "
+    "\"answer\". If they want to act, name the action and pass only what the caller said, in their "
+    "words; leave out anything they did not say. Actions:\n{actions}"
+)
+
+
+def _tokens(text: str) -> list[str]:
+    words = re.findall(r"[a-z]+|\d+", text.lower())
+    return [_NUMBER_WORDS.get(w, w) for w in words]
+
+
+def _digits(text: str) -> str:
+    return "".join(t for t in _tokens(text) if t.isdigit())
+
+
+def ungrounded(arguments: dict[str, Any], caller_words: str) -> list[str]:
+    """The arguments whose values the caller never said (the model made them up)."""
+    said = set(_tokens(caller_words))
+    said_digits = _digits(caller_words)
+    invented = []
+    for key, value in arguments.items():
+        if value in (None, "", [], {}):
+            continue
+        if key == "phone":
+            ok = len(_digits(str(value))) >= 3 and _digits(str(value)) in said_digits
+        elif key == "party_size":
+            ok = str(value) in said
+        elif key == "name":
+            ok = all(t in said for t in _tokens(str(value)))
+        elif key in ("date", "time", "pickup_time"):
+            tokens = [t for t in _tokens(str(value)) if t not in ("pm", "am", "at", "the", "on", "00")]
+            ok = not tokens or any(t in said for t in tokens)
+        elif key == "items":
+            ok = all(isinstance(i, dict) and any(t in said for t in _tokens(str(i.get("name", ""))))
+                     for i in value)
+        else:
+            ok = True
+        if not ok:
+            invented.append(f"{key}={value!r}")
+    return invented
+
+
+def decision_schema(tools: list[FunctionSchema]) -> dict[str, Any]:
+    """One JSON shape per action; llama.cpp compiles it into a grammar."""
+    shapes = [{"type": "object", "properties": {"action": {"const": ANSWER}}, "required": ["action"]}]
+    for tool in tools:
+        shapes.append({
+            "type": "object",
+            "properties": {"action": {"const": tool.name},
+                           "arguments": {"type": "object", "properties": tool.properties, "required": []}},
+            "required": ["action", "arguments"],
+        })
+    return {"anyOf": shapes}
+
+
+def _describe(tool: FunctionSchema) -> str:
+    return f"- {tool.name}({', '.join(tool.properties)}): {tool.description}"
+
+
+def caller_words(context: LLMContext) -> str:
+    return " ".join(_NOTES.sub("", m["content"]) for m in context.messages
+                    if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
+
+
+def recent_caller_words(context: LLMContext, turns: int = 3) -> str:
+    """The caller's last few messages: a booking spreads over several ("for four on Saturday"
+    … "my number is 555 1234"), and the last may hold no action word at all."""
+    said = [_NOTES.sub("", m["content"]) for m in context.messages
+            if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+    return " ".join(said[-turns:])
+
+
+def _tool_summary(message: Any) -> str | None:
+    """The ``summary`` of a front-desk tool result, if ``message`` is one."""
+    if not isinstance(message, dict) or message.get("role") != "tool":
+        return None
+    try:
+        result = json.loads(message.get("content") or "")
+    except (TypeError, ValueError):
+        return None
+    return result.get("summary") if isinstance(result, dict) and isinstance(result.get("summary"), str) else None
+
+
+async def _text_stream(text: str, model: str) -> AsyncIterator[ChatCompletionChunk]:
+    yield ChatCompletionChunk(id=f"desk-{uuid.uuid4().hex[:8]}", created=int(time.time()), model=model,
+                              object="chat.completion.chunk",
+                              choices=[Choice(index=0, delta=ChoiceDelta(content=text), finish_reason="stop")])
+
+
+async def _tool_call_stream(name: str, arguments: dict[str, Any], model: str) -> AsyncIterator[ChatCompletionChunk]:
+    """The decision as the chunk an OpenAI server streams for a tool call."""
+    call = ChoiceDeltaToolCall(index=0, id=f"call_{uuid.uuid4().hex[:12]}", type="function",
+                               function=ChoiceDeltaToolCallFunction(name=name, arguments=json.dumps(arguments)))
+    yield ChatCompletionChunk(id=f"route-{uuid.uuid4().hex[:8]}", created=int(time.time()), model=model,
+                              object="chat.completion.chunk",
+                              choices=[Choice(index=0, delta=ChoiceDelta(tool_calls=[call]), finish_reason="tool_calls")])
+
+
+class ActionRoutingLLMService(OpenAILLMService):
+    """``OpenAILLMService`` for a local model: tools are chosen by a grammar-constrained
+    decision (see the module docstring), never sent as ``tools`` to the model."""
+
+    async def get_chat_completions(self, context: LLMContext):
+        tools = context.tools.standard_tools if context.tools and hasattr(context.tools, "standard_tools") else []
+        messages = context.messages
+        last = messages[-1] if messages else None
+        summary = _tool_summary(last)
+        if summary is not None:
+            # The desk's sentence was written from the stored row: say it as it is.
+            return _text_stream(summary, model=self._settings.model)
+        if (tools and isinstance(last, dict) and last.get("role") == "user"
+                and ACTION_WORDS.search(recent_caller_words(context))):
+            decision = await self._decide(context, tools)
+            if decision is not None:
+                return _tool_call_stream(*decision, model=self._settings.model)
+        return await super().get_chat_completions(context)
+
+    def build_chat_completion_params(self, params_from_context) -> dict:
+        params = super().build_chat_completion_params(params_from_context)
+        # The model answers in words; tools run through _decide (it ignores a tools list anyway,
+        # and the list would cost ~700 prompt tokens).
+        params.pop("tools", None)
+        params.pop("tool_choice", None)
+        return params
+
+    async def _decide(self, context: LLMContext, tools: list[FunctionSchema]) -> tuple[str, dict] | None:
+        """(tool, arguments) if the caller asked for a trusted action; None: answer in words."""
+        adapter = self.get_llm_adapter()
+        invocation = await adapter.get_llm_invocation_params(
+            context, system_instruction=assert_given(self._settings.system_instruction),
+            convert_developer_to_user=not self.supports_developer_role)
+        instruction = _INSTRUCTION.format(actions="\n".join(_describe(t) for t in tools))
+        messages = [*invocation["messages"], {"role": "system", "content": instruction}]
+        started = time.monotonic()
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._settings.model, messages=messages, stream=False, temperature=0, max_tokens=160,
+                response_format={"type": "json_schema",
+                                 "json_schema": {"name": "decision", "schema": decision_schema(tools)}},
+                **(self._settings.extra or {}))
+            decision = json.loads(response.choices[0].message.content or "{}")
+        except Exception as e:  # the turn is still answered in words
+            logger.warning(f"{self}: action decision failed ({type(e).__name__}: {e}); answering in words")
+            return None
+        action, arguments = decision.get("action", ANSWER), decision.get("arguments") or {}
+        elapsed = time.monotonic() - started
+        if action == ANSWER:
+            logger.debug(f"{self}: decided to answer in words ({elapsed:.2f}s)")
+            return None
+        last_words = _NOTES.sub("", context.messages[-1]["content"])
+        if action == "end_call" and not _GOODBYE.search(last_words):
+            logger.info(f"{self}: end_call not trusted without a goodbye in {last_words!r}; answering in words")
+            return None
+        invented = ungrounded(arguments, caller_words(context))
+        if invented:
+            logger.info(f"{self}: {action} not trusted, the caller never said {', '.join(invented)} "
+                        f"({elapsed:.2f}s); answering in words")
+            return None
+        logger.info(f"{self}: decided {action}({arguments}) in {elapsed:.2f}s")
+        return action, arguments
