@@ -61,7 +61,7 @@ def test_a_spoken_booking_is_stored_and_confirmed(voicebot_server, spoken):
     row = rows[0]
     assert (row.party_size, row.starts_at.weekday(), row.starts_at.hour, row.status) == (4, 5, 19, "booked")
     assert "smith" in row.name.lower() and row.phone == "5551234"
-    assert re.search(r"book|reserv|confirm", reply, re.IGNORECASE), reply
+    assert re.search(r"book|reserv|confirm|all set", reply, re.IGNORECASE), reply
     assert re.search(r"\b(4|four)\b", reply, re.IGNORECASE) and re.search(r"saturday", reply, re.IGNORECASE), reply
 
 

@@ -80,6 +80,8 @@ def parse_time(text: str, now: datetime, open_span: tuple[time, time] | None = N
 def parse_when(day_text: str, time_text: str, now: datetime,
                hours: dict[int, tuple[time, time]] | None = None) -> datetime:
     """Day and time together; ``hours`` (weekday → span) helps read a bare hour."""
+    if not (day_text or "").strip():
+        raise WhenError("I need the day")
     day = parse_day(day_text, now)
     span = (hours or {}).get(day.weekday())
     moment = datetime.combine(day, parse_time(time_text, now, span))

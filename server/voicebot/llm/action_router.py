@@ -12,8 +12,8 @@ So for the embedded backend, a caller turn that speaks of doing something (booki
 cancelling, ordering, a message, goodbye: ``ACTION_WORDS``, in the caller's last few
 messages, since a booking's details come over several) is first routed: one
 constrained completion names the action and its arguments. Arguments the caller never
-said (a name, number or party size not in their words) make the decision untrusted, and
-the turn is answered in words instead. A trusted action becomes a real tool call, so
+said (a name, number or party size not in their words) are dropped, so the desk asks for
+them; a decision left with nothing the caller said is answered in words instead. A trusted action becomes a real tool call, so
 Pipecat runs the same handlers as with OpenAI; every other turn streams as usual. After
 the tool, the bot says the desk's own sentence (written from the stored row) instead of
 asking the model again: the 1.5B model, asked to confirm a booking for four, said "I've
@@ -59,9 +59,11 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 _NUMBER_WORDS.update({"oh": "0", "thirty": "30", "forty": "40", "fifty": "50", "couple": "2", "noon": "12"})
 
 _INSTRUCTION = (
-    "Decide what to do with the caller's last words. If they ask a question or chat, the action is "
-    "\"answer\". If they want to act, name the action and pass only what the caller said, in their "
-    "words; leave out anything they did not say. Actions:\n{actions}"
+    "When you are asked for a decision in JSON, decide what to do with the caller's last words: "
+    "\"answer\" for a question or small talk; otherwise the action, with only what the caller said, in their "
+    "words (leave out what they did not say), on one line, e.g. "
+    '{{"action": "take_message", "arguments": {{"name": "Bob", "phone": "555 2222", "message": "call back"}}}}. '
+    "Actions:\n{actions}"
 )
 
 
@@ -116,6 +118,16 @@ def decision_schema(tools: list[FunctionSchema]) -> dict[str, Any]:
 
 def _describe(tool: FunctionSchema) -> str:
     return f"- {tool.name}({', '.join(tool.properties)}): {tool.description}"
+
+
+def routing_instruction(tools: list[FunctionSchema]) -> str:
+    """Appended to the system prompt (so the prompt cache holds it): how to decide.
+
+    Measured: as a message after the caller's words it cost ~240 uncached prompt tokens per
+    decision (7.5 s at the 32 tok/s this machine gave that day); in the system prompt, ~40.
+    Plain answers were unchanged by it (6 questions, all answered in words).
+    """
+    return _INSTRUCTION.format(actions="\n".join(_describe(t) for t in tools))
 
 
 def caller_words(context: LLMContext) -> str:
@@ -190,8 +202,7 @@ class ActionRoutingLLMService(OpenAILLMService):
         invocation = await adapter.get_llm_invocation_params(
             context, system_instruction=assert_given(self._settings.system_instruction),
             convert_developer_to_user=not self.supports_developer_role)
-        instruction = _INSTRUCTION.format(actions="\n".join(_describe(t) for t in tools))
-        messages = [*invocation["messages"], {"role": "system", "content": instruction}]
+        messages = invocation["messages"]
         started = time.monotonic()
         try:
             response = await self._client.chat.completions.create(
@@ -214,8 +225,13 @@ class ActionRoutingLLMService(OpenAILLMService):
             return None
         invented = ungrounded(arguments, caller_words(context))
         if invented:
-            logger.info(f"{self}: {action} not trusted, the caller never said {', '.join(invented)} "
-                        f"({elapsed:.2f}s); answering in words")
+            # Made-up details are dropped: the desk asks the caller for what is missing.
+            dropped = {item.split("=", 1)[0] for item in invented}
+            arguments = {k: v for k, v in arguments.items() if k not in dropped}
+            logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}")
+        tool = next((t for t in tools if t.name == action), None)
+        if tool is None or (tool.properties and not any(v not in (None, "", [], {}) for v in arguments.values())):
+            logger.info(f"{self}: {action} without anything the caller said ({elapsed:.2f}s); answering in words")
             return None
         logger.info(f"{self}: decided {action}({arguments}) in {elapsed:.2f}s")
         return action, arguments

@@ -133,6 +133,12 @@ def resolve_model(settings: LLMSettings) -> str:
     return DEFAULT_OPENAI_MODEL
 
 
+def uses_action_routing(settings: LLMSettings) -> bool:
+    """True when tools are chosen by a grammar-constrained decision (the embedded model)
+    rather than by the model's own tool calls (see ``action_router``)."""
+    return choose_backend(settings) is LLMBackend.EMBEDDED
+
+
 def describe_backend(settings: LLMSettings) -> str:
     """One log line saying which LLM answers and where (never the key)."""
     backend = choose_backend(settings)
@@ -237,4 +243,5 @@ __all__ = [
     "preload_llm",
     "resolve_model",
     "shutdown_llm",
+    "uses_action_routing",
 ]

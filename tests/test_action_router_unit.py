@@ -1,0 +1,96 @@
+"""The embedded model's action routing, without the model: which turns are routed, which
+arguments are trusted, and what the LLM service streams for a decision or a tool result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from pipecat.processors.aggregators.llm_context import LLMContext
+
+from voicebot.front_desk import TOOL_SCHEMAS
+from voicebot.llm.action_router import (
+    ACTION_WORDS,
+    _text_stream,
+    _tool_call_stream,
+    _tool_summary,
+    decision_schema,
+    recent_caller_words,
+    ungrounded,
+)
+
+SAID = "Hi, I'd like a table for four this Saturday at 7 pm. I'm John Smith, five five five, one two three four."
+
+
+@pytest.mark.parametrize(("arguments", "invented"), [
+    ({"name": "John Smith", "phone": "555-1234", "party_size": 4, "date": "Saturday", "time": "7 PM"}, []),
+    ({"name": "John Smith", "party_size": 8}, ["party_size=8"]),
+    ({"name": "Jane Doe"}, ["name='Jane Doe'"]),
+    ({"phone": "555-0142"}, ["phone='555-0142'"]),
+    ({"date": "Tuesday", "time": "7 PM"}, ["date='Tuesday'"]),
+    ({"name": "", "phone": None}, []),  # not said is fine: the desk asks for it
+])
+def test_arguments_the_caller_never_said_are_not_trusted(arguments, invented):
+    assert ungrounded(arguments, SAID) == invented
+
+
+def test_ordered_items_must_have_been_named():
+    said = "Two dragon rolls and a miso soup please"
+    assert ungrounded({"items": [{"name": "Dragon roll", "quantity": 2}, {"name": "Miso soup", "quantity": 1}]},
+                      said) == []
+    assert ungrounded({"items": [{"name": "Salmon nigiri", "quantity": 1}]}, said) != []
+
+
+@pytest.mark.parametrize(("words", "routed"), [
+    ("I'd like to book a table for two", True),
+    ("Can I order two dragon rolls?", True),
+    ("Please tell the manager I called", True),
+    ("I need to cancel my reservation", True),
+    ("Thanks, bye!", True),
+    ("What time do you close tonight?", False),
+    ("How much is the dragon roll?", False),
+    ("Where are you located?", False),
+])
+def test_only_turns_that_ask_for_an_action_are_routed(words, routed):
+    assert bool(ACTION_WORDS.search(words)) is routed
+
+
+def test_a_booking_spread_over_several_messages_is_still_routed():
+    context = LLMContext(messages=[
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "I'd like to book a table for four on Saturday."},
+        {"role": "assistant", "content": "Could I have your name?"},
+        {"role": "user", "content": "John Smith.\n(Notes for this question: It is now 10 AM on Tuesday.)"},
+        {"role": "user", "content": "My number is 555 1234."},
+    ])
+    words = recent_caller_words(context)
+    assert "book a table" in words and "555 1234" in words and "Notes" not in words
+    assert ACTION_WORDS.search(words)
+
+
+def test_decision_schema_offers_answer_and_every_tool():
+    shapes = decision_schema(TOOL_SCHEMAS)["anyOf"]
+    assert [s["properties"]["action"]["const"] for s in shapes] == ["answer"] + [t.name for t in TOOL_SCHEMAS]
+    book = next(s for s in shapes if s["properties"]["action"]["const"] == "book_table")
+    assert set(book["properties"]["arguments"]["properties"]) == {"name", "phone", "party_size", "date", "time"}
+    assert book["properties"]["arguments"]["required"] == []  # unsaid details stay out, the desk asks
+
+
+def test_streams_look_like_an_openai_server_s():
+    async def collect(stream):
+        return [chunk async for chunk in stream]
+
+    call = asyncio.run(collect(_tool_call_stream("book_table", {"party_size": 4}, model="m")))
+    tool_call = call[0].choices[0].delta.tool_calls[0]
+    assert (tool_call.index, tool_call.function.name, json.loads(tool_call.function.arguments)) == (
+        0, "book_table", {"party_size": 4})
+    text = asyncio.run(collect(_text_stream("You're all set.", model="m")))
+    assert text[0].choices[0].delta.content == "You're all set."
+
+
+def test_a_tool_result_is_said_as_the_desk_wrote_it():
+    result = {"role": "tool", "tool_call_id": "x", "content": json.dumps({"ok": True, "summary": "You're all set."})}
+    assert _tool_summary(result) == "You're all set."
+    assert _tool_summary({"role": "user", "content": "hi"}) is None
+    assert _tool_summary({"role": "tool", "content": "not json"}) is None
