@@ -34,10 +34,10 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
-from voicebot.business.prompt import greeting_request, speech_vocabulary
+from voicebot.business.prompt import HOLD_ON, greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
-from voicebot.front_desk import FrontDesk, KnowledgeNotes, llm_instructions, tools_schema
-from voicebot.llm import create_llm_service, uses_action_routing
+from voicebot.front_desk import FrontDesk, KnowledgeNotes, tools_schema
+from voicebot.llm import create_llm_service
 from voicebot.preload import Preloaded
 from voicebot.stt import create_stt_service
 from voicebot.timeline import CallTimeline
@@ -149,8 +149,8 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     )
     stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
     desk = FrontDesk(preloaded.database, preloaded.company)
-    instructions = llm_instructions(preloaded.company, desk.bookings.clock(), uses_action_routing(settings.llm))
-    llm = create_llm_service(settings.llm, instructions)
+    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.bookings.clock()),
+                             filler=HOLD_ON)
     desk.register(llm)
     notes = KnowledgeNotes(desk.knowledge, desk.bookings.clock)
 

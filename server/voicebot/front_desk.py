@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from loguru import logger
@@ -27,8 +26,7 @@ from voicebot.business.desk import Clock, DeskResult
 from voicebot.business.knowledge import KnowledgeBase, search_terms
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import OrderDesk
-from voicebot.business.prompt import clock_note, goodbye, system_prompt, with_notes
-from voicebot.llm.action_router import routing_instruction
+from voicebot.business.prompt import clock_note, goodbye, with_notes
 
 # Words that make the current time worth telling the LLM ("are you still open?").
 _TIME_WORDS = frozenset({"now", "open", "close", "closing", "closed", "today", "tonight", "still", "late", "hours"})
@@ -63,13 +61,6 @@ TOOL_SCHEMAS = [
 
 def tools_schema() -> ToolsSchema:
     return ToolsSchema(standard_tools=TOOL_SCHEMAS)
-
-
-def llm_instructions(company: Company, now: datetime, action_routing: bool) -> str:
-    """The system prompt for a call; with action routing (the embedded model), plus how to
-    decide on an action, kept in the prompt so the LLM's prompt cache holds it."""
-    prompt = system_prompt(company, now)
-    return f"{prompt}\n{routing_instruction(TOOL_SCHEMAS)}" if action_routing else prompt
 
 
 class FrontDesk:

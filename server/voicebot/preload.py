@@ -22,10 +22,9 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
-from voicebot.business.prompt import goodbye, opening_messages
+from voicebot.business.prompt import HOLD_ON, goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, ServerSettings, TTSWarmup
-from voicebot.front_desk import llm_instructions
-from voicebot.llm import describe_backend, preload_llm, uses_action_routing
+from voicebot.llm import describe_backend, preload_llm
 from voicebot.logs import progress
 from voicebot.stt import preload_stt
 from voicebot.tts import forkserver
@@ -133,7 +132,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
     # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
     # rather than on the first call's critical path.
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
-    prompt = llm_instructions(company, company_clock(company)(), uses_action_routing(settings.llm))
+    prompt = system_prompt(company, company_clock(company)())
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
     # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
@@ -174,7 +173,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         loaded.phrases = PhraseCache(engine=settings.tts.engine, model=model_location, voice=voice)
         worker = await loaded.tts_pool.take() if loaded.tts_pool else None
         try:
-            await load_phrases(loaded.phrases, [company.greeting, goodbye(company)], worker)
+            await load_phrases(loaded.phrases, [company.greeting, goodbye(company), HOLD_ON], worker)
         finally:
             if worker is not None:
                 await loaded.tts_pool.give_back(worker)

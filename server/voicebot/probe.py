@@ -654,6 +654,7 @@ class RTVIClient:
         self.opened_at: float | None = None
         self.bot_speaking = False
         self.bot_speaking_seen = False
+        self.llm_busy = False  # between RTVI bot-llm-started and bot-llm-stopped
         self.server_left = asyncio.Event()
         self._ping_task: asyncio.Task | None = None
         self.transcript = TranscriptBuilder()
@@ -714,6 +715,8 @@ class RTVIClient:
             self.bot_speaking = self.bot_speaking_seen = True
         elif ev.type == "bot-stopped-speaking":
             self.bot_speaking = False
+        elif ev.type in ("bot-llm-started", "bot-llm-stopped"):
+            self.llm_busy = ev.type == "bot-llm-started"
         elif ev.type in ("error", "error-response"):
             logger.warning(f"RTVI {ev.type}: {ev.data}")
         self.transcript.add(ev)
@@ -885,6 +888,8 @@ class CallProbe:
                 if end is None or recorder.first_speech_after(after) is None:
                     return False
                 if rtvi.bot_speaking_seen and rtvi.bot_speaking:
+                    return False
+                if rtvi.llm_busy:  # e.g. "One moment, please." said while a tool is chosen
                     return False
                 return self._now() - end >= cfg.post_speech_gap_s
 

@@ -45,6 +45,10 @@ def system_prompt(company: Company, now: datetime | None = None) -> str:
     return "\n".join(lines)
 
 
+# Said while the embedded model decides on a front-desk action (pre-synthesized at start-up).
+HOLD_ON = "One moment, please."
+
+
 def greeting_request(company: Company) -> str:
     """The turn that makes the bot speak first, as soon as the caller is connected."""
     return f'A caller has just connected. Greet them with: "{company.greeting}"'

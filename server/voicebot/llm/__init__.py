@@ -18,7 +18,6 @@ from voicebot.llm.factory import (
     preload_llm,
     resolve_model,
     shutdown_llm,
-    uses_action_routing,
 )
 
 __all__ = [
@@ -37,5 +36,4 @@ __all__ = [
     "shutdown_llm",
     "start_shared_embedded_server",
     "stop_shared_embedded_server",
-    "uses_action_routing",
 ]

@@ -133,12 +133,6 @@ def resolve_model(settings: LLMSettings) -> str:
     return DEFAULT_OPENAI_MODEL
 
 
-def uses_action_routing(settings: LLMSettings) -> bool:
-    """True when tools are chosen by a grammar-constrained decision (the embedded model)
-    rather than by the model's own tool calls (see ``action_router``)."""
-    return choose_backend(settings) is LLMBackend.EMBEDDED
-
-
 def describe_backend(settings: LLMSettings) -> str:
     """One log line saying which LLM answers and where (never the key)."""
     backend = choose_backend(settings)
@@ -183,8 +177,12 @@ def shutdown_llm() -> None:
     stop_shared_embedded_server()
 
 
-def create_llm_service(settings: LLMSettings, system_instruction: str, **kwargs: Any) -> OpenAILLMService:
+def create_llm_service(settings: LLMSettings, system_instruction: str, filler: str | None = None,
+                       **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
+
+    ``filler`` is what the embedded model's action routing says while it decides (a
+    front-desk action takes it seconds); other backends ignore it.
 
     For the embedded backend the shared server is used; if preload did not start it,
     it is started here (blocking for seconds, so prefer preload). ``kwargs`` go to
@@ -221,8 +219,11 @@ def create_llm_service(settings: LLMSettings, system_instruction: str, **kwargs:
             service_settings.temperature = settings.temperature
 
     # The embedded model does not make tool calls; a grammar-constrained decision does (action_router).
-    service_class = ActionRoutingLLMService if backend is LLMBackend.EMBEDDED else OpenAILLMService
-    service = service_class(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
+    if backend is LLMBackend.EMBEDDED:
+        service = ActionRoutingLLMService(api_key=api_key, base_url=base_url, settings=service_settings,
+                                          filler=filler, **kwargs)
+    else:
+        service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
     if backend is not LLMBackend.OPENAI:
         # "developer" is an OpenAI role; chat templates of local models (Qwen's included)
         # don't know it, so Pipecat sends such messages as "user" instead.
@@ -243,5 +244,4 @@ __all__ = [
     "preload_llm",
     "resolve_model",
     "shutdown_llm",
-    "uses_action_routing",
 ]
