@@ -24,7 +24,9 @@ from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
 from voicebot.business.prompt import HOLD_ON, goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, ServerSettings, TTSWarmup
+from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm import describe_backend, preload_llm
+from voicebot.llm.action_router import routing_instruction
 from voicebot.logs import progress
 from voicebot.stt import preload_stt
 from voicebot.tts import forkserver
@@ -146,7 +148,8 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
         ("Starting the LLM and caching the system prompt", "LLM",
-         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting))),
+         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting),
+                             decision_instruction=routing_instruction(TOOL_SCHEMAS))),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)

@@ -34,9 +34,14 @@ from loguru import logger
 
 DEFAULT_MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
 
-# One slot: on 2 cores parallel slots only split the same compute, and every slot has
-# its own KV cache to keep warm. Requests from concurrent calls queue instead.
-DEFAULT_PARALLEL = 1
+# Two slots, each with its own KV cache kept warm: slot 0 answers callers (its cache holds
+# the system prompt and the conversation); slot 1 makes front-desk decisions (its cache
+# holds the system prompt plus the decision instruction, see llm/action_router.py). With
+# one slot, each decision re-evaluated the ~200-token instruction: 15-25 s per decision
+# on this machine that day, 2-7.5 s with two. Requests for a busy slot queue.
+DEFAULT_PARALLEL = 2
+ANSWER_SLOT = 0
+DECISION_SLOT = 1
 
 # Each open (keep-alive) client connection holds one HTTP thread; llama.cpp's default
 # (cores - 1, at least slots + 2) is 3 here, too few for several sessions' clients.
@@ -60,7 +65,7 @@ class EmbeddedLlamaConfig:
 
     model_path: Path | None = None
     threads: int = 2
-    context_size: int = 4096
+    context_size: int = 8192  # shared by the slots: 4096 tokens each
     parallel: int = DEFAULT_PARALLEL
     # llama.cpp's threads busy-wait for work at this level (0-100; its default is 50).
     # Spinning could take CPU from the TTS worker speaking the first clause while the LLM
@@ -244,15 +249,17 @@ class EmbeddedLlamaServer:
         raise TimeoutError(f"Embedded llama.cpp server not healthy after {timeout:.0f} s: {last_error}")
 
     def complete(
-        self, messages: list[dict[str, Any]], max_tokens: int = 1, tools: list[dict] | None = None
+        self, messages: list[dict[str, Any]], max_tokens: int = 1, tools: list[dict] | None = None,
+        slot: int = ANSWER_SLOT,
     ) -> PromptTimings:
-        """One blocking, non-streaming chat completion; returns llama.cpp's timings."""
+        """One blocking, non-streaming chat completion in ``slot``; returns llama.cpp's timings."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": 0.0,
             "cache_prompt": True,
+            "id_slot": slot,
         }
         if tools:
             body["tools"] = tools
@@ -267,7 +274,7 @@ class EmbeddedLlamaServer:
         return PromptTimings.from_response(response, time.perf_counter() - started)
 
     def warm(self, system_prompt: str, tools: list[dict] | None = None,
-             opening: list[dict] | None = None) -> WarmupReport:
+             opening: list[dict] | None = None, decision_instruction: str | None = None) -> WarmupReport:
         """Put ``system_prompt``'s tokens in the KV cache so the first real turn is fast.
 
         Pipecat sends ``[system, *context]``, so the cached prefix is the rendered system
@@ -281,6 +288,10 @@ class EmbeddedLlamaServer:
         # Last, the exact opening turn of every call (if known): it then stays in the slot's
         # cache whole, and the greeting's time to first token is nearly nothing.
         cached = self.complete([system, *(opening or [{"role": "user", "content": "Hi!"}])], tools=tools)
+        if decision_instruction:
+            # The decision slot's prefix: the same system prompt, then how to decide.
+            decision = [system, {"role": "system", "content": decision_instruction}]
+            self.complete([*decision, *(opening or [{"role": "user", "content": "Hi!"}])], slot=DECISION_SLOT)
         report = WarmupReport(cold=cold, cached=cached)
         if report.prefix_reused:
             logger.info(

@@ -25,6 +25,7 @@ from pipecat.services.openai.llm import OpenAILLMService
 
 from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
+    ANSWER_SLOT,
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
     EmbeddedLlamaServer,
@@ -64,7 +65,7 @@ class LLMSettings:
     base_url: str | None = None
     api_key: str | None = None
     threads: int = 2  # embedded only
-    context_size: int = 4096  # embedded only
+    context_size: int = 8192  # embedded only, shared by its two slots
     poll: int = 50  # embedded only: llama.cpp's busy-wait level
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
@@ -153,7 +154,7 @@ def describe_backend(settings: LLMSettings) -> str:
 
 def preload_llm(
     settings: LLMSettings, system_instruction: str | None = None, tools: list[dict] | None = None,
-    opening: list[dict] | None = None,
+    opening: list[dict] | None = None, decision_instruction: str | None = None,
 ) -> WarmupReport | None:
     """Startup step: for the embedded backend, start the server and warm its prompt cache.
 
@@ -168,7 +169,8 @@ def preload_llm(
         return None
     server = start_shared_embedded_server(settings.embedded_config())
     if system_instruction:
-        return server.warm(system_instruction, tools=tools, opening=opening)
+        return server.warm(system_instruction, tools=tools, opening=opening,
+                           decision_instruction=decision_instruction)
     return None
 
 
@@ -205,7 +207,7 @@ def create_llm_service(settings: LLMSettings, system_instruction: str, filler: s
         )
         # llama.cpp-only field: keep the KV cache between turns (its default, made explicit).
         # It must travel in extra_body: the OpenAI client rejects unknown keyword arguments.
-        service_settings.extra = {"extra_body": {"cache_prompt": True}}
+        service_settings.extra = {"extra_body": {"cache_prompt": True, "id_slot": ANSWER_SLOT}}
     else:
         base_url = settings.base_url if backend is LLMBackend.OPENAI_COMPATIBLE else None
         api_key = settings.api_key or (_PLACEHOLDER_API_KEY if base_url else None)
