@@ -655,6 +655,7 @@ class RTVIClient:
         self.bot_speaking = False
         self.bot_speaking_seen = False
         self.llm_busy = False  # between RTVI bot-llm-started and bot-llm-stopped
+        self.llm_stopped_at: float | None = None
         self.server_left = asyncio.Event()
         self._ping_task: asyncio.Task | None = None
         self.transcript = TranscriptBuilder()
@@ -717,6 +718,7 @@ class RTVIClient:
             self.bot_speaking = False
         elif ev.type in ("bot-llm-started", "bot-llm-stopped"):
             self.llm_busy = ev.type == "bot-llm-started"
+            self.llm_stopped_at = None if self.llm_busy else t
         elif ev.type in ("error", "error-response"):
             logger.warning(f"RTVI {ev.type}: {ev.data}")
         self.transcript.add(ev)
@@ -890,6 +892,9 @@ class CallProbe:
                 if rtvi.bot_speaking_seen and rtvi.bot_speaking:
                     return False
                 if rtvi.llm_busy:  # e.g. "One moment, please." said while a tool is chosen
+                    return False
+                # A tool call ends one LLM response; the answer is a second one, just after.
+                if rtvi.llm_stopped_at is not None and self._now() - rtvi.llm_stopped_at < cfg.post_speech_gap_s:
                     return False
                 return self._now() - end >= cfg.post_speech_gap_s
 
