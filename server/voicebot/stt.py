@@ -10,7 +10,6 @@ filled at start-up instead.
 from __future__ import annotations
 
 import os
-import platform
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from loguru import logger
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 
+from voicebot.hardware import is_apple_silicon
 from voicebot.models.weights import whisper_model_dir
 
 STT_ENGINE_ENV = "VOICEBOT_STT_ENGINE"
@@ -31,7 +31,7 @@ def default_stt_engine() -> str:
     name = os.environ.get(STT_ENGINE_ENV, "").strip().lower()
     if name:
         return name
-    return "mlx" if platform.system() == "Darwin" and platform.machine() == "arm64" else "faster-whisper"
+    return "mlx" if is_apple_silicon() else "faster-whisper"
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import platform
 from abc import ABC, abstractmethod
 
 import numpy as np
+
+from voicebot.hardware import is_apple_silicon
 
 SAMPLE_RATE = 24000
 ENGINE_ENV = "VOICEBOT_TTS_ENGINE"
@@ -44,7 +45,7 @@ def default_engine_name() -> str:
     name = os.environ.get(ENGINE_ENV, "").strip().lower()
     if name:
         return name
-    if platform.system() == "Darwin" and platform.machine() == "arm64":
+    if is_apple_silicon():
         return "mlx"
     return "onnx"
 

@@ -23,6 +23,8 @@ from functools import lru_cache
 
 from loguru import logger
 
+from voicebot.hardware import is_apple_silicon
+
 OPENBLAS_ENV = "VOICEBOT_OPENBLAS"  # explicit path to libopenblas.so, or "0" to disable
 CONV_PATCH_ENV = "VOICEBOT_MLX_FAST_CONV"  # "0" to keep MLX's own convolutions
 
@@ -35,8 +37,6 @@ _OPENBLAS_CANDIDATES = (
 )
 
 
-def is_apple_silicon() -> bool:
-    return platform.system() == "Darwin" and platform.machine() == "arm64"
 
 
 def find_openblas() -> str | None:

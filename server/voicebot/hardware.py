@@ -1,0 +1,9 @@
+"""What machine we run on: MLX engines are the default only on Apple Silicon."""
+
+from __future__ import annotations
+
+import platform
+
+
+def is_apple_silicon() -> bool:
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
