@@ -175,8 +175,8 @@ async def run_company(company_id: int, cases: list[Case], workdir: Path, server_
         for i, case in enumerate(cases):
             before = last_ids(database)
             wavs = [workdir / f"c{company_id}-{i}-{j}.wav" for j in range(len(case.said))]
-            # Tool turns pause between the bot's words (the tool runs, the LLM answers again).
-            probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=2.0, answer_timeout_s=90.0))
+            # A reply can pause for seconds between its first clause and the rest (issue #7).
+            probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=4.0, answer_timeout_s=90.0))
             call = await probe.call(say=wavs, timeout=180)
             first_said = call.first_said_start_s if call.first_said_start_s is not None else call.said_start_s
             bot_words = " ".join(e.text for e in call.transcript if e.role == "bot"

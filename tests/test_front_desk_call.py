@@ -35,7 +35,7 @@ def spoken(tmp_path_factory):
 
 def place_call(server, wav):
     # A tool turn pauses between the bot's words while the tool runs and the LLM answers again.
-    probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=2.0, answer_timeout_s=90.0))
+    probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=4.0, answer_timeout_s=90.0))
     return asyncio.run(probe.call(say=wav, timeout=240))
 
 

@@ -47,8 +47,9 @@ from pipecat.utils.types import assert_given
 from voicebot.llm.embedded import DECISION_SLOT
 
 ANSWER = "answer"
-# Say the filler if a decision has not come within this long.
+# Say the filler if a decision has not come within this long, and not twice within the other.
 FILLER_AFTER_S = 1.0
+FILLER_AGAIN_AFTER_S = 20.0
 
 # Turns worth routing: the caller asks the restaurant to do something.
 ACTION_WORDS = re.compile(
@@ -186,11 +187,15 @@ class ActionRoutingLLMService(OpenAILLMService):
     def __init__(self, *, filler: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self._filler = filler
+        self._filler_said_at = -FILLER_AGAIN_AFTER_S
 
     async def _say_filler_soon(self) -> None:
-        # Only if the decision is slow: a caller pausing mid-sentence (their turn goes on,
-        # this run is cancelled) should not hear it.
+        # Only if the decision is slow (a caller pausing mid-sentence, whose turn goes on and
+        # cancels this run, should not hear it), and not again right after the last one.
         await asyncio.sleep(FILLER_AFTER_S)
+        if time.monotonic() - self._filler_said_at < FILLER_AGAIN_AFTER_S:
+            return
+        self._filler_said_at = time.monotonic()
         await self.push_frame(TTSSpeakFrame(self._filler))
 
     async def get_chat_completions(self, context: LLMContext):
