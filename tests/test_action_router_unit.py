@@ -16,6 +16,7 @@ from voicebot.llm.action_router import (
     _tool_call_stream,
     _tool_summary,
     decision_schema,
+    merge_consecutive_user_messages,
     recent_caller_words,
     ungrounded,
 )
@@ -94,3 +95,15 @@ def test_a_tool_result_is_said_as_the_desk_wrote_it():
     assert _tool_summary(result) == "You're all set."
     assert _tool_summary({"role": "user", "content": "hi"}) is None
     assert _tool_summary({"role": "tool", "content": "not json"}) is None
+
+
+def test_a_sentence_split_by_pauses_is_decided_on_whole():
+    messages = [{"role": "system", "content": "s"}, {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "Please book a table for six next Friday"},
+                {"role": "user", "content": "under the name Carlo Rossi,"},
+                {"role": "user", "content": "my number is 555 1111."}]
+    merged = merge_consecutive_user_messages(messages)
+    assert [m["role"] for m in merged] == ["system", "assistant", "user"]
+    assert merged[-1]["content"] == ("Please book a table for six next Friday under the name Carlo Rossi, "
+                                     "my number is 555 1111.")
+    assert messages[2]["content"] == "Please book a table for six next Friday"  # the call's context is untouched

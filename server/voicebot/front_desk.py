@@ -53,7 +53,7 @@ TOOL_SCHEMAS = [
          "name": _NAME, "phone": _PHONE,
          "pickup_time": {"type": "string", "description": "when they will pick it up, if they said"}},
         ["items", "name", "phone"]),
-    FunctionSchema("take_message", "Take a message for the staff or the manager.",
+    FunctionSchema("take_message", "Take a message for the staff, manager or owner, e.g. to call the caller back.",
                    {"name": _NAME, "phone": _PHONE, "message": {"type": "string"}}, ["name", "phone", "message"]),
     FunctionSchema("end_call", "End the call after the caller says goodbye.", {}, []),
 ]

@@ -143,6 +143,20 @@ def caller_words(context: LLMContext) -> str:
                     if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
 
 
+def merge_consecutive_user_messages(messages: list[dict]) -> list[dict]:
+    """A caller who pauses mid-sentence leaves several user messages in a row ("book a table
+    for six next Friday" / "under the name Carlo Rossi" / "my number is …"); decided on
+    as they are, the model answered the last one alone ("I can't assist with that")."""
+    merged: list[dict] = []
+    for message in messages:
+        if (merged and message.get("role") == "user" and merged[-1].get("role") == "user"
+                and isinstance(message.get("content"), str) and isinstance(merged[-1].get("content"), str)):
+            merged[-1] = {**merged[-1], "content": f"{merged[-1]['content']} {message['content']}"}
+        else:
+            merged.append(dict(message))
+    return merged
+
+
 def recent_caller_words(context: LLMContext, turns: int = 3) -> str:
     """The caller's last few messages: a booking spreads over several ("for four on Saturday"
     … "my number is 555 1234"), and the last may hold no action word at all."""
@@ -228,7 +242,7 @@ class ActionRoutingLLMService(OpenAILLMService):
             context, system_instruction=assert_given(self._settings.system_instruction),
             convert_developer_to_user=not self.supports_developer_role)
         # [system, instruction, *conversation]: the decision slot's cache holds the first two.
-        messages = list(invocation["messages"])
+        messages = merge_consecutive_user_messages(invocation["messages"])
         messages.insert(1 if messages and messages[0].get("role") == "system" else 0,
                         {"role": "system", "content": routing_instruction(tools)})
         filler = asyncio.create_task(self._say_filler_soon()) if self._filler else None
