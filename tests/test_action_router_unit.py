@@ -15,6 +15,7 @@ from voicebot.llm.action_router import (
     _text_stream,
     _tool_call_stream,
     _tool_summary,
+    caller_phone,
     decision_schema,
     merge_consecutive_user_messages,
     recent_caller_words,
@@ -107,3 +108,13 @@ def test_a_sentence_split_by_pauses_is_decided_on_whole():
     assert merged[-1]["content"] == ("Please book a table for six next Friday under the name Carlo Rossi, "
                                      "my number is 555 1111.")
     assert messages[2]["content"] == "Please book a table for six next Friday"  # the call's context is untouched
+
+
+@pytest.mark.parametrize(("words", "phone"), [
+    ("I'm Nina, five five five, three one three one.", "5553131"),
+    ("table for 6 at 8 pm, my number is 555-1234", "5551234"),
+    ("call me at (503) 555 0142 please", "5035550142"),
+    ("a table for four at 7", None),
+])
+def test_the_callers_phone_number_comes_from_their_words(words, phone):
+    assert caller_phone(words) == phone

@@ -83,6 +83,21 @@ def _digits(text: str) -> str:
     return "".join(t for t in _tokens(text) if t.isdigit())
 
 
+def caller_phone(caller_words: str) -> str | None:
+    """The last run of 7+ digits the caller said ("five five five, one two three four" →
+    5551234): the model copies numbers badly ("555-313-131" for "555 3131")."""
+    runs, run = [], ""
+    for token in _tokens(caller_words):
+        if token.isdigit():
+            run += token
+        else:
+            runs.append(run)
+            run = ""
+    runs.append(run)
+    found = [r for r in runs if 7 <= len(r) <= 15]
+    return found[-1] if found else None
+
+
 def ungrounded(arguments: dict[str, Any], caller_words: str) -> list[str]:
     """The arguments whose values the caller never said (the model made them up)."""
     said = set(_tokens(caller_words))
@@ -269,7 +284,10 @@ class ActionRoutingLLMService(OpenAILLMService):
         if action == "end_call" and not _GOODBYE.search(last_words):
             logger.info(f"{self}: end_call not trusted without a goodbye in {last_words!r}; answering in words")
             return None
-        invented = ungrounded(arguments, caller_words(context))
+        said = caller_words(context)
+        if "phone" in arguments and (phone := caller_phone(said)):
+            arguments["phone"] = phone
+        invented = ungrounded(arguments, said)
         if invented:
             # Made-up details are dropped: the desk asks the caller for what is missing.
             dropped = {item.split("=", 1)[0] for item in invented}
