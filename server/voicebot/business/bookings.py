@@ -129,7 +129,7 @@ class BookingBook:
         if problem:
             return refused(problem, booked=False)
         b = schema.bookings
-        with self.database.engine.begin() as db:
+        with self.database.transaction() as db:
             self._lock_company(db)
             same = db.execute(select(b.c.id).where(
                 b.c.company_id == self.company.id, b.c.status == _ACTIVE,
@@ -170,7 +170,7 @@ class BookingBook:
             days = ", ".join(spoken_day(r.starts_at) for r in rows)
             return refused(f"I see bookings on {days}. Which one should I cancel?")
         row = rows[0]
-        with self.database.engine.begin() as db:
+        with self.database.transaction() as db:
             db.execute(update(b).where(b.c.id == row.id).values(status="cancelled"))
         logger.info(f"Booking #{row.id} for {self.company.name} cancelled")
         return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "

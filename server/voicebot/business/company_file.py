@@ -199,7 +199,7 @@ def import_company(database: Database, company: CompanyFile) -> int:
     """Create or replace a company's profile, hours, menu and knowledge; bookings, orders and
     messages are kept. One transaction: a failure leaves the database as it was."""
     c = schema.companies
-    with database.engine.begin() as db:
+    with database.transaction() as db:
         company_id = company.id
         if company_id is None:
             company_id = (db.execute(select(func.max(c.c.id))).scalar() or 0) + 1

@@ -10,12 +10,14 @@ differences that matter are handled here: how a booking transaction takes its lo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
 from loguru import logger
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from voicebot.business import schema
@@ -158,18 +160,29 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            # Take the write lock up front: a booking's check-then-insert is then serialized,
-            # where a deferred transaction would let two callers read the same free slot.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A write transaction (Database.transaction) takes the write lock up front: a
+            # booking's check-then-insert is then serialized, where a deferred transaction
+            # would let two callers read the same free slot. Reads stay deferred (WAL).
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 
     def _create_schema(self) -> None:
         schema.metadata.create_all(self.engine)
         statements = schema.SQLITE_FTS if self.is_sqlite else schema.POSTGRES_FTS
-        with self.engine.begin() as db:
+        with self.transaction() as db:
             for statement in statements:
                 db.execute(text(statement))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on error; on SQLite it
+        holds the write lock from its first statement."""
+        with self.engine.connect() as connection:
+            connection.execution_options(immediate=True)
+            with connection.begin():
+                yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -192,7 +205,8 @@ class CompanyRepository:
         with self.database.engine.connect() as db:
             row = db.execute(select(c).where(c.c.id == company_id)).mappings().first()
             if row is None:
-                raise CompanyNotFound(company_id, self.list())
+                known = [(r.id, r.name) for r in db.execute(select(c.c.id, c.c.name).order_by(c.c.id))]
+                raise CompanyNotFound(company_id, known)
             hours = {
                 r.weekday: (time.fromisoformat(r.opens), time.fromisoformat(r.closes))
                 for r in db.execute(select(schema.opening_hours)

@@ -24,7 +24,7 @@ class MessagePad:
         problem = check_contact(name, phone, "message")
         if problem:
             return refused(problem)
-        with self.database.engine.begin() as db:
+        with self.database.transaction() as db:
             message_id = db.execute(insert(schema.messages).values(
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone),
                 text=message.strip(), created_at=self.clock(),

@@ -101,7 +101,7 @@ class OrderDesk:
         if problem:
             return refused(problem, ordered=False)
         total = sum(item.price_cents * quantity for item, quantity in lines)
-        with self.database.engine.begin() as db:
+        with self.database.transaction() as db:
             order_id = db.execute(insert(schema.orders).values(
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone), pickup_at=pickup_at,
                 total_cents=total, created_at=self.clock(),
