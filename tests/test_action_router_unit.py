@@ -20,6 +20,7 @@ from voicebot.llm.action_router import (
     merge_consecutive_user_messages,
     recent_caller_words,
     ungrounded,
+    when_phrase,
 )
 
 SAID = "Hi, I'd like a table for four this Saturday at 7 pm. I'm John Smith, five five five, one two three four."
@@ -118,3 +119,8 @@ def test_a_sentence_split_by_pauses_is_decided_on_whole():
 ])
 def test_the_callers_phone_number_comes_from_their_words(words, phone):
     assert caller_phone(words) == phone
+
+
+def test_the_callers_words_for_when_replace_a_rewritten_date():
+    assert when_phrase("I'd like a table for two next Monday at 7 pm, name Lisa Ray.") == "next Monday at 7 pm"
+    assert when_phrase("What's on the menu?") is None

@@ -83,6 +83,14 @@ def _digits(text: str) -> str:
     return "".join(t for t in _tokens(text) if t.isdigit())
 
 
+def when_phrase(caller_words: str) -> str | None:
+    """The caller's last words for a day and time ("next Monday at 7 pm"), if any."""
+    from dateparser.search import search_dates
+
+    found = search_dates(caller_words, languages=["en"], settings={"PREFER_DATES_FROM": "future"}) or []
+    return found[-1][0] if found else None
+
+
 def caller_phone(caller_words: str) -> str | None:
     """The last run of 7+ digits the caller said ("five five five, one two three four" →
     5551234): the model copies numbers badly ("555-313-131" for "555 3131")."""
@@ -289,10 +297,17 @@ class ActionRoutingLLMService(OpenAILLMService):
             arguments["phone"] = phone
         invented = ungrounded(arguments, said)
         if invented:
-            # Made-up details are dropped: the desk asks the caller for what is missing.
+            # Made-up details are dropped: the desk asks the caller for what is missing. A day
+            # or time the model rewrote ("next Monday at 7 pm" → "2026-12-01", "19:00") is
+            # replaced by the caller's own words for it, where dateparser finds them.
             dropped = {item.split("=", 1)[0] for item in invented}
             arguments = {k: v for k, v in arguments.items() if k not in dropped}
-            logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}")
+            phrase = await asyncio.to_thread(when_phrase, recent_caller_words(context))
+            for key in dropped & {"date", "time", "pickup_time"}:
+                if phrase:
+                    arguments[key] = phrase
+            logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}"
+                        + (f"; their words for when: {phrase!r}" if phrase else ""))
         tool = next((t for t in tools if t.name == action), None)
         if tool is None or (tool.properties and not any(v not in (None, "", [], {}) for v in arguments.values())):
             logger.info(f"{self}: {action} without anything the caller said ({elapsed:.2f}s); answering in words")
