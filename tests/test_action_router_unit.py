@@ -72,9 +72,9 @@ def test_a_booking_spread_over_several_messages_is_still_routed():
     assert ACTION_WORDS.search(words)
 
 
-def test_decision_schema_offers_answer_and_every_tool():
+def test_decision_schema_offers_every_tool_and_no_way_out():
     shapes = decision_schema(TOOL_SCHEMAS)["anyOf"]
-    assert [s["properties"]["action"]["const"] for s in shapes] == ["answer"] + [t.name for t in TOOL_SCHEMAS]
+    assert [s["properties"]["action"]["const"] for s in shapes] == [t.name for t in TOOL_SCHEMAS]
     book = next(s for s in shapes if s["properties"]["action"]["const"] == "book_table")
     assert set(book["properties"]["arguments"]["properties"]) == {"name", "phone", "party_size", "date", "time"}
     assert book["properties"]["arguments"]["required"] == []  # unsaid details stay out, the desk asks

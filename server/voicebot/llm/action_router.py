@@ -66,9 +66,8 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 _NUMBER_WORDS.update({"oh": "0", "thirty": "30", "forty": "40", "fifty": "50", "couple": "2", "noon": "12"})
 
 _INSTRUCTION = (
-    "When you are asked for a decision in JSON, decide what to do with the caller's last words: "
-    "\"answer\" for a question or small talk; otherwise the action, with only what the caller said, in their "
-    "words (leave out what they did not say), on one line, e.g. "
+    "When you are asked for a decision in JSON, pick the action the caller's last words ask for, "
+    "with only what the caller said, in their words (leave out what they did not say), on one line, e.g. "
     '{{"action": "take_message", "arguments": {{"name": "Bob", "phone": "555 2222", "message": "call back"}}}}. '
     "Actions:\n{actions}"
 )
@@ -134,8 +133,14 @@ def ungrounded(arguments: dict[str, Any], caller_words: str) -> list[str]:
 
 
 def decision_schema(tools: list[FunctionSchema]) -> dict[str, Any]:
-    """One JSON shape per action; llama.cpp compiles it into a grammar."""
-    shapes = [{"type": "object", "properties": {"action": {"const": ANSWER}}, "required": ["action"]}]
+    """One JSON shape per action; llama.cpp compiles it into a grammar.
+
+    There is no "answer" choice: offered one, the model once chose it for "Please book a
+    table for six next Friday at 8 pm under the name Carlo Rossi …" and then told the caller
+    the table was booked. Questions that reach a decision ("Do you take reservations?")
+    come back with made-up details only, which are dropped, and are answered in words.
+    """
+    shapes = []
     for tool in tools:
         shapes.append({
             "type": "object",
