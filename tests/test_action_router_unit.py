@@ -124,3 +124,5 @@ def test_the_callers_phone_number_comes_from_their_words(words, phone):
 def test_the_callers_words_for_when_replace_a_rewritten_date():
     assert when_phrase("I'd like a table for two next Monday at 7 pm, name Lisa Ray.") == "next Monday at 7 pm"
     assert when_phrase("What's on the menu?") is None
+    assert when_phrase("Please book a table for six next Friday at 8 pm under the name Carlo Rossi, "
+                       "my number is 555 1111.") == "next Friday at 8 pm"

@@ -87,7 +87,9 @@ def when_phrase(caller_words: str) -> str | None:
     from dateparser.search import search_dates
 
     found = search_dates(caller_words, languages=["en"], settings={"PREFER_DATES_FROM": "future"}) or []
-    return found[-1][0] if found else None
+    # Digits alone are a phone number's tail ("… five five five, one one one one" → year 1111).
+    worded = [phrase for phrase, _ in found if any(c.isalpha() for c in phrase)]
+    return worded[-1] if worded else None
 
 
 def caller_phone(caller_words: str) -> str | None:
