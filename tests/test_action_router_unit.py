@@ -21,6 +21,7 @@ from voicebot.llm.action_router import (
     recent_caller_words,
     ungrounded,
     when_phrase,
+    without_tool_traffic,
 )
 
 SAID = "Hi, I'd like a table for four this Saturday at 7 pm. I'm John Smith, five five five, one two three four."
@@ -126,3 +127,14 @@ def test_the_callers_words_for_when_replace_a_rewritten_date():
     assert when_phrase("What's on the menu?") is None
     assert when_phrase("Please book a table for six next Friday at 8 pm under the name Carlo Rossi, "
                        "my number is 555 1111.") == "next Friday at 8 pm"
+
+
+def test_the_model_sees_the_conversation_without_tool_traffic():
+    messages = [{"role": "system", "content": "s"},
+                {"role": "user", "content": "Book a table for two tomorrow at 7."},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+                 "function": {"name": "book_table", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": '{"ok": false, "summary": "Your name?"}'},
+                {"role": "assistant", "content": "Could I have your name for the booking?"},
+                {"role": "user", "content": "Maria Garcia."}]
+    assert [m["role"] for m in without_tool_traffic(messages)] == ["system", "user", "assistant", "user"]

@@ -173,6 +173,14 @@ def caller_words(context: LLMContext) -> str:
                     if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
 
 
+def without_tool_traffic(messages: list[dict]) -> list[dict]:
+    """The conversation as the caller heard it: tool calls and raw results left out (the
+    desk's sentence that followed is the assistant's turn). Shown its earlier tool calls,
+    the model wrote the next one as JSON text, which the bot then read out."""
+    return [m for m in messages
+            if m.get("role") != "tool" and not (m.get("role") == "assistant" and m.get("tool_calls"))]
+
+
 def merge_consecutive_user_messages(messages: list[dict]) -> list[dict]:
     """A caller who pauses mid-sentence leaves several user messages in a row ("book a table
     for six next Friday" / "under the name Carlo Rossi" / "my number is …"); decided on
@@ -263,6 +271,7 @@ class ActionRoutingLLMService(OpenAILLMService):
         # and the list would cost ~700 prompt tokens).
         params.pop("tools", None)
         params.pop("tool_choice", None)
+        params["messages"] = without_tool_traffic(params["messages"])
         return params
 
     async def _decide(self, context: LLMContext, tools: list[FunctionSchema]) -> tuple[str, dict] | None:
@@ -272,7 +281,7 @@ class ActionRoutingLLMService(OpenAILLMService):
             context, system_instruction=assert_given(self._settings.system_instruction),
             convert_developer_to_user=not self.supports_developer_role)
         # [system, instruction, *conversation]: the decision slot's cache holds the first two.
-        messages = merge_consecutive_user_messages(invocation["messages"])
+        messages = merge_consecutive_user_messages(without_tool_traffic(invocation["messages"]))
         messages.insert(1 if messages and messages[0].get("role") == "system" else 0,
                         {"role": "system", "content": routing_instruction(tools)})
         filler = asyncio.create_task(self._say_filler_soon()) if self._filler else None
