@@ -76,9 +76,10 @@ async def test_service_streams_pieces_with_ttfb():
         first, last = frames[0].at - start, frames[-1].at - start
         # Three sentences: if the audio came as one blob, first ≈ last.
         assert last - first > 0.3 * last, f"first audio at {first:.2f}s, last at {last:.2f}s"
-        ttfb = [d for r in harness.downstream.frames if isinstance(r.frame, MetricsFrame)
-                for d in r.frame.data if isinstance(d, TTFBMetricsData) and d.processor == tts.name]
-        assert ttfb and 0 < ttfb[0].value <= first + 0.05, (ttfb, first)
+        # Pipecat reports a zero TTFB for every processor at start; the real one follows.
+        ttfb = [d.value for r in harness.downstream.frames if isinstance(r.frame, MetricsFrame)
+                for d in r.frame.data if isinstance(d, TTFBMetricsData) and d.processor == tts.name and d.value > 0]
+        assert ttfb and ttfb[0] <= first + 0.05, (ttfb, first)
     assert tts.worker is None  # stopped with the pipeline
 
 
