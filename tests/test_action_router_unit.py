@@ -138,3 +138,24 @@ def test_the_model_sees_the_conversation_without_tool_traffic():
                 {"role": "assistant", "content": "Could I have your name for the booking?"},
                 {"role": "user", "content": "Maria Garcia."}]
     assert [m["role"] for m in without_tool_traffic(messages)] == ["system", "user", "assistant", "user"]
+
+
+def test_the_callers_answer_to_a_desk_question_goes_back_to_the_desk():
+    from voicebot.llm.action_router import desk_is_asking
+
+    asking = LLMContext(messages=[
+        {"role": "user", "content": "Can I reserve a table for two?"},
+        {"role": "user", "content": "Tomorrow at 6.30 in the evening."},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+         "function": {"name": "book_table", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": False, "summary": "Your name?"})},
+        {"role": "assistant", "content": "Could I have your name for the booking?"},
+        {"role": "user", "content": "It's Maria Garcia."},
+        {"role": "user", "content": "And my number is 555 9876."},
+    ])
+    assert desk_is_asking(asking)
+    assert "reserve" in recent_caller_words(asking)  # two caller turns, four messages
+    done = LLMContext(messages=asking.messages[:3] + [
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": True, "summary": "Booked."})},
+        {"role": "user", "content": "Thanks!"}])
+    assert not desk_is_asking(done)

@@ -196,11 +196,27 @@ def merge_consecutive_user_messages(messages: list[dict]) -> list[dict]:
 
 
 def recent_caller_words(context: LLMContext, turns: int = 3) -> str:
-    """The caller's last few messages: a booking spreads over several ("for four on Saturday"
-    … "my number is 555 1234"), and the last may hold no action word at all."""
-    said = [_NOTES.sub("", m["content"]) for m in context.messages
-            if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+    """The caller's last few turns (consecutive messages are one turn): a booking spreads
+    over several ("for four on Saturday" … "my number is 555 1234"), and the last may hold
+    no action word at all."""
+    messages = [{**m, "content": _NOTES.sub("", m["content"])} if isinstance(m.get("content"), str) else m
+                for m in without_tool_traffic([m for m in context.messages if isinstance(m, dict)])]
+    said = [m["content"] for m in merge_consecutive_user_messages(messages)
+            if m.get("role") == "user" and isinstance(m.get("content"), str)]
     return " ".join(said[-turns:])
+
+
+def desk_is_asking(context: LLMContext, within: int = 6) -> bool:
+    """True if a recent front-desk result was a question to the caller ("Could I have your
+    name for the booking?"): their next words answer it and must reach the desk, not the
+    model's imagination (it told a caller "I'll book a table for you" with nothing stored)."""
+    for message in reversed(context.messages[-within:]):
+        if isinstance(message, dict) and message.get("role") == "tool":
+            try:
+                return json.loads(message.get("content") or "").get("ok") is False
+            except (TypeError, ValueError, AttributeError):
+                return False
+    return False
 
 
 def _tool_summary(message: Any) -> str | None:
@@ -259,7 +275,7 @@ class ActionRoutingLLMService(OpenAILLMService):
             # The desk's sentence was written from the stored row: say it as it is.
             return _text_stream(summary, model=self._settings.model)
         if (tools and isinstance(last, dict) and last.get("role") == "user"
-                and ACTION_WORDS.search(recent_caller_words(context))):
+                and (ACTION_WORDS.search(recent_caller_words(context)) or desk_is_asking(context))):
             decision = await self._decide(context, tools)
             if decision is not None:
                 return _tool_call_stream(*decision, model=self._settings.model)
