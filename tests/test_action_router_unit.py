@@ -159,3 +159,10 @@ def test_the_callers_answer_to_a_desk_question_goes_back_to_the_desk():
         {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": True, "summary": "Booked."})},
         {"role": "user", "content": "Thanks!"}])
     assert not desk_is_asking(done)
+
+
+def test_a_time_alone_is_not_a_day():
+    from voicebot.llm.action_router import _DAY_WORDS
+
+    assert _DAY_WORDS.search("next Friday at 8 pm") and _DAY_WORDS.search("tomorrow at 6")
+    assert _DAY_WORDS.search("December 12") and not _DAY_WORDS.search("8 pm")

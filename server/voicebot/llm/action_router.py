@@ -58,6 +58,9 @@ ACTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+_DAY_WORDS = re.compile(
+    r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(today|tonight|tomorrow|jan\w*|feb\w*|march|april|may|"
+    r"june|july|aug\w*|sept?\w*|oct\w*|nov\w*|dec\w*)\b", re.IGNORECASE)
 _GOODBYE = re.compile(r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b", re.IGNORECASE)
 _NOTES = re.compile(r"\n\(Notes for this question:.*?\)\s*$", re.DOTALL)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -336,7 +339,8 @@ class ActionRoutingLLMService(OpenAILLMService):
             arguments = {k: v for k, v in arguments.items() if k not in dropped}
             phrase = await asyncio.to_thread(when_phrase, recent_caller_words(context))
             for key in dropped & {"date", "time", "pickup_time"}:
-                if phrase:
+                # A day only from words that name one: "8 pm" alone would book today.
+                if phrase and (key != "date" or _DAY_WORDS.search(phrase)):
                     arguments[key] = phrase
             logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}"
                         + (f"; their words for when: {phrase!r}" if phrase else ""))
