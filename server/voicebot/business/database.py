@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
-from loguru import logger
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
@@ -223,7 +222,3 @@ class CompanyRepository:
             greeting=row["greeting"], timezone=row["timezone"], notes=row["notes"],
             takes_orders=row["takes_orders"], policy=policy, hours=hours, menu=menu,
         )
-
-
-def log_database(database: Database) -> None:
-    logger.info(f"Business database: {database.description}")
