@@ -149,10 +149,10 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     )
     stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
     desk = FrontDesk(preloaded.database, preloaded.company)
-    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.bookings.clock()),
+    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
                              filler=HOLD_ON)
     desk.register(llm)
-    notes = KnowledgeNotes(desk.knowledge, desk.bookings.clock)
+    notes = KnowledgeNotes(desk.knowledge, desk.clock)
 
     context = LLMContext(tools=tools_schema())
     turn_analyzer = preloaded.smart_turn.take()

@@ -22,7 +22,7 @@ from pipecat.services.llm_service import FunctionCallParams, LLMService
 
 from voicebot.business.bookings import BookingBook
 from voicebot.business.database import Company, Database
-from voicebot.business.desk import Clock, DeskResult
+from voicebot.business.desk import Clock, DeskResult, company_clock
 from voicebot.business.knowledge import KnowledgeBase, search_terms
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import OrderDesk
@@ -68,9 +68,10 @@ class FrontDesk:
 
     def __init__(self, database: Database, company: Company):
         self.company = company
-        self.bookings = BookingBook(database, company)
-        self.orders = OrderDesk(database, company)
-        self.messages = MessagePad(database, company)
+        self.clock = company_clock(company)  # the restaurant's wall clock, shared by every desk
+        self.bookings = BookingBook(database, company, self.clock)
+        self.orders = OrderDesk(database, company, self.clock)
+        self.messages = MessagePad(database, company, self.clock)
         self.knowledge = KnowledgeBase(database, company.id)
 
     def operations(self) -> dict[str, Callable[..., DeskResult]]:
