@@ -12,6 +12,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm.action_router import (
     ACTION_WORDS,
+    candidate_tools,
     _text_stream,
     _tool_call_stream,
     _tool_summary,
@@ -71,6 +72,18 @@ def test_a_booking_spread_over_several_messages_is_still_routed():
     words = recent_caller_words(context)
     assert "book a table" in words and "555 1234" in words and "Notes" not in words
     assert ACTION_WORDS.search(words)
+
+
+@pytest.mark.parametrize(("words", "offered"), [
+    ("Could you tell the manager I left my umbrella there yesterday?", {"take_message"}),
+    ("Can you ask the owner to call me back about a birthday party?", {"take_message"}),
+    ("I'd like to book a table for four on Saturday", {"check_availability", "book_table", "find_booking",
+                                                       "cancel_booking"}),
+    ("Three California rolls to go, please", {"place_order"}),
+    ("It's Maria Garcia, five five five, nine eight seven six", {t.name for t in TOOL_SCHEMAS}),
+])
+def test_the_decision_offers_only_the_actions_the_caller_spoke_of(words, offered):
+    assert {t.name for t in candidate_tools(TOOL_SCHEMAS, words)} == offered
 
 
 def test_decision_schema_offers_every_tool_and_no_way_out():

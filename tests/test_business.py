@@ -258,6 +258,12 @@ def test_reimporting_a_company_replaces_its_menu_and_keeps_its_bookings(database
     ("2026-12-24", "19:30", datetime(2026, 12, 24, 19, 30)),
     ("next Friday", "8 pm", datetime(2026, 12, 4, 20, 0)),
     ("December 12", "6:45 pm", datetime(2026, 12, 12, 18, 45)),
+    # as speech-to-text writes them
+    ("tomorrow at eight. 45 in the evening", "tomorrow at eight. 45 in the evening", datetime(2026, 12, 2, 20, 45)),
+    ("tomorrow", "6.30 in the evening", datetime(2026, 12, 2, 18, 30)),
+    ("this Saturday at 7", "this Saturday at 7", datetime(2026, 12, 5, 19, 0)),
+    ("the 12th", "seven o'clock", datetime(2026, 12, 12, 19, 0)),
+    ("Friday", "for two at six thirty", datetime(2026, 12, 4, 18, 30)),
 ])
 def test_the_callers_words_become_a_date_and_time(day, time_of_day, expected):
     hours = {d: (datetime(1, 1, 1, 12).time(), datetime(1, 1, 1, 21).time()) for d in range(7)}

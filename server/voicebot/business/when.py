@@ -15,7 +15,6 @@ import dateparser
 
 _SETTINGS_BASE = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
 _FILLER = re.compile(r"\b(this|on|at|for|the|coming|o'clock|oclock)\b", re.IGNORECASE)
-_BARE_HOUR = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*$")
 _MERIDIEM = re.compile(r"\b(a\.?m\.?|p\.?m\.?|noon|midnight|morning|evening|night|afternoon|tonight)\b",
                        re.IGNORECASE)
 
@@ -23,12 +22,43 @@ _MERIDIEM = re.compile(r"\b(a\.?m\.?|p\.?m\.?|noon|midnight|morning|evening|nigh
 _WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
 
 
+_HOUR_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_MINUTE_WORDS = {"oh five": "05", "ten": "10", "fifteen": "15", "twenty": "20", "thirty": "30", "forty": "40",
+                 "forty five": "45", "forty-five": "45", "fifty": "50"}
+# "eight. 45", "six thirty", "6.30", "7 15" as transcribed from speech → "8:45", "6:30", "7:15".
+_SPOKEN_CLOCK = re.compile(
+    r"\b(\d{1,2}|" + "|".join(list(_HOUR_WORDS)[1:]) + r")\s*[.,:]?\s*"
+    r"(\d{2}|" + "|".join(sorted(_MINUTE_WORDS, key=len, reverse=True)) + r")\b(?!\s*(people|persons|guests))",
+    re.IGNORECASE)
+_HOUR_BEFORE_MERIDIEM = re.compile(
+    r"\b(" + "|".join(list(_HOUR_WORDS)[1:]) + r")\b(?=\s*(o'?clock|a\.?m\b|p\.?m\b|in the|at night))", re.IGNORECASE)
+_PART_OF_DAY = [(re.compile(r"\bin the (evening|afternoon)\b|\bat night\b", re.IGNORECASE), " pm"),
+                (re.compile(r"\bin the morning\b", re.IGNORECASE), " am")]
+
+
+def spoken_clock(text: str) -> str:
+    """Times as speech-to-text writes them, in a form dateparser reads."""
+    def clock(match: re.Match) -> str:
+        hour = _HOUR_WORDS.get(match.group(1).lower(), match.group(1))
+        minute = _MINUTE_WORDS.get(match.group(2).lower(), match.group(2))
+        if int(hour) > 12 or int(minute) > 59:
+            return match.group(0)
+        return f"{hour}:{minute}"
+
+    text = _SPOKEN_CLOCK.sub(clock, text)
+    text = _HOUR_BEFORE_MERIDIEM.sub(lambda m: _HOUR_WORDS[m.group(1).lower()], text)
+    for pattern, meridiem in _PART_OF_DAY:
+        text = pattern.sub(meridiem, text)
+    return text
+
+
 class WhenError(ValueError):
     """The words do not name a day or a time; the message says which, for the caller."""
 
 
 def _parse(text: str, now: datetime) -> datetime | None:
-    cleaned = " ".join(_FILLER.sub(" ", text).split())
+    cleaned = " ".join(_FILLER.sub(" ", spoken_clock(text)).split())
     if not cleaned:
         return None
     settings = dict(_SETTINGS_BASE, RELATIVE_BASE=now)
@@ -44,10 +74,49 @@ def parse_day(text: str, now: datetime) -> date:
     iso = re.match(r"^\d{4}-\d{2}-\d{2}", text)
     if iso:
         return date.fromisoformat(iso.group(0))
-    parsed = _parse(text, now)
+    # The time of day is not the day's business: dateparser read "Saturday at 7" as July.
+    day_words = _TIME_OF_DAY.sub(" ", spoken_clock(text)).strip(" ,.")
+    if not day_words and text:
+        return now.date()
+    ordinal = _DAY_OF_MONTH.match(" ".join(_FILLER.sub(" ", day_words).split()))
+    if ordinal:  # "the 12th": dateparser took it for December of next year
+        return _next_day_of_month(int(ordinal.group(1)), now.date())
+    parsed = _parse(day_words, now)
     if parsed is None:
         raise WhenError(f"I could not tell which day {text!r} is")
     return parsed.date()
+
+
+_CLOCK_TOKEN = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(?:(a)|(p))?(?(3)\.?\s?m\b\.?|(?(4)\.?\s?m\b\.?))",
+                          re.IGNORECASE)
+
+
+_TIME_OF_DAY = re.compile(
+    r"\b(at|around|about|by)\s+\d{1,2}(:\d{2})?(\s*[ap]\.?\s?m\b\.?)?|\b\d{1,2}(:\d{2}\s*([ap]\.?\s?m\b\.?)?|"
+    r"\s*[ap]\.?\s?m\b\.?)|\b(o'?clock|noon|midnight|in the (morning|afternoon|evening)|at night)\b",
+    re.IGNORECASE)
+
+
+_DAY_OF_MONTH = re.compile(r"^(\d{1,2})(st|nd|rd|th)$", re.IGNORECASE)
+
+
+def _next_day_of_month(day: int, today: date) -> date:
+    year, month = today.year, today.month
+    for _ in range(13):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate and candidate >= today:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise WhenError(f"There is no day {day} in a month")
+
+
+def _clock_in(text: str) -> re.Match | None:
+    """The last hour[:minutes][am/pm] in the words ("for 2 tomorrow 6:30 pm" → "6:30 pm")."""
+    found = list(_CLOCK_TOKEN.finditer(text))
+    return found[-1] if found else None
 
 
 def parse_time(text: str, now: datetime, open_span: tuple[time, time] | None = None) -> time:
@@ -56,12 +125,18 @@ def parse_time(text: str, now: datetime, open_span: tuple[time, time] | None = N
     text = (text or "").strip()
     if not text:
         raise WhenError("I need a time")
-    bare = _BARE_HOUR.match(text)
-    if bare:
-        hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
-        if hour > 23 or minute > 59:
+    clock = _clock_in(" ".join(_FILLER.sub(" ", spoken_clock(text)).split()))
+    if clock:
+        hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
+        if hour > 23 or minute > 59 or (hour > 12 and (clock.group(3) or clock.group(4))):
             raise WhenError(f"{text!r} is not a time")
+        if clock.group(3) and hour == 12:
+            hour = 0
+        if clock.group(4) and hour < 12:
+            hour += 12
         candidate = time(hour, minute)
+        if clock.group(3) or clock.group(4):
+            return candidate
     else:
         parsed = _parse(text, now)
         if parsed is None:

@@ -58,6 +58,19 @@ ACTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# Which actions the caller's words can mean. The decision's grammar offers only these: asked
+# "tell the manager I left my umbrella", the model, offered every tool, looked up a booking.
+_BOOKING_WORDS = r"\b(book\w*|reserv\w*|table|cancel\w*|available|availability|room for|seats?)\b"
+_ACTIONS_FOR_WORDS = {
+    "check_availability": _BOOKING_WORDS,
+    "book_table": _BOOKING_WORDS,
+    "find_booking": _BOOKING_WORDS,
+    "cancel_booking": _BOOKING_WORDS,
+    "place_order": r"\b(order\w*|to go|pick ?up|takeout|take out)\b",
+    "take_message": r"\b(message|tell|let (the|your)|call me back|manager|owner|chef|staff)\b",
+    "end_call": r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b",
+}
+
 _DAY_WORDS = re.compile(
     r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(today|tonight|tomorrow|jan\w*|feb\w*|march|april|may|"
     r"june|july|aug\w*|sept?\w*|oct\w*|nov\w*|dec\w*)\b", re.IGNORECASE)
@@ -154,6 +167,14 @@ def decision_schema(tools: list[FunctionSchema]) -> dict[str, Any]:
             "required": ["action", "arguments"],
         })
     return {"anyOf": shapes}
+
+
+def candidate_tools(tools: list[FunctionSchema], words: str) -> list[FunctionSchema]:
+    """The tools the caller's words can be asking for (all of them if the words name none,
+    e.g. a name and number given in answer to the desk's question)."""
+    matching = [t for t in tools
+                if (pattern := _ACTIONS_FOR_WORDS.get(t.name)) is None or re.search(pattern, words, re.IGNORECASE)]
+    return matching or list(tools)
 
 
 def _describe(tool: FunctionSchema) -> str:
@@ -303,13 +324,14 @@ class ActionRoutingLLMService(OpenAILLMService):
         messages = merge_consecutive_user_messages(without_tool_traffic(invocation["messages"]))
         messages.insert(1 if messages and messages[0].get("role") == "system" else 0,
                         {"role": "system", "content": routing_instruction(tools)})
+        offered = candidate_tools(tools, recent_caller_words(context))
         filler = asyncio.create_task(self._say_filler_soon()) if self._filler else None
         started = time.monotonic()
         try:
             response = await self._client.chat.completions.create(
                 model=self._settings.model, messages=messages, stream=False, temperature=0, max_tokens=160,
                 response_format={"type": "json_schema",
-                                 "json_schema": {"name": "decision", "schema": decision_schema(tools)}},
+                                 "json_schema": {"name": "decision", "schema": decision_schema(offered)}},
                 extra_body={"cache_prompt": True, "id_slot": DECISION_SLOT})
             decision = json.loads(response.choices[0].message.content or "{}")
         except Exception as e:  # the turn is still answered in words
