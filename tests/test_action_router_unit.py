@@ -12,11 +12,11 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm.action_router import (
     ACTION_WORDS,
-    candidate_tools,
     _text_stream,
     _tool_call_stream,
     _tool_summary,
     caller_phone,
+    candidate_tools,
     decision_schema,
     merge_consecutive_user_messages,
     recent_caller_words,
