@@ -38,6 +38,7 @@ from voicebot.business.prompt import HOLD_ON, greeting_request, speech_vocabular
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk, KnowledgeNotes, tools_schema
 from voicebot.llm import create_llm_service
+from voicebot.memory import release_freed_memory
 from voicebot.preload import Preloaded
 from voicebot.stt import create_stt_service
 from voicebot.timeline import CallTimeline
@@ -221,6 +222,8 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
             warmup_task.cancel()
         await tts.stop_worker()
         preloaded.smart_turn.give_back(turn_analyzer)
+        if settings.trim_after_call:
+            await asyncio.to_thread(release_freed_memory)
         if timeline.turns:
             median = sorted(timeline.turns)[len(timeline.turns) // 2]
             logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")

@@ -54,6 +54,10 @@ class ServerSettings:
     tts: TTSSettings = field(default_factory=TTSSettings)
     stt: STTSettings = field(default_factory=STTSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    # glibc heap: at most this many malloc arenas (0: glibc's default) and freed pages
+    # returned to the OS after each call (voicebot/memory.py; measured in bench/soak.py).
+    malloc_arenas: int = 2
+    trim_after_call: bool = True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,4 +126,6 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         tts=tts,
         stt=usable_engine(STTSettings.from_env(engine=args.stt_engine, model=args.stt_model)),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
+        malloc_arenas=max(0, int(os.environ.get("VOICEBOT_MALLOC_ARENAS", "2"))),
+        trim_after_call=os.environ.get("VOICEBOT_MALLOC_TRIM", "1").strip().lower() not in ("0", "false", "no", "off"),
     )

@@ -14,10 +14,12 @@ from voicebot.business import CompanyNotFound, CompanyRepository, Database
 from voicebot.client_build import ensure_client_built
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
+from voicebot.memory import cap_malloc_arenas
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(argv)
+    cap_malloc_arenas(settings.malloc_arenas)  # before the threads that would spread the heap
     log_path = setup_logging()
     try:
         database = Database(settings.database)

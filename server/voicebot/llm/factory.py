@@ -65,6 +65,7 @@ class LLMSettings:
     base_url: str | None = None
     api_key: str | None = None
     threads: int = 2  # embedded only
+    generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
     context_size: int = 8192  # embedded only, shared by its two slots
     poll: int = 50  # embedded only: llama.cpp's busy-wait level
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
@@ -76,7 +77,8 @@ class LLMSettings:
         """Settings from the environment, overridden by command-line ``flags`` that are not None.
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``VOICEBOT_LLM_BACKEND``,
-        ``VOICEBOT_LLM_MODEL``, ``VOICEBOT_LLM_THREADS``, ``VOICEBOT_LLM_CONTEXT``,
+        ``VOICEBOT_LLM_MODEL``, ``VOICEBOT_LLM_THREADS``, ``VOICEBOT_LLM_GENERATION_THREADS``,
+        ``VOICEBOT_LLM_CONTEXT``,
         ``VOICEBOT_LLM_MAX_TOKENS``, ``VOICEBOT_LLM_TEMPERATURE``.
         """
         env = os.environ if env is None else env
@@ -99,6 +101,7 @@ class LLMSettings:
             base_url=value("OPENAI_BASE_URL"),
             api_key=value("OPENAI_API_KEY"),
             threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
+            generation_threads=number("VOICEBOT_LLM_GENERATION_THREADS", int, cls.generation_threads),
             context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
             poll=number("VOICEBOT_LLM_POLL", int, cls.poll),  # 0 is a value, not "unset"
             cache_ram_mib=number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib),
@@ -111,7 +114,8 @@ class LLMSettings:
         return replace(settings, **overrides)
 
     def embedded_config(self) -> EmbeddedLlamaConfig:
-        return EmbeddedLlamaConfig(threads=self.threads, context_size=self.context_size, poll=self.poll,
+        return EmbeddedLlamaConfig(threads=self.threads, generation_threads=self.generation_threads,
+                                   context_size=self.context_size, poll=self.poll,
                                    cache_ram_mib=self.cache_ram_mib)
 
 

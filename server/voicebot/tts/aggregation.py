@@ -17,6 +17,10 @@ from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _Loo
 
 CLAUSE_BREAKS = ",;:—"
 MIN_FIRST_CLAUSE_CHARS = 4
+# A first clause shorter than this many words ("Yes,", "Sure,") is not released alone: on a
+# slow CPU the rest of the sentence then takes seconds to synthesize, a silence inside
+# the reply (measured up to 4 s after "Yes,"). 1 releases any clause.
+FIRST_CLAUSE_MIN_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", "1"))
 # Without a clause break, the first piece still goes once it has this many words (0: never):
 # Kokoro's time to first audio grows with the piece's length.
 FIRST_PIECE_MAX_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_WORDS", "0"))
@@ -25,10 +29,12 @@ FIRST_PIECE_MAX_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_WORDS", "0"))
 class FirstClauseTextAggregator(SimpleTextAggregator):
     """Sentence aggregation, except that each reply's first clause is released at once."""
 
-    def __init__(self, *, first_piece_max_words: int = FIRST_PIECE_MAX_WORDS, **kwargs):
+    def __init__(self, *, first_piece_max_words: int = FIRST_PIECE_MAX_WORDS,
+                 first_clause_min_words: int = FIRST_CLAUSE_MIN_WORDS, **kwargs):
         super().__init__(**kwargs)
         self._released_in_reply = False
         self._first_piece_max_words = first_piece_max_words
+        self._first_clause_min_words = first_clause_min_words
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
         if self._aggregation_type == TextType.TOKEN:
@@ -51,7 +57,8 @@ class FirstClauseTextAggregator(SimpleTextAggregator):
         if char.isspace() or not self._text.endswith((" ", "\n")):
             return False
         body = self._text.rstrip()
-        if body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS:
+        if (body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS
+                and len(body.split()) >= self._first_clause_min_words):
             return True
         return self._long_enough(body, char)
 

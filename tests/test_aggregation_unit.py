@@ -1,0 +1,42 @@
+"""The first-clause rule: what the TTS gets as the first piece of a reply."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.tts.aggregation import FirstClauseTextAggregator
+
+
+async def pieces(aggregator: FirstClauseTextAggregator, tokens: list[str]) -> list[str]:
+    out = []
+    for token in tokens:
+        out += [a.text async for a in aggregator.aggregate(token)]
+    last = await aggregator.flush()
+    if last is not None and last.text.strip():
+        out.append(last.text.strip())
+    return out
+
+
+REPLY = ["Yes", ",", " we", " close", " at", " 9", " PM", ",", " every", " night", ".", " See", " you", "!"]
+
+
+@pytest.mark.parametrize(("min_words", "first"), [(1, "Yes,"), (3, "Yes, we close at 9 PM,")])
+async def test_the_first_clause_goes_alone_once_it_has_enough_words(min_words, first):
+    aggregator = FirstClauseTextAggregator(first_clause_min_words=min_words)
+    got = await pieces(aggregator, REPLY)
+    assert got[0] == first
+    assert " ".join(got).replace(" ,", ",") == "Yes, we close at 9 PM, every night. See you!"
+
+
+async def test_only_the_first_clause_of_each_reply_is_cut_early():
+    aggregator = FirstClauseTextAggregator(first_clause_min_words=1)
+    first = await pieces(aggregator, ["Sure", ",", " a", " table", ",", " for", " four", "."])
+    second = await pieces(aggregator, ["Well", ",", " maybe", "."])
+    assert first == ["Sure,", "a table, for four."]
+    assert second == ["Well,", "maybe."]
+
+
+async def test_a_long_first_piece_is_cut_between_words_not_inside_an_amount():
+    aggregator = FirstClauseTextAggregator(first_piece_max_words=4)
+    got = await pieces(aggregator, ["The", " dragon", " roll", " is", " $", "15", " and", " very", " good", "."])
+    assert got[0] == "The dragon roll is $15 and"  # not "is" before "$", nor inside "$15"
