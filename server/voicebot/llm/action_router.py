@@ -274,11 +274,14 @@ class ActionRoutingLLMService(OpenAILLMService):
     decision (see the module docstring), never sent as ``tools`` to the model.
 
     ``filler``: said while a decision runs (e.g. "One moment, please."), or None.
+    ``decision_slot``: the llama.cpp slot whose cache holds the decision instruction
+    (the embedded server's own); None lets a shared server choose.
     """
 
-    def __init__(self, *, filler: str | None = None, **kwargs):
+    def __init__(self, *, filler: str | None = None, decision_slot: int | None = DECISION_SLOT, **kwargs):
         super().__init__(**kwargs)
         self._filler = filler
+        self._decision_slot = decision_slot
         self._filler_said_at = -FILLER_AGAIN_AFTER_S
 
     async def _say_filler_soon(self) -> None:
@@ -332,7 +335,8 @@ class ActionRoutingLLMService(OpenAILLMService):
                 model=self._settings.model, messages=messages, stream=False, temperature=0, max_tokens=160,
                 response_format={"type": "json_schema",
                                  "json_schema": {"name": "decision", "schema": decision_schema(offered)}},
-                extra_body={"cache_prompt": True, "id_slot": DECISION_SLOT})
+                extra_body={"cache_prompt": True,
+                            **({"id_slot": self._decision_slot} if self._decision_slot is not None else {})})
             decision = json.loads(response.choices[0].message.content or "{}")
         except Exception as e:  # the turn is still answered in words
             logger.warning(f"{self}: action decision failed ({type(e).__name__}: {e}); answering in words")

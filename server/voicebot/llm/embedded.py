@@ -77,6 +77,11 @@ class EmbeddedLlamaConfig:
     poll: int = 50
     cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB
     model_alias: str = DEFAULT_MODEL_ALIAS
+    # Where it listens: loopback on a free port for the bot's own use; ``voicebot-llm``
+    # (voicebot/llm/serve.py) gives a fixed address to share one model between replicas.
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str | None = None  # None: a random per-process key
     # llama.cpp's own log (printed by the C++ code, not loguru): 2 = warnings and errors;
     # 3 adds a few lines per request (slot choice, prompt/eval timings).
     log_verbosity: int = 2
@@ -136,8 +141,8 @@ class EmbeddedLlamaServer:
 
     def __init__(self, config: EmbeddedLlamaConfig | None = None):
         self._config = config or EmbeddedLlamaConfig()
-        # A per-process key: the port is loopback-only, but the machine is shared.
-        self._api_key = secrets.token_urlsafe(24)
+        # A per-process key unless one is given: even on loopback, the machine is shared.
+        self._api_key = self._config.api_key or secrets.token_urlsafe(24)
         self._server: Any = None  # xllamacpp.Server
         self._address: str = ""  # http://127.0.0.1:PORT
         self._lock = threading.Lock()
@@ -221,8 +226,8 @@ class EmbeddedLlamaServer:
         params = xlc.CommonParams()
         params.model.path = str(model_path)
         params.model_alias = {c.model_alias}
-        params.hostnames = ["127.0.0.1"]
-        params.port = 0  # any free port
+        params.hostnames = [c.host]
+        params.port = c.port  # 0: any free port
         params.api_keys = [self._api_key]
         params.n_ctx = c.context_size
         params.n_parallel = c.parallel

@@ -26,6 +26,7 @@ from pipecat.services.openai.llm import OpenAILLMService
 from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
     ANSWER_SLOT,
+    DECISION_SLOT,
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
     EmbeddedLlamaServer,
@@ -71,6 +72,10 @@ class LLMSettings:
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
+    # How front-desk actions reach the tools: "native" (the model's own tool calls) or
+    # "routed" (a grammar-constrained decision, for the embedded coder model, which makes
+    # none). None: routed for the embedded backend, native for the others.
+    tool_calls: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMSettings:
@@ -107,11 +112,21 @@ class LLMSettings:
             cache_ram_mib=number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib),
             max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
             temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
+            tool_calls=value("VOICEBOT_LLM_TOOLS"),
         )
         overrides = {name: flag for name, flag in flags.items() if flag is not None}
         if isinstance(overrides.get("backend"), str):
             overrides["backend"] = LLMBackend(overrides["backend"])
-        return replace(settings, **overrides)
+        settings = replace(settings, **overrides)
+        if settings.tool_calls not in (None, "native", "routed"):
+            raise ValueError(f"VOICEBOT_LLM_TOOLS={settings.tool_calls!r}: use native or routed")
+        return settings
+
+    def routes_actions(self) -> bool:
+        """True if front-desk actions go through a grammar-constrained decision."""
+        if self.tool_calls is not None:
+            return self.tool_calls == "routed"
+        return choose_backend(self) is LLMBackend.EMBEDDED
 
     def embedded_config(self) -> EmbeddedLlamaConfig:
         return EmbeddedLlamaConfig(threads=self.threads, generation_threads=self.generation_threads,
@@ -133,8 +148,8 @@ def choose_backend(settings: LLMSettings) -> LLMBackend:
 def resolve_model(settings: LLMSettings) -> str:
     if settings.model:
         return settings.model
-    if choose_backend(settings) is LLMBackend.EMBEDDED:
-        return DEFAULT_MODEL_ALIAS
+    if choose_backend(settings) is LLMBackend.EMBEDDED or settings.routes_actions():
+        return DEFAULT_MODEL_ALIAS  # a routed remote model is our GGUF served by voicebot-llm
     return DEFAULT_OPENAI_MODEL
 
 
@@ -146,7 +161,8 @@ def describe_backend(settings: LLMSettings) -> str:
         return f"LLM: OpenAI, model {model}"
     if backend is LLMBackend.OPENAI_COMPATIBLE:
         key = "with API key" if settings.api_key else "no API key"
-        return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key})"
+        tools = "; front-desk actions routed by a grammar" if settings.routes_actions() else ""
+        return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key}{tools})"
     server = shared_embedded_server()
     if server is not None:
         return f"LLM: {server.describe()}"
@@ -225,9 +241,11 @@ def create_llm_service(settings: LLMSettings, system_instruction: str, filler: s
             service_settings.temperature = settings.temperature
 
     # The embedded model does not make tool calls; a grammar-constrained decision does (action_router).
-    if backend is LLMBackend.EMBEDDED:
+    if settings.routes_actions():
+        # Our own server has a slot kept for decisions; a shared one picks slots itself.
+        decision_slot = DECISION_SLOT if backend is LLMBackend.EMBEDDED else None
         service = ActionRoutingLLMService(api_key=api_key, base_url=base_url, settings=service_settings,
-                                          filler=filler, **kwargs)
+                                          filler=filler, decision_slot=decision_slot, **kwargs)
     else:
         service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
     if backend is not LLMBackend.OPENAI:
