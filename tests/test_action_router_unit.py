@@ -196,3 +196,28 @@ def test_a_shared_llm_server_of_our_model_gets_routed_actions_without_a_pinned_s
     assert not isinstance(create_llm_service(native, "You answer the phone."), ActionRoutingLLMService)
     with pytest.raises(ValueError, match="VOICEBOT_LLM_TOOLS"):
         LLMSettings.from_env({"VOICEBOT_LLM_TOOLS": "sometimes"})
+
+
+async def test_the_callers_words_for_when_win_over_the_models_copy():
+    """The model turned "eight. 45 in the evening" into "8 pm" and a table was booked at 8."""
+    from types import SimpleNamespace
+
+    from pipecat.services.openai.llm import OpenAILLMService
+
+    from voicebot.llm.action_router import ActionRoutingLLMService
+
+    service = ActionRoutingLLMService(api_key="k", base_url="http://127.0.0.1:9/v1", decision_slot=None,
+                                      settings=OpenAILLMService.Settings(model="m", system_instruction="s"))
+    decision = {"action": "book_table", "arguments": {"name": "Ann Lee", "party_size": 2, "date": "tomorrow",
+                                                      "time": "8 pm", "phone": "555 3333"}}
+
+    async def create(**_):
+        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=json.dumps(decision)))])
+
+    service._client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create)))
+    context = LLMContext(messages=[{"role": "user", "content": "I'd like a table for two tomorrow at eight. 45 "
+                                                               "in the evening for Ann Lee. Phone 555-3333."}])
+    action, arguments = await service._decide(context, TOOL_SCHEMAS)
+    assert action == "book_table"
+    assert arguments["time"].endswith("tomorrow at 8:45 pm") and arguments["date"] == arguments["time"]
+    assert arguments["party_size"] == 2 and arguments["phone"] == "5553333"

@@ -82,6 +82,13 @@ def parse_day(text: str, now: datetime) -> date:
     if ordinal:  # "the 12th": dateparser took it for December of next year
         return _next_day_of_month(int(ordinal.group(1)), now.date())
     parsed = _parse(day_words, now)
+    if parsed is None:  # "four people this Saturday": the day inside other words
+        from dateparser.search import search_dates
+
+        settings = dict(_SETTINGS_BASE, RELATIVE_BASE=now)
+        found = [d for phrase, d in search_dates(day_words, languages=["en"], settings=settings) or []
+                 if any(c.isalpha() for c in phrase)]
+        parsed = found[-1] if found else None
     if parsed is None:
         raise WhenError(f"I could not tell which day {text!r} is")
     return parsed.date()

@@ -102,7 +102,9 @@ def when_phrase(caller_words: str) -> str | None:
     """The caller's last words for a day and time ("next Monday at 7 pm"), if any."""
     from dateparser.search import search_dates
 
-    found = search_dates(caller_words, languages=["en"], settings={"PREFER_DATES_FROM": "future"}) or []
+    from voicebot.business.when import spoken_clock
+
+    found = search_dates(spoken_clock(caller_words), languages=["en"], settings={"PREFER_DATES_FROM": "future"}) or []
     # Digits alone are a phone number's tail ("… five five five, one one one one" → year 1111).
     worded = [phrase for phrase, _ in found if any(c.isalpha() for c in phrase)]
     return worded[-1] if worded else None
@@ -358,19 +360,22 @@ class ActionRoutingLLMService(OpenAILLMService):
             arguments["phone"] = phone
         invented = ungrounded(arguments, said)
         if invented:
-            # Made-up details are dropped: the desk asks the caller for what is missing. A day
-            # or time the model rewrote ("next Monday at 7 pm" → "2026-12-01", "19:00") is
-            # replaced by the caller's own words for it, where dateparser finds them.
+            # Made-up details are dropped: the desk asks the caller for what is missing.
             dropped = {item.split("=", 1)[0] for item in invented}
             arguments = {k: v for k, v in arguments.items() if k not in dropped}
-            phrase = await asyncio.to_thread(when_phrase, recent_caller_words(context))
-            for key in dropped & {"date", "time", "pickup_time"}:
-                # A day only from words that name one: "8 pm" alone would book today.
-                if phrase and (key != "date" or _DAY_WORDS.search(phrase)):
-                    arguments[key] = phrase
-            logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}"
-                        + (f"; their words for when: {phrase!r}" if phrase else ""))
+            logger.info(f"{self}: {action}: dropped what the caller never said: {', '.join(invented)}")
         tool = next((t for t in tools if t.name == action), None)
+        if tool is not None and {"date", "time", "pickup_time"} & set(tool.properties):
+            # The caller's own words for the day and time win over the model's copy of them:
+            # it rewrites them ("next Monday at 7 pm" → "2026-12-01", "eight. 45" → "8 pm").
+            phrase = await asyncio.to_thread(when_phrase, recent_caller_words(context))
+            for key in {"date", "time", "pickup_time"} & set(tool.properties) if phrase else ():
+                # A day only from words that name one ("8 pm" alone would book today), a
+                # time only from words with a number in them ("tomorrow" has no time).
+                if (_DAY_WORDS.search(phrase) if key == "date" else any(c.isdigit() for c in phrase)):
+                    arguments[key] = phrase
+            if phrase:
+                logger.info(f"{self}: {action}: the caller's words for when: {phrase!r}")
         if tool is None or (tool.properties and not any(v not in (None, "", [], {}) for v in arguments.values())):
             logger.info(f"{self}: {action} without anything the caller said ({elapsed:.2f}s); answering in words")
             return None
