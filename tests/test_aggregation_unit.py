@@ -40,3 +40,17 @@ async def test_a_long_first_piece_is_cut_between_words_not_inside_an_amount():
     aggregator = FirstClauseTextAggregator(first_piece_max_words=4)
     got = await pieces(aggregator, ["The", " dragon", " roll", " is", " $", "15", " and", " very", " good", "."])
     assert got[0] == "The dragon roll is $15 and"  # not "is" before "$", nor inside "$15"
+
+
+@pytest.mark.parametrize(("min_words", "pieces_"), [
+    (1, ["Yes,", "we close at 9 PM, every night.", "See you!"]),
+    (3, ["Yes, we close at 9 PM,", "every night.", "See you!"]),
+])
+def test_the_worker_cuts_a_request_by_the_same_rule(min_words, pieces_):
+    from voicebot.tts.clauses import first_piece
+    from voicebot.tts.g2p import split_for_streaming
+
+    text = "Yes, we close at 9 PM, every night. See you!"
+    assert first_piece(text, 60, min_words)[0] == pieces_[0]
+    if min_words == 1:  # the worker's default
+        assert split_for_streaming(text) == pieces_

