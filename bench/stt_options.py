@@ -24,7 +24,7 @@ from voice_to_voice import QUESTIONS  # noqa: E402
 
 from speech import missed_word_rate  # noqa: E402
 from voicebot.probe import load_audio  # noqa: E402
-from voicebot.stt import STTSettings, load_whisper_model  # noqa: E402
+from voicebot.stt import WhisperConfig, load_whisper_model  # noqa: E402
 from voicebot.tts.speak import speak_all_to_wav  # noqa: E402
 
 EXTRA = ["I'd like two dragon rolls and a miso soup for takeout.", "Do you have vegetable tempura?",
@@ -47,7 +47,7 @@ def main() -> int:
     paths = asyncio.run(speak_all_to_wav([(t, workdir / f"q{i}.wav") for i, t in enumerate(texts)]))
     audios = [load_audio(p, 16000).astype(np.float32) / 32768 for p in paths]
     for model_name in ("tiny.en", "base"):
-        model = load_whisper_model(STTSettings(model=model_name))
+        model = load_whisper_model(WhisperConfig(model=model_name))
         for name, options in OPTIONS.items():
             times, missed = [], []
             for audio, text in zip(audios, texts):

@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from voicebot.probe import resample
-from voicebot.stt import STTSettings, load_whisper_model
+from voicebot.stt import WhisperConfig, load_whisper_model
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -45,7 +45,7 @@ def pcm16_to_float(pcm: bytes) -> np.ndarray:
 
 def transcribe(audio: np.ndarray, sample_rate: int, model: str = "base") -> str:
     """What the project's speech-to-text hears in ``audio`` (float32 mono)."""
-    whisper = load_whisper_model(STTSettings(engine="faster-whisper", model=model))
+    whisper = load_whisper_model(WhisperConfig(engine="faster-whisper", model=model))
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     audio16k = resample(pcm, sample_rate, 16000).astype(np.float32) / 32768
     segments, _ = whisper.transcribe(audio16k, language="en", beam_size=5)

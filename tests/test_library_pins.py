@@ -14,7 +14,6 @@ def test_pipecat_tts_service_reads_the_text_aggregator_we_replace():
     # tts/service.py swaps in FirstClauseTextAggregator by assigning _text_aggregator and
     # sets _is_yielding_frames_synchronously after each sentence.
     from pipecat.services.tts_service import TTSService
-
     from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator
 
     source = inspect.getsource(TTSService)

@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 
 from voicebot.llm import LLMSettings
-from voicebot.stt import STTSettings, usable_engine
+from voicebot.stt import WhisperConfig, usable_engine
 from voicebot.tts.engines import default_engine_name
 from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
 
@@ -30,7 +30,7 @@ class GreetingMode(str, Enum):
 
 
 @dataclass(frozen=True)
-class TTSSettings:
+class KokoroConfig:
     engine: str = field(default_factory=default_engine_name)
     model: str = DEFAULT_HUB_MODEL
     voice: str = DEFAULT_VOICE
@@ -51,8 +51,8 @@ class ServerSettings:
     max_pending_per_client: int = 2
     offer_timeout_s: float = 10.0
     access_token: str | None = None
-    tts: TTSSettings = field(default_factory=TTSSettings)
-    stt: STTSettings = field(default_factory=STTSettings)
+    tts: KokoroConfig = field(default_factory=KokoroConfig)
+    stt: WhisperConfig = field(default_factory=WhisperConfig)
     llm: LLMSettings = field(default_factory=LLMSettings)
     # glibc heap: at most this many malloc arenas (0: glibc's default) and freed pages
     # returned to the OS after each call (voicebot/memory.py; measured in bench/soak.py).
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_settings(argv: list[str] | None = None) -> ServerSettings:
     args = build_parser().parse_args(argv)
-    tts = TTSSettings(
+    tts = KokoroConfig(
         engine=args.tts_engine or default_engine_name(),
         model=args.tts_model,
         voice=args.tts_voice,
@@ -124,7 +124,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         offer_timeout_s=args.offer_timeout,
         access_token=os.environ.get("VOICEBOT_ACCESS_TOKEN") or None,
         tts=tts,
-        stt=usable_engine(STTSettings.from_env(engine=args.stt_engine, model=args.stt_model)),
+        stt=usable_engine(WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model)),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
         malloc_arenas=max(0, int(os.environ.get("VOICEBOT_MALLOC_ARENAS", "2"))),
         trim_after_call=os.environ.get("VOICEBOT_MALLOC_TRIM", "1").strip().lower() not in ("0", "false", "no", "off"),

