@@ -221,3 +221,19 @@ async def test_the_callers_words_for_when_win_over_the_models_copy():
     assert action == "book_table"
     assert arguments["time"].endswith("tomorrow at 8:45 pm") and arguments["date"] == arguments["time"]
     assert arguments["party_size"] == 2 and arguments["phone"] == "5553333"
+
+
+@pytest.mark.parametrize(("words", "service_question"), [
+    ("Hi there, I was wondering, do you do takeout or delivery, or is it dine-in only?", True),
+    ("Do you take reservations?", True),
+    ("Is there a manager I could talk to?", True),
+    ("Do you have a table for four tonight?", False),
+    ("Can you cancel my booking?", False),
+    ("Can I order two dragon rolls for pickup?", False),
+    ("Could you tell the manager I left my umbrella there yesterday?", False),
+    ("I'd like to book a table for two tomorrow at 7 pm.", False),
+])
+def test_questions_about_the_restaurants_services_are_answered_not_routed(words, service_question):
+    from voicebot.llm.action_router import is_service_question
+
+    assert is_service_question(words) is service_question

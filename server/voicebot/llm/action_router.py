@@ -47,6 +47,10 @@ from pipecat.utils.types import assert_given
 from voicebot.llm.embedded import DECISION_SLOT
 
 ANSWER = "answer"
+# Bounds on a decision: text arguments, list lengths, tokens in all.
+DECISION_MAX_CHARS = 120
+DECISION_MAX_ITEMS = 8
+DECISION_MAX_TOKENS = 128
 # Say the filler if a decision has not come within this long, and not twice within the other.
 FILLER_AFTER_S = 1.0
 FILLER_AGAIN_AFTER_S = 20.0
@@ -70,6 +74,22 @@ _ACTIONS_FOR_WORDS = {
     "take_message": r"\b(message|tell|let (the|your)|call me back|manager|owner|chef|staff)\b",
     "end_call": r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b",
 }
+
+# A yes/no question about the restaurant's services ("Do you do takeout or delivery?",
+# "Do you take reservations?") is answered from its knowledge, not routed: routed, it
+# made the model fill an order form (17-21 s on our machine) for nothing. It is one if it
+# asks "do/are/is/can you…", asks nothing to be done, and names nothing specific.
+_SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b", re.IGNORECASE)
+_ACTION_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|call me|put me)\b", re.IGNORECASE)
+_SPECIFICS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|tonight|today|"
+                        r"tomorrow|(mon|tues|wednes|thurs|fri|satur|sun)day|noon|am|pm|a\.m|p\.m)\b", re.IGNORECASE)
+
+
+def is_service_question(words: str) -> bool:
+    """True for a question about what the restaurant does, with nothing for the desk to do."""
+    return bool(_SERVICE_QUESTION.search(words) and not _ACTION_VERBS.search(words)
+                and not _SPECIFICS.search(words))
+
 
 _DAY_WORDS = re.compile(
     r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(today|tonight|tomorrow|jan\w*|feb\w*|march|april|may|"
@@ -165,10 +185,25 @@ def decision_schema(tools: list[FunctionSchema]) -> dict[str, Any]:
         shapes.append({
             "type": "object",
             "properties": {"action": {"const": tool.name},
-                           "arguments": {"type": "object", "properties": tool.properties, "required": []}},
+                           "arguments": {"type": "object", "properties": _bounded(tool.properties), "required": []}},
             "required": ["action", "arguments"],
         })
     return {"anyOf": shapes}
+
+
+def _bounded(schema: Any) -> Any:
+    """``schema`` with lengths capped, so a decision cannot run on: each generated token
+    costs ~0.1 s on 2 cores, and a caller waits for all of them."""
+    if isinstance(schema, list):
+        return [_bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {key: _bounded(value) for key, value in schema.items()}
+    if bounded.get("type") == "string":
+        bounded.setdefault("maxLength", DECISION_MAX_CHARS)
+    elif bounded.get("type") == "array":
+        bounded.setdefault("maxItems", DECISION_MAX_ITEMS)
+    return bounded
 
 
 def candidate_tools(tools: list[FunctionSchema], words: str) -> list[FunctionSchema]:
@@ -303,8 +338,10 @@ class ActionRoutingLLMService(OpenAILLMService):
         if summary is not None:
             # The desk's sentence was written from the stored row: say it as it is.
             return _text_stream(summary, model=self._settings.model)
+        asking = tools and isinstance(last, dict) and last.get("role") == "user" and desk_is_asking(context)
         if (tools and isinstance(last, dict) and last.get("role") == "user"
-                and (ACTION_WORDS.search(recent_caller_words(context)) or desk_is_asking(context))):
+                and (asking or (ACTION_WORDS.search(recent_caller_words(context))
+                                and not is_service_question(_NOTES.sub("", str(last.get("content") or "")))))):
             decision = await self._decide(context, tools)
             if decision is not None:
                 return _tool_call_stream(*decision, model=self._settings.model)
@@ -334,7 +371,7 @@ class ActionRoutingLLMService(OpenAILLMService):
         started = time.monotonic()
         try:
             response = await self._client.chat.completions.create(
-                model=self._settings.model, messages=messages, stream=False, temperature=0, max_tokens=160,
+                model=self._settings.model, messages=messages, stream=False, temperature=0, max_tokens=DECISION_MAX_TOKENS,
                 response_format={"type": "json_schema",
                                  "json_schema": {"name": "decision", "schema": decision_schema(offered)}},
                 extra_body={"cache_prompt": True,
@@ -348,6 +385,9 @@ class ActionRoutingLLMService(OpenAILLMService):
                 filler.cancel()
         action, arguments = decision.get("action", ANSWER), decision.get("arguments") or {}
         elapsed = time.monotonic() - started
+        usage = getattr(response, "usage", None)
+        logger.debug(f"{self}: decision {response.choices[0].message.content!r} "
+                     f"({getattr(usage, 'completion_tokens', '?')} tokens, {elapsed:.2f}s)")
         if action == ANSWER:
             logger.debug(f"{self}: decided to answer in words ({elapsed:.2f}s)")
             return None
