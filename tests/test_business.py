@@ -277,3 +277,15 @@ def test_the_demo_restaurants_are_seeded_from_their_files(tmp_path):
     luigi = companies.get(1)
     assert luigi.opening_hours == "Monday closed; Tuesday to Sunday 11 AM to 10 PM"
     assert luigi.policy.max_party_size == 10
+
+
+def test_the_hours_of_the_day_the_caller_names_come_from_the_data(tmp_path):
+    from voicebot.business.prompt import day_hours_notes
+
+    companies = CompanyRepository(Database(tmp_path / "hours.db"))
+    luigi, sushi = companies.get(1), companies.get(2)
+    assert day_hours_notes(sushi, TUESDAY_10AM, "Are you open on Sundays?") == [
+        "On Sundays Tomodachi Sushi is open noon to 9 PM."]
+    assert day_hours_notes(luigi, TUESDAY_10AM, "Are you open on Mondays? And tomorrow?") == [
+        "On Mondays Luigi's Trattoria is closed.", "Tomorrow (Wednesday) Luigi's Trattoria is open 11 AM to 10 PM."]
+    assert day_hours_notes(sushi, TUESDAY_10AM, "How much is the dragon roll?") == []

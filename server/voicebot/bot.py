@@ -153,7 +153,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
                              filler=HOLD_ON)
     desk.register(llm)
-    notes = KnowledgeNotes(desk.knowledge, desk.clock)
+    notes = KnowledgeNotes(desk.knowledge, desk.clock, preloaded.company)
 
     context = LLMContext(tools=tools_schema())
     turn_analyzer = preloaded.smart_turn.take()

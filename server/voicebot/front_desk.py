@@ -26,7 +26,7 @@ from voicebot.business.desk import Clock, DeskResult, company_clock
 from voicebot.business.knowledge import KnowledgeBase, search_terms
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import OrderDesk
-from voicebot.business.prompt import clock_note, goodbye, with_notes
+from voicebot.business.prompt import clock_note, day_hours_notes, goodbye, with_notes
 
 # Words that make the current time worth telling the LLM ("are you still open?").
 _TIME_WORDS = frozenset({"now", "open", "close", "closing", "closed", "today", "tonight", "still", "late", "hours"})
@@ -137,9 +137,11 @@ class KnowledgeNotes(FrameProcessor):
     an entry already given in this call is not given again.
     """
 
-    def __init__(self, knowledge: KnowledgeBase, clock: Clock, limit: int = 3, **kwargs):
+    def __init__(self, knowledge: KnowledgeBase, clock: Clock, company: Company | None = None, limit: int = 3,
+                 **kwargs):
         super().__init__(**kwargs)
         self._knowledge = knowledge
+        self._company = company
         self._clock = clock
         self._limit = limit
         self._given: set[int] = set()
@@ -161,8 +163,11 @@ class KnowledgeNotes(FrameProcessor):
             return
         hits = await asyncio.to_thread(self._knowledge.search, last["content"], self._limit)
         notes = [text for entry_id, text in hits if entry_id not in self._given]
+        now = self._clock()
+        if self._company is not None:
+            notes[:0] = day_hours_notes(self._company, now, last["content"])
         if _TIME_WORDS.intersection(search_terms(last["content"])):
-            notes.insert(0, clock_note(self._clock()))
+            notes.insert(0, clock_note(now))
         if not frame.speculation:
             self._given.update(entry_id for entry_id, _ in hits)
         if notes:
