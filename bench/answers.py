@@ -1,6 +1,6 @@
 """Answer quality: does the bot do the restaurant's work right? Scored per caller turn.
 
-    uv run python bench/answers.py [--json] [--only CATEGORY] [-- SERVER FLAGS...]
+    uv run python bench/answers.py [--json] [--only CATEGORY[,CATEGORY]] [-- SERVER FLAGS...]
 
 For each demo restaurant it starts the server as the README does (its own fresh
 database in a temporary folder) and places one call per case below: the caller's words,
@@ -220,11 +220,13 @@ async def bench(cases: list[Case], workdir: Path, server_args: list[str], log) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--only", default=None, help="one category: facts, prices, rules, bookings, orders, messages")
+    parser.add_argument("--only", default=None,
+                        help="categories, comma-separated: facts, prices, rules, bookings, orders, messages")
     parser.add_argument("--company", type=int, default=None, help="only this demo company's cases")
     parser.add_argument("server_args", nargs="*", help="extra server flags, after --")
     args = parser.parse_args()
-    cases = [c for c in CASES if (args.only in (None, c.category)) and (args.company in (None, c.company))]
+    only = set(args.only.split(",")) if args.only else None
+    cases = [c for c in CASES if (only is None or c.category in only) and (args.company in (None, c.company))]
     from loguru import logger
 
     logger.remove()

@@ -77,8 +77,10 @@ def test_a_booking_spread_over_several_messages_is_still_routed():
 @pytest.mark.parametrize(("words", "offered"), [
     ("Could you tell the manager I left my umbrella there yesterday?", {"take_message"}),
     ("Can you ask the owner to call me back about a birthday party?", {"take_message"}),
-    ("I'd like to book a table for four on Saturday", {"check_availability", "book_table", "find_booking",
-                                                       "cancel_booking"}),
+    ("I'd like to book a table for four on Saturday", {"check_availability", "book_table"}),
+    ("I'd like a table for two next Monday at 7 pm", {"check_availability", "book_table"}),
+    ("Can you check on my reservation? And cancel it.", {"check_availability", "book_table", "find_booking",
+                                                         "cancel_booking"}),
     ("Three California rolls to go, please", {"place_order"}),
     ("It's Maria Garcia, five five five, nine eight seven six", {t.name for t in TOOL_SCHEMAS}),
 ])

@@ -126,3 +126,34 @@ def test_interpreter_exits_promptly_with_the_server_still_running():
     assert "embedded llama.cpp server stopped" in done.stderr
     assert not _port_accepts(int(url.rsplit(":", 1)[1].split("/")[0]))
     logger.info(f"subprocess start + exit took {time.perf_counter() - started:.1f} s")
+
+
+def test_voicebot_llm_serves_the_model_to_other_bots_behind_a_key(tmp_path):
+    """``voicebot-llm`` (the shared server of docs/deploy.md): a bot with its URL and key gets
+    answers and routed front-desk decisions; a request without the key is refused."""
+    import httpx
+
+    from voicebot.launcher import free_port
+
+    port = free_port()
+    log = tmp_path / "llm.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "voicebot.llm.serve", "--port", str(port), "--slots", "2",
+                                   "--api-key", "test-key"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "OPENAI_BASE_URL=" not in log.read_text() and time.monotonic() < deadline:
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.5)
+        assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in log.read_text()
+        body = {"messages": [{"role": "system", "content": SYSTEM_PROMPT},
+                             {"role": "user", "content": "What time do you close?"}], "max_tokens": 30}
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        refused = httpx.post(url, json=body, timeout=60)
+        assert refused.status_code == 401
+        answer = httpx.post(url, json=body, headers={"Authorization": "Bearer test-key"}, timeout=120)
+        assert answer.status_code == 200
+        assert "10" in answer.json()["choices"][0]["message"]["content"]
+    finally:
+        server.terminate()
+        assert server.wait(30) == 0

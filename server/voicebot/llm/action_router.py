@@ -68,8 +68,9 @@ _BOOKING_WORDS = r"\b(book\w*|reserv\w*|table|cancel\w*|available|availability|r
 _ACTIONS_FOR_WORDS = {
     "check_availability": _BOOKING_WORDS,
     "book_table": _BOOKING_WORDS,
-    "find_booking": _BOOKING_WORDS,
-    "cancel_booking": _BOOKING_WORDS,
+    # Asked "I'd like a table for two next Monday", the model looked up a booking instead.
+    "find_booking": r"\b(my|our|the) (booking|reservation)s?\b|\b(look up|find|check on)\b",
+    "cancel_booking": r"\bcancel\w*",
     "place_order": r"\b(order\w*|to go|pick ?up|takeout|take out)\b",
     "take_message": r"\b(message|tell|let (the|your)|call me back|manager|owner|chef|staff)\b",
     "end_call": r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b",
