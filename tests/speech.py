@@ -6,8 +6,9 @@ import re
 
 import numpy as np
 
+from voicebot.config import WhisperConfig
 from voicebot.probe import resample
-from voicebot.stt import WhisperConfig, load_whisper_model
+from voicebot.stt import load_whisper_model
 
 _WORD = re.compile(r"[a-z0-9']+")
 

@@ -289,3 +289,17 @@ def test_the_hours_of_the_day_the_caller_names_come_from_the_data(tmp_path):
     assert day_hours_notes(luigi, TUESDAY_10AM, "Are you open on Mondays? And tomorrow?") == [
         "On Mondays Luigi's Trattoria is closed.", "Tomorrow (Wednesday) Luigi's Trattoria is open 11 AM to 10 PM."]
     assert day_hours_notes(sushi, TUESDAY_10AM, "How much is the dragon roll?") == []
+
+
+def test_number_and_day_words_are_read_alike_everywhere():
+    import re
+
+    from voicebot.business import vocabulary
+    from voicebot.business.orders import _quantity
+    from voicebot.business.when import spoken_clock
+
+    assert re.fullmatch(vocabulary.alternation(["one", "one thirty"]), "one thirty")  # longest wins
+    assert [_quantity(word) for word in ("a", "two", "twelve", "3")] == [1, 2, 12, 3]
+    assert spoken_clock("twelve thirty") == "12:30" and spoken_clock("eleven o'clock") == "11 o'clock"
+    days = re.compile(rf"\b({vocabulary.WEEKDAY_NAMES})\b", re.IGNORECASE)
+    assert [days.search(f"this {d}").group(1) for d in vocabulary.WEEKDAYS] == list(vocabulary.WEEKDAYS)

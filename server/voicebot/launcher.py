@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from voicebot.config import DB_ENV
+
 SERVER_SCRIPT = Path(__file__).resolve().parents[1] / "06_parallel_tts_warmup.py"
 
 
@@ -48,7 +50,7 @@ class LocalServer:
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         log_path = workdir / "server-output.log"
-        full_env = {**os.environ, "VOICEBOT_DB": str(workdir / "business.db"), **(env or {})}
+        full_env = {**os.environ, DB_ENV: str(workdir / "business.db"), **(env or {})}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [sys.executable, str(SERVER_SCRIPT), *args, "--host", "127.0.0.1", "--port", str(port)],

@@ -7,11 +7,12 @@ lines and each call's timeline, so ``grep TTFB error.log`` answers at a glance.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from loguru import logger
+
+from voicebot import config
 
 METRIC_MARKERS = ("TTFB", "TTS worker warm", "Call timeline", "Turn timeline", "TTS warmup")
 ERROR_LOG_NAME = "error.log"
@@ -30,7 +31,7 @@ def setup_logging(log_dir: Path | None = None, level: str | None = None) -> Path
     logger.remove()
     logger.add(
         sys.stderr,
-        level=level or os.environ.get("VOICEBOT_LOG_LEVEL", "INFO"),
+        level=level or config.log_level(),
         format="<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | {message}",
     )
     logger.add(

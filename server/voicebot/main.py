@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 
 import uvicorn
 from loguru import logger
@@ -15,12 +16,14 @@ from voicebot.client_build import ensure_client_built
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
 from voicebot.memory import cap_malloc_arenas
+from voicebot.stt import usable_engine
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(argv)
     cap_malloc_arenas(settings.malloc_arenas)  # before the threads that would spread the heap
     log_path = setup_logging()
+    settings = replace(settings, stt=usable_engine(settings.stt))  # MLX Whisper only if it can run here
     try:
         database = Database(settings.database)
     except Exception as e:  # a bad URL, an unreachable server, a file we cannot write

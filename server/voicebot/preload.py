@@ -28,7 +28,7 @@ from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.llm.action_router import routing_instruction
 from voicebot.logs import progress
-from voicebot.stt import preload_stt
+from voicebot.stt import describe_stt, preload_stt
 from voicebot.tts import forkserver
 from voicebot.tts.phrases import PhraseCache, load_phrases
 from voicebot.tts.pool import WarmWorkerPool
@@ -106,7 +106,7 @@ class Preloaded:
         return {
             "vad": "Silero VAD (bundled with pipecat)",
             "turn": "Smart Turn v3 (bundled with pipecat)",
-            "stt": s.stt.describe(),
+            "stt": describe_stt(s.stt),
             "llm": describe_backend(s.llm),
             "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, warm-up {s.tts.warmup.value}"
                    + (f" ({s.tts.pool_size} workers)" if s.tts.warmup is TTSWarmup.POOL else ""),

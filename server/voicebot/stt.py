@@ -9,50 +9,26 @@ filled at start-up instead.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from dataclasses import dataclass
 
 from loguru import logger
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 
-from voicebot.hardware import is_apple_silicon
+from voicebot.adapters.pipecat import PreloadableWhisperSTTService
+from voicebot.config import WhisperConfig
 from voicebot.models.weights import whisper_model_dir
 
-STT_ENGINE_ENV = "VOICEBOT_STT_ENGINE"
-STT_MODEL_ENV = "VOICEBOT_STT_MODEL"
 _models: dict[tuple, object] = {}
 _models_lock = threading.Lock()
 
 
-def default_stt_engine() -> str:
-    name = os.environ.get(STT_ENGINE_ENV, "").strip().lower()
-    if name:
-        return name
-    return "mlx" if is_apple_silicon() else "faster-whisper"
-
-
-@dataclass(frozen=True)
-class WhisperConfig:
-    """Which Whisper runs: engine (``faster-whisper`` or ``mlx``) and model name or folder."""
-
-    engine: str = "faster-whisper"
-    model: str = "tiny.en"
-    threads: int = 2
-
-    @classmethod
-    def from_env(cls, engine: str | None = None, model: str | None = None) -> "WhisperConfig":
-        return cls(
-            engine=engine or default_stt_engine(),
-            model=model or os.environ.get(STT_MODEL_ENV, "tiny.en"),
-        )
-
-    def describe(self) -> str:
-        if self.engine == "mlx":
-            return f"MLX Whisper ({self.model})"
-        return f"faster-whisper int8 ({self.model}, {whisper_model_dir(self.model)})"
+def describe_stt(settings: WhisperConfig) -> str:
+    """One line for the logs and /health: engine, model and where its weights are."""
+    if settings.engine == "mlx":
+        return f"MLX Whisper ({settings.model})"
+    return f"faster-whisper int8 ({settings.model}, {whisper_model_dir(settings.model)})"
 
 
 def load_whisper_model(settings: WhisperConfig):
@@ -69,7 +45,7 @@ def load_whisper_model(settings: WhisperConfig):
         return _models[key]
 
 
-class PreloadedWhisperSTTService(WhisperSTTService):
+class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     """Pipecat's faster-whisper service, using the model preloaded for this process."""
 
     def __init__(self, *, stt_settings: WhisperConfig, hotwords: str | None = None, **kwargs):
@@ -83,11 +59,8 @@ class PreloadedWhisperSTTService(WhisperSTTService):
             **kwargs,
         )
 
-    def _load(self):
-        self._model = load_whisper_model(self._stt_settings)
-        unsupported = self._unsupported_language()
-        if unsupported:
-            raise ValueError(unsupported)
+    def preloaded_model(self):
+        return load_whisper_model(self._stt_settings)
 
 
 MLX_MODELS = {"tiny.en": "mlx-community/whisper-tiny", "tiny": "mlx-community/whisper-tiny",

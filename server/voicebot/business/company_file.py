@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, func, insert, select
 
 from voicebot.business import schema
-from voicebot.business.database import WEEKDAYS, Database, describe_hours
+from voicebot.business.database import Database, describe_hours
 from voicebot.business.money import format_price
+from voicebot.business.vocabulary import WEEKDAYS
 
 DEMO_DIR = Path(__file__).with_name("demo")
 _DAY_KEYS = {day.lower(): i for i, day in enumerate(WEEKDAYS)}

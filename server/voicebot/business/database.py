@@ -9,7 +9,6 @@ differences that matter are handled here: how a booking transaction takes its lo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,9 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from voicebot.business import schema
-
-DB_ENV = "VOICEBOT_DB"
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from voicebot.business.vocabulary import WEEKDAYS
+from voicebot.config import database_location
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ class CompanyNotFound(LookupError):
 
 def database_url(location: str | Path | None = None) -> str:
     """A SQLAlchemy URL for a path, a URL, ``VOICEBOT_DB`` or the default ``./business.db``."""
-    location = str(location or os.environ.get(DB_ENV) or Path.cwd() / "business.db")
+    location = str(location or database_location())
     if "://" not in location:
         return f"sqlite:///{Path(location).expanduser().resolve()}"
     url = make_url(location)

@@ -19,11 +19,11 @@ from voicebot.business import schema
 from voicebot.business.database import Company, Database, MenuItem, spoken_time
 from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused, spoken_when
 from voicebot.business.money import format_price
+from voicebot.business.vocabulary import NUMBER_WORDS
 from voicebot.business.when import WhenError, parse_when
 
 MAX_QUANTITY = 50
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                 "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_NUMBER_WORDS = {"a": 1, "an": 1} | {word: n for word, n in NUMBER_WORDS.items() if n}
 
 
 def _normalize(name: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from voicebot.business.database import WEEKDAYS, Company, spoken_time
+from voicebot.business.database import Company, spoken_time
+from voicebot.business.vocabulary import RELATIVE_DAYS, WEEKDAY_INDEX, WEEKDAY_NAMES, WEEKDAYS, alternation
 
 
 def house_rules(company: Company) -> str:
@@ -78,9 +79,7 @@ def clock_note(now: datetime) -> str:
     return f"It is now {spoken_time(now.time())} on {now:%A}."
 
 
-_DAY_NAMED = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tonight|tomorrow)s?\b",
-                        re.IGNORECASE)
-_WEEKDAY_INDEX = {name.lower(): i for i, name in enumerate(WEEKDAYS)}
+_DAY_NAMED = re.compile(rf"\b({WEEKDAY_NAMES}|{alternation(RELATIVE_DAYS)})s?\b", re.IGNORECASE)
 
 
 def day_hours_notes(company: Company, now: datetime, words: str) -> list[str]:
@@ -96,7 +95,7 @@ def day_hours_notes(company: Company, now: datetime, words: str) -> list[str]:
             day = (now.weekday() + 1) % 7
             label = f"Tomorrow ({WEEKDAYS[day]})"
         else:
-            day, label = _WEEKDAY_INDEX[match], f"On {WEEKDAYS[_WEEKDAY_INDEX[match]]}s"
+            day, label = WEEKDAY_INDEX[match], f"On {WEEKDAYS[WEEKDAY_INDEX[match]]}s"
         span = company.hours.get(day)
         notes.append(f"{label} {company.name} is open {spoken_time(span[0])} to {spoken_time(span[1])}."
                      if span else f"{label} {company.name} is closed.")

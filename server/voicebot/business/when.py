@@ -13,26 +13,27 @@ from datetime import date, datetime, time, timedelta
 
 import dateparser
 
+from voicebot.business.vocabulary import HOUR_WORDS, WEEKDAY_NAMES, alternation
+
 _SETTINGS_BASE = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
 _FILLER = re.compile(r"\b(this|on|at|for|the|coming|o'clock|oclock)\b", re.IGNORECASE)
 _MERIDIEM = re.compile(r"\b(a\.?m\.?|p\.?m\.?|noon|midnight|morning|evening|night|afternoon|tonight)\b",
                        re.IGNORECASE)
 
 
-_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
+_WEEKDAY = re.compile(rf"\b({WEEKDAY_NAMES})\b", re.IGNORECASE)
 
 
-_HOUR_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_HOUR_WORDS = {word: str(n) for word, n in HOUR_WORDS.items() if n}
 _MINUTE_WORDS = {"oh five": "05", "ten": "10", "fifteen": "15", "twenty": "20", "thirty": "30", "forty": "40",
                  "forty five": "45", "forty-five": "45", "fifty": "50"}
 # "eight. 45", "six thirty", "6.30", "7 15" as transcribed from speech → "8:45", "6:30", "7:15".
 _SPOKEN_CLOCK = re.compile(
-    r"\b(\d{1,2}|" + "|".join(list(_HOUR_WORDS)[1:]) + r")\s*[.,:]?\s*"
+    r"\b(\d{1,2}|" + alternation(_HOUR_WORDS) + r")\s*[.,:]?\s*"
     r"(\d{2}|" + "|".join(sorted(_MINUTE_WORDS, key=len, reverse=True)) + r")\b(?!\s*(people|persons|guests))",
     re.IGNORECASE)
 _HOUR_BEFORE_MERIDIEM = re.compile(
-    r"\b(" + "|".join(list(_HOUR_WORDS)[1:]) + r")\b(?=\s*(o'?clock|a\.?m\b|p\.?m\b|in the|at night))", re.IGNORECASE)
+    r"\b(" + alternation(_HOUR_WORDS) + r")\b(?=\s*(o'?clock|a\.?m\b|p\.?m\b|in the|at night))", re.IGNORECASE)
 _PART_OF_DAY = [(re.compile(r"\bin the (evening|afternoon)\b|\bat night\b", re.IGNORECASE), " pm"),
                 (re.compile(r"\bin the morning\b", re.IGNORECASE), " am")]
 

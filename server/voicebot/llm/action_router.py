@@ -44,6 +44,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.utils.types import assert_given
 
+from voicebot.business.vocabulary import HOUR_WORDS, MONTHS, NUMBER_WORDS, RELATIVE_DAYS, WEEKDAY_NAMES, alternation
 from voicebot.llm.embedded import DECISION_SLOT
 
 ANSWER = "answer"
@@ -82,8 +83,9 @@ _ACTIONS_FOR_WORDS = {
 # asks "do/are/is/can you…", asks nothing to be done, and names nothing specific.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b", re.IGNORECASE)
 _ACTION_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|call me|put me)\b", re.IGNORECASE)
-_SPECIFICS = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|tonight|today|"
-                        r"tomorrow|(mon|tues|wednes|thurs|fri|satur|sun)day|noon|am|pm|a\.m|p\.m)\b", re.IGNORECASE)
+_SPECIFICS = re.compile(
+    rf"\d|\b({alternation(w for w, n in HOUR_WORDS.items() if n)}|{alternation(RELATIVE_DAYS)}|{WEEKDAY_NAMES}"
+    r"|noon|am|pm|a\.m|p\.m)\b", re.IGNORECASE)
 
 
 def is_service_question(words: str) -> bool:
@@ -92,15 +94,10 @@ def is_service_question(words: str) -> bool:
                 and not _SPECIFICS.search(words))
 
 
-_DAY_WORDS = re.compile(
-    r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(today|tonight|tomorrow|jan\w*|feb\w*|march|april|may|"
-    r"june|july|aug\w*|sept?\w*|oct\w*|nov\w*|dec\w*)\b", re.IGNORECASE)
+_DAY_WORDS = re.compile(rf"\b({WEEKDAY_NAMES}|{alternation(RELATIVE_DAYS)}|{MONTHS})\b", re.IGNORECASE)
 _GOODBYE = re.compile(r"\b(bye|goodbye|that'?s all|have a (good|nice|great) (day|night|evening))\b", re.IGNORECASE)
 _NOTES = re.compile(r"\n\(Notes for this question:.*?\)\s*$", re.DOTALL)
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"oh": "0", "thirty": "30", "forty": "40", "fifty": "50", "couple": "2", "noon": "12"})
+_NUMBER_WORDS = {word: str(n) for word, n in NUMBER_WORDS.items()} | {"oh": "0", "couple": "2", "noon": "12"}
 
 _INSTRUCTION = (
     "When you are asked for a decision in JSON, pick the action the caller's last words ask for, "

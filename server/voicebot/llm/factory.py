@@ -14,15 +14,12 @@ generation settings differ. The system prompt goes in the service's
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any
 
 from loguru import logger
 from pipecat.services.openai.llm import OpenAILLMService
 
+from voicebot.config import LLMBackend, LLMSettings, choose_backend
 from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
     ANSWER_SLOT,
@@ -49,100 +46,11 @@ EMBEDDED_TEMPERATURE = 0.2
 _PLACEHOLDER_API_KEY = "not-needed"
 
 
-class LLMBackend(StrEnum):
-    """Where the bot's completions come from."""
-
-    OPENAI = "openai"
-    OPENAI_COMPATIBLE = "openai-compatible"
-    EMBEDDED = "embedded"
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    """What the bot's LLM is. ``None`` fields mean "the chosen backend's default"."""
-
-    backend: LLMBackend | None = None  # None: decided from base_url / api_key
-    model: str | None = None
-    base_url: str | None = None
-    api_key: str | None = None
-    threads: int = 2  # embedded only
-    generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
-    context_size: int = 8192  # embedded only, shared by its two slots
-    poll: int = 50  # embedded only: llama.cpp's busy-wait level
-    cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
-    max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
-    temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
-    # How front-desk actions reach the tools: "native" (the model's own tool calls) or
-    # "routed" (a grammar-constrained decision, for the embedded coder model, which makes
-    # none). None: routed for the embedded backend, native for the others.
-    tool_calls: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMSettings:
-        """Settings from the environment, overridden by command-line ``flags`` that are not None.
-
-        Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``VOICEBOT_LLM_BACKEND``,
-        ``VOICEBOT_LLM_MODEL``, ``VOICEBOT_LLM_THREADS``, ``VOICEBOT_LLM_GENERATION_THREADS``,
-        ``VOICEBOT_LLM_CONTEXT``,
-        ``VOICEBOT_LLM_MAX_TOKENS``, ``VOICEBOT_LLM_TEMPERATURE``.
-        """
-        env = os.environ if env is None else env
-
-        def value(name: str) -> str | None:
-            text = env.get(name, "").strip()
-            return text or None
-
-        def number(name: str, kind: type, default: Any = None) -> Any:
-            text = value(name)
-            try:
-                return default if text is None else kind(text)
-            except ValueError as e:
-                raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from e
-
-        backend = value("VOICEBOT_LLM_BACKEND")
-        settings = cls(
-            backend=LLMBackend(backend) if backend else None,
-            model=value("VOICEBOT_LLM_MODEL"),
-            base_url=value("OPENAI_BASE_URL"),
-            api_key=value("OPENAI_API_KEY"),
-            threads=number("VOICEBOT_LLM_THREADS", int) or cls.threads,
-            generation_threads=number("VOICEBOT_LLM_GENERATION_THREADS", int, cls.generation_threads),
-            context_size=number("VOICEBOT_LLM_CONTEXT", int) or cls.context_size,
-            poll=number("VOICEBOT_LLM_POLL", int, cls.poll),  # 0 is a value, not "unset"
-            cache_ram_mib=number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib),
-            max_tokens=number("VOICEBOT_LLM_MAX_TOKENS", int),
-            temperature=number("VOICEBOT_LLM_TEMPERATURE", float),
-            tool_calls=value("VOICEBOT_LLM_TOOLS"),
-        )
-        overrides = {name: flag for name, flag in flags.items() if flag is not None}
-        if isinstance(overrides.get("backend"), str):
-            overrides["backend"] = LLMBackend(overrides["backend"])
-        settings = replace(settings, **overrides)
-        if settings.tool_calls not in (None, "native", "routed"):
-            raise ValueError(f"VOICEBOT_LLM_TOOLS={settings.tool_calls!r}: use native or routed")
-        return settings
-
-    def routes_actions(self) -> bool:
-        """True if front-desk actions go through a grammar-constrained decision."""
-        if self.tool_calls is not None:
-            return self.tool_calls == "routed"
-        return choose_backend(self) is LLMBackend.EMBEDDED
-
-    def embedded_config(self) -> EmbeddedLlamaConfig:
-        return EmbeddedLlamaConfig(threads=self.threads, generation_threads=self.generation_threads,
-                                   context_size=self.context_size, poll=self.poll,
-                                   cache_ram_mib=self.cache_ram_mib)
-
-
-def choose_backend(settings: LLMSettings) -> LLMBackend:
-    """The backend ``settings`` asks for: explicit, else base URL, else key, else embedded."""
-    if settings.backend is not None:
-        return settings.backend
-    if settings.base_url:
-        return LLMBackend.OPENAI_COMPATIBLE
-    if settings.api_key:
-        return LLMBackend.OPENAI
-    return LLMBackend.EMBEDDED
+def embedded_config(settings: LLMSettings) -> EmbeddedLlamaConfig:
+    """How to run the embedded server for these settings."""
+    return EmbeddedLlamaConfig(threads=settings.threads, generation_threads=settings.generation_threads,
+                               context_size=settings.context_size, poll=settings.poll,
+                               cache_ram_mib=settings.cache_ram_mib)
 
 
 def resolve_model(settings: LLMSettings) -> str:
@@ -187,7 +95,7 @@ def preload_llm(
     if choose_backend(settings) is not LLMBackend.EMBEDDED:
         logger.info(describe_backend(settings))
         return None
-    server = start_shared_embedded_server(settings.embedded_config())
+    server = start_shared_embedded_server(embedded_config(settings))
     if system_instruction:
         return server.warm(system_instruction, tools=tools, opening=opening,
                            decision_instruction=decision_instruction)
@@ -219,7 +127,7 @@ def create_llm_service(settings: LLMSettings, system_instruction: str, filler: s
         server = shared_embedded_server()
         if server is None or not server.running:
             logger.warning("LLM: embedded server not preloaded; starting it now (blocks ~3 s)")
-            server = start_shared_embedded_server(settings.embedded_config())
+            server = start_shared_embedded_server(embedded_config(settings))
         base_url, api_key = server.base_url, server.api_key
         service_settings.max_tokens = settings.max_tokens or EMBEDDED_MAX_TOKENS
         service_settings.temperature = (
@@ -265,6 +173,7 @@ __all__ = [
     "choose_backend",
     "create_llm_service",
     "describe_backend",
+    "embedded_config",
     "preload_llm",
     "resolve_model",
     "shutdown_llm",

@@ -23,6 +23,7 @@ import threading
 
 from loguru import logger
 
+from voicebot.config import shared_llm_api_key
 from voicebot.llm.embedded import EmbeddedLlamaConfig, EmbeddedLlamaServer
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slots", type=int, default=4, help="requests served at once (default 4)")
     parser.add_argument("--context", type=int, default=None, help="tokens, shared by the slots (default 4096 each)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--api-key", default=os.environ.get("VOICEBOT_LLM_API_KEY"),
+    parser.add_argument("--api-key", default=shared_llm_api_key(),
                         help="key the bots must send (env VOICEBOT_LLM_API_KEY; default: a random one, printed)")
     return parser
 

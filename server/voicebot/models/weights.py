@@ -23,13 +23,14 @@ from pathlib import Path
 
 from loguru import logger
 
+from voicebot import config
+
 _CHUNK = 8 * 1024 * 1024
 
 
 def cache_dir() -> Path:
     """Where assembled weights live: ``$VOICEBOT_CACHE_DIR`` or ``~/.cache/voicebot``."""
-    root = os.environ.get("VOICEBOT_CACHE_DIR") or Path.home() / ".cache" / "voicebot"
-    path = Path(root)
+    path = config.cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -9,20 +9,20 @@ by more text); everything after it is aggregated by sentence as usual.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
-from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
+from voicebot.adapters.pipecat import PendingTextAggregator
+from voicebot.config import KokoroTuning
 from voicebot.tts.clauses import FIRST_CLAUSE_MIN_WORDS, is_first_clause
 
 # Without a clause break, the first piece still goes once it has this many words (0: never):
 # Kokoro's time to first audio grows with the piece's length.
-FIRST_PIECE_MAX_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_WORDS", "0"))
+FIRST_PIECE_MAX_WORDS = KokoroTuning.from_env().first_piece_max_words
 
 
-class FirstClauseTextAggregator(SimpleTextAggregator):
+class FirstClauseTextAggregator(PendingTextAggregator):
     """Sentence aggregation, except that each reply's first clause is released at once."""
 
     def __init__(self, *, first_piece_max_words: int = FIRST_PIECE_MAX_WORDS,
@@ -33,15 +33,13 @@ class FirstClauseTextAggregator(SimpleTextAggregator):
         self._first_clause_min_words = first_clause_min_words
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
-        if self._aggregation_type == TextType.TOKEN:
+        if self.aggregates_tokens:
             async for aggregation in super().aggregate(text):
                 yield aggregation
             return
         for char in text:
             if not self._released_in_reply and self._at_clause_break(char):
-                clause = self._text.strip()
-                self._text = ""
-                self._lookahead_state = _LookaheadState.IDLE
+                clause = self.take_pending_text()
                 self._released_in_reply = True
                 yield Aggregation(text=clause, type=TextType.SENTENCE)
             async for aggregation in super().aggregate(char):
@@ -50,9 +48,9 @@ class FirstClauseTextAggregator(SimpleTextAggregator):
 
     def _at_clause_break(self, char: str) -> bool:
         """True when ``char`` is the first character after "<clause><break> "."""
-        if char.isspace() or not self._text.endswith((" ", "\n")):
+        if char.isspace() or not self.pending_text.endswith((" ", "\n")):
             return False
-        body = self._text.rstrip()
+        body = self.pending_text.rstrip()
         if is_first_clause(body, self._first_clause_min_words):
             return True
         return self._long_enough(body, char)

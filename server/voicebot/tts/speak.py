@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.probe import resample, write_wav
+from voicebot.audio import resample, write_wav
 from voicebot.tts.worker_client import KokoroWorkerProcess
 
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from loguru import logger
 
+from voicebot.config import DEFAULT_HUB_MODEL, DEFAULT_VOICE
 from voicebot.models.hub import hub_snapshot
 from voicebot.models.weights import ENGLISH_VOICES, english_voices_path, kokoro_voices_path
 
-DEFAULT_HUB_MODEL = "mlx-community/Kokoro-82M-bf16"
-DEFAULT_VOICE = "af_heart"
 BUNDLED_FALLBACK_VOICE = "jf_alpha"
 
 

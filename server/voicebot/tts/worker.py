@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from loguru import logger
 
+from voicebot.config import KokoroTuning, worker_log_level
 from voicebot.tts import protocol
 from voicebot.tts.engines import KokoroEngine, create_engine
 from voicebot.tts.g2p import EnglishG2P, split_for_streaming
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     logger.remove()
     # The server re-logs each line under its own timestamp; "LEVEL|message" is all it needs.
-    logger.add(sys.stderr, level=_log_level(), format="{level}|{message}")
+    logger.add(sys.stderr, level=worker_log_level(), format="{level}|{message}")
     return serve(sock, args.engine, args.model, args.voice)
 
 
@@ -185,16 +186,12 @@ def _raise_priority() -> None:
     on a small machine the caller hears the TTS, not the LLM's tail. Needs CAP_SYS_NICE for
     a negative value; without it the worker keeps the default priority.
     """
-    nice = int(os.environ.get("VOICEBOT_TTS_NICE", "0"))
+    nice = KokoroTuning.from_env().nice
     if nice:
         try:
             os.setpriority(os.PRIO_PROCESS, 0, nice)
         except OSError as e:
             logger.debug(f"Could not set the worker's priority to {nice}: {e}")
-
-
-def _log_level() -> str:
-    return os.environ.get("VOICEBOT_WORKER_LOG_LEVEL", "INFO")
 
 
 def serve(sock: socket.socket, engine: str, model: str | None, voice: str | None) -> int:
@@ -234,7 +231,7 @@ def run_forked(sock: socket.socket, engine: str, model: str | None, voice: str |
         except OSError:
             pass
 
-    logger.add(over_socket, level=_log_level(), format="{message}")
+    logger.add(over_socket, level=worker_log_level(), format="{message}")
     code = serve(sock, engine, model, voice)
     logger.remove()
     sys.exit(code)

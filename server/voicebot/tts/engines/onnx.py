@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from loguru import logger
 
+from voicebot.config import KokoroTuning
 from voicebot.models.hub import hub_snapshot
 from voicebot.models.weights import KOKORO_ONNX, kokoro_voices_path
 from voicebot.tts.engines.base import KokoroEngine
 from voicebot.tts.voices import VoiceBank
-
-THREADS_ENV = "VOICEBOT_TTS_THREADS"
 
 
 class OnnxKokoroEngine(KokoroEngine):
@@ -27,7 +24,7 @@ class OnnxKokoroEngine(KokoroEngine):
     def __init__(self, model: str | None = None, threads: int | None = None):
         # None: bundled weights only. A hub id or snapshot folder adds its voices (af_heart...).
         self._requested_model = model
-        self._threads = threads or int(os.environ.get(THREADS_ENV, "1"))
+        self._threads = threads or KokoroTuning.from_env().onnx_threads
         self._kokoro = None
         self._bank: VoiceBank | None = None
         self._model_path = None

@@ -1,0 +1,105 @@
+"""Settings: flags over environment over defaults, clear errors, and one module that reads them."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from voicebot import config
+from voicebot.config import GreetingMode, KokoroTuning, LLMBackend, LLMSettings, TTSWarmup, parse_settings
+
+SERVER = pathlib.Path(config.__file__).resolve().parent
+
+
+def _env_reads(path: pathlib.Path) -> list[str]:
+    """``os.environ.get(...)``, ``os.getenv(...)`` and ``os.environ[...]`` reads in ``path``."""
+    reads = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        text = ast.unparse(node) if isinstance(node, (ast.Call, ast.Subscript)) else ""
+        if isinstance(node, ast.Call) and text.startswith(("os.environ.get(", "os.getenv(")):
+            reads.append(text)
+        elif isinstance(node, ast.Subscript) and text.startswith("os.environ[") and isinstance(node.ctx, ast.Load):
+            reads.append(text)
+    return reads
+
+
+def test_only_config_reads_the_environment():
+    offenders = {}
+    for path in sorted(SERVER.rglob("*.py")):
+        if path.name == "config.py" and path.parent == SERVER:
+            continue
+        reads = [r for r in _env_reads(path) if "HF_HUB_OFFLINE" not in r]  # the hub library's own
+        if reads:
+            offenders[str(path.relative_to(SERVER))] = reads
+    assert offenders == {}
+
+
+def test_the_readme_lists_every_variable_config_reads():
+    readme = (SERVER.parents[1] / "README.md").read_text()
+    source = (SERVER / "config.py").read_text()
+    names = set(re.findall(r'"(VOICEBOT_[A-Z_]+)"', source))
+    internal = {config.FORKSERVER_MAIN_PATH_ENV}  # the server tells its fork server, not users
+    assert names > internal
+    assert sorted(name for name in names - internal if name not in readme) == []
+
+
+def test_settings_import_no_service_or_model_library():
+    code = ("import sys, voicebot.config; heavy = [m for m in ('pipecat', 'onnxruntime', 'faster_whisper', "
+            "'xllamacpp', 'mlx', 'aiortc', 'torch') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_flags_win_over_the_environment_and_defaults_fill_the_rest(monkeypatch):
+    monkeypatch.setenv("VOICEBOT_PORT", "9000")
+    monkeypatch.setenv("VOICEBOT_MAX_CALLS", "5")
+    monkeypatch.setenv("VOICEBOT_TTS_WARMUP", "on-connect")
+    monkeypatch.setenv("VOICEBOT_MALLOC_TRIM", "off")
+    settings = parse_settings(["2", "--port", "9100", "--greeting", "llm"])
+    assert (settings.company_id, settings.port, settings.max_calls) == (2, 9100, 5)
+    assert settings.greeting is GreetingMode.LLM and settings.tts.warmup is TTSWarmup.ON_CONNECT
+    assert settings.trim_after_call is False and settings.malloc_arenas == 2
+    assert settings.host == "localhost" and settings.tts.voice == config.DEFAULT_VOICE
+
+
+def test_a_bad_number_names_its_variable(monkeypatch):
+    monkeypatch.setenv("VOICEBOT_MAX_CALLS", "three")
+    with pytest.raises(ValueError, match="VOICEBOT_MAX_CALLS='three'"):
+        parse_settings(["2"])
+
+
+def test_llm_backend_follows_url_then_key_then_embedded():
+    assert config.choose_backend(LLMSettings.from_env({})) is LLMBackend.EMBEDDED
+    assert config.choose_backend(LLMSettings.from_env({"OPENAI_API_KEY": "k"})) is LLMBackend.OPENAI
+    both = LLMSettings.from_env({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})
+    assert config.choose_backend(both) is LLMBackend.OPENAI_COMPATIBLE
+    assert LLMSettings.from_env({}, backend="openai").backend is LLMBackend.OPENAI
+    assert LLMSettings.from_env({"VOICEBOT_LLM_POLL": "0"}).poll == 0  # 0 is a value, not "unset"
+    with pytest.raises(ValueError, match="VOICEBOT_LLM_TEMPERATURE"):
+        LLMSettings.from_env({"VOICEBOT_LLM_TEMPERATURE": "warm"})
+
+
+def test_kokoro_tuning_is_read_from_the_worker_environment(monkeypatch):
+    for name in ("VOICEBOT_TTS_THREADS", "VOICEBOT_TTS_NICE", "VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS",
+                 "VOICEBOT_TTS_FIRST_WORDS", "VOICEBOT_OPENBLAS", "VOICEBOT_MLX_FAST_CONV"):
+        monkeypatch.delenv(name, raising=False)
+    assert KokoroTuning.from_env() == KokoroTuning()
+    monkeypatch.setenv("VOICEBOT_TTS_THREADS", "2")
+    monkeypatch.setenv("VOICEBOT_MLX_FAST_CONV", "0")
+    monkeypatch.setenv("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", "3")
+    tuning = KokoroTuning.from_env()
+    assert (tuning.onnx_threads, tuning.mlx_fast_conv, tuning.first_clause_min_words) == (2, False, 3)
+
+
+def test_tts_and_stt_engines_default_to_the_portable_ones_off_apple_silicon(monkeypatch):
+    monkeypatch.setattr(config, "is_apple_silicon", lambda: False)
+    assert (config.default_tts_engine(), config.default_stt_engine()) == ("onnx", "faster-whisper")
+    monkeypatch.setattr(config, "is_apple_silicon", lambda: True)
+    assert (config.default_tts_engine(), config.default_stt_engine()) == ("mlx", "mlx")
+    monkeypatch.setenv("VOICEBOT_TTS_ENGINE", "ONNX")
+    assert config.default_tts_engine() == "onnx"
