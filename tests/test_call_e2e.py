@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 import numpy as np
 import pytest
 
+from helpers import wait_until
 from speech import missed_word_rate, rms, transcribe, words
 from voicebot.probe import CallProbe
 
@@ -63,12 +63,8 @@ def test_answer_audio_speaks_the_answer(call):
 
 
 def test_error_log_has_warmup_ttfb_and_timeline(call, voicebot_server):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        log = voicebot_server.error_log.read_text()
-        if "Call timeline" in log:
-            break
-        time.sleep(0.5)
+    wait_until(lambda: "Call timeline" in voicebot_server.error_log.read_text(), timeout=10)
+    log = voicebot_server.error_log.read_text()
     assert "🔥 Starting TTS worker warmup in background..." in log
     assert "✓ TTS worker warmed up in" in log
     ttfb_lines = [line for line in log.splitlines() if "TTFB" in line]

@@ -3,8 +3,6 @@ assistant's first turn in the LLM context."""
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, TTSSpeakFrame
@@ -63,10 +61,7 @@ async def test_cached_greeting_plays_at_once_and_enters_the_context(tmp_path):
         await harness.wait_for(lambda: sum(len(r.frame.audio) for r in harness.audio()) >= expected, timeout=5)
         # What the transport reports once it has played the audio.
         await harness.worker.queue_frames([BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()])
-        for _ in range(50):
-            if context.get_messages():
-                break
-            await asyncio.sleep(0.1)
+        await harness.wait_for(lambda: context.get_messages(), timeout=5)
         pcm = b"".join(r.frame.audio for r in harness.audio())
     assert pcm == phrases.get(FIRST)
     assert len(pcm) / 2 / 24000 > 2.0

@@ -19,6 +19,7 @@ import pytest
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+from helpers import wait_until
 from voicebot.llm import (
     LLMBackend,
     LLMSettings,
@@ -141,10 +142,8 @@ def test_voicebot_llm_serves_the_model_to_other_bots_behind_a_key(tmp_path):
         server = subprocess.Popen([sys.executable, "-m", "voicebot.llm.serve", "--port", str(port), "--slots", "2",
                                    "--api-key", "test-key"], stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while "OPENAI_BASE_URL=" not in log.read_text() and time.monotonic() < deadline:
-            assert server.poll() is None, log.read_text()
-            time.sleep(0.5)
+        wait_until(lambda: "OPENAI_BASE_URL=" in log.read_text() or server.poll() is not None, timeout=120)
+        assert server.poll() is None, log.read_text()
         assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in log.read_text()
         body = {"messages": [{"role": "system", "content": SYSTEM_PROMPT},
                              {"role": "user", "content": "What time do you close?"}], "max_tokens": 30}

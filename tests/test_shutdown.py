@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import psutil
 import pytest
 
 from conftest import start_server
+from helpers import pids_alive, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +27,5 @@ def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):
     assert "Shutdown complete" in server.output()
     assert "embedded llama.cpp server stopped" in server.output()
 
-    def survivors() -> list[int]:
-        return [pid for pid in set(children + worker_pids)
-                if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-
-    deadline = time.monotonic() + 5  # a process that was told to exit takes a moment to go
-    while survivors() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert survivors() == []
+    # A process that was told to exit takes a moment to go.
+    assert wait_until(lambda: not pids_alive(set(children + worker_pids)), timeout=5), pids_alive(set(children + worker_pids))

@@ -7,13 +7,13 @@ import asyncio
 import json
 import random
 import re
-import time
 
 import httpx
 import psutil
 import pytest
 from aiortc import RTCPeerConnection
 
+from helpers import wait_until
 from voicebot.probe import CallProbe, allow_loopback_ice
 
 pytestmark = pytest.mark.slow
@@ -151,10 +151,7 @@ def test_malformed_signalling_is_refused_cleanly(voicebot_server):
     def settled():
         admission = voicebot_server.health()["admission"]
         return admission["offers_pending"] == 0 and admission["calls_in_progress"] == 0
-    deadline = time.monotonic() + 30
-    while not settled() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert settled(), voicebot_server.health()
+    assert wait_until(settled, timeout=30), voicebot_server.health()
     assert re.search(rf"Call {re.escape(real_pc_id)}: the caller did not connect", voicebot_server.output())
 
 
@@ -185,9 +182,7 @@ def test_abandoned_offers_hold_nothing_and_are_capped(voicebot_server):
     assert sorted(during["tts_worker_pids"]) == workers_before, "an unconnected offer took a TTS worker"
     assert during["tts_pool"]["idle"] == pool["idle"]
 
-    deadline = time.monotonic() + 30
-    while voicebot_server.health()["admission"]["offers_pending"] and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: voicebot_server.health()["admission"]["offers_pending"] == 0, timeout=30)
     after = voicebot_server.health()
     assert after["admission"]["offers_pending"] == 0, after
     assert sorted(after["tts_worker_pids"]) == workers_before

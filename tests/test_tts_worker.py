@@ -10,11 +10,11 @@ import sys
 import time
 
 import numpy as np
-import psutil
 import pytest
 from pipecat.frames.frames import InterruptionFrame, MetricsFrame, TTSAudioRawFrame, TTSStoppedFrame
 from pipecat.metrics.metrics import TTFBMetricsData
 
+from helpers import pids_alive, wait_until
 from speech import missed_word_rate, pcm16_to_float, rms, transcribe
 from tts_harness import TTSHarness
 from voicebot.tts.service import KokoroIsolatedTTSService
@@ -31,10 +31,6 @@ LONG_TEXT = (
 )
 
 ENGINES = ["onnx", "mlx"]
-
-
-def pids_alive(pids) -> list[int]:
-    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
 
 
 async def collect(worker: KokoroWorkerProcess, text: str) -> np.ndarray:
@@ -156,7 +152,12 @@ async def test_interruption_drops_stale_audio():
             lambda: any(r.frame.context_id != stale_context for r in harness.audio(since=interrupted_at)),
             timeout=60,
         )
-        await asyncio.sleep(3)  # time for any stale piece still in flight to (wrongly) arrive
+        # The worker speaks one request at a time: once the new reply has ended, a stale
+        # piece still in flight would have arrived before it.
+        new_context = next(r.frame.context_id for r in harness.audio(since=interrupted_at)
+                           if r.frame.context_id != stale_context)
+        await harness.wait_for(lambda: any(isinstance(r.frame, TTSStoppedFrame) and r.frame.context_id == new_context
+                                           for r in harness.downstream.frames), timeout=60)
         late = [r for r in harness.audio(since=interrupted_at + 0.05) if r.frame.context_id == stale_context]
         assert late == []
 
@@ -194,10 +195,7 @@ def test_no_worker_outlives_a_killed_server(tmp_path):
         assert pids_alive([worker_pid]) == [worker_pid]
         owner.kill()
         owner.wait(10)
-        deadline = time.monotonic() + 10
-        while pids_alive([worker_pid]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pids_alive([worker_pid]) == []
+        assert wait_until(lambda: not pids_alive([worker_pid]), timeout=10)
     finally:
         owner.kill()
 
@@ -218,7 +216,7 @@ async def test_first_sentence_waits_for_a_cold_worker_without_error():
     tts = KokoroIsolatedTTSService(engine="onnx")
     async with TTSHarness(tts) as harness:
         await harness.speak("Hello, thanks for calling.")
-        await harness.wait_for(lambda: harness.audio() or harness.errors(), timeout=120)
-        await asyncio.sleep(0.5)
+        await harness.wait_for(lambda: harness.errors() or any(isinstance(r.frame, TTSStoppedFrame)
+                                                                for r in harness.downstream.frames), timeout=120)
         assert harness.errors() == []
         assert harness.audio()

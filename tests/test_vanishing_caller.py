@@ -5,25 +5,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import psutil
 import pytest
 
+from helpers import wait_until
 from voicebot.probe import write_wav
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(condition, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    return condition()
 
 
 def test_vanished_caller_ends_the_call_and_returns_its_worker(voicebot_server, tmp_path):

@@ -67,7 +67,7 @@ async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimelin
             timeline.mark("TTS warm")
         return True
     except Exception as e:
-        logger.warning(f"TTS warmup encountered an issue (will initialize on first use): {e}")
+        logger.opt(exception=e).warning(f"TTS warm-up failed (the worker starts on first use instead): {e}")
         return False
 
 

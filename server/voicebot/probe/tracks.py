@@ -152,8 +152,10 @@ class BotAudioRecorder:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception as e:  # the recording so far is kept; say why it ended
+                logger.debug(f"Bot audio recorder ended with {type(e).__name__}: {e}")
 
     async def _run(self, track: MediaStreamTrack) -> None:
         try:

@@ -1,0 +1,31 @@
+"""Small helpers shared by the tests: waiting on a condition, and checking processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import psutil
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.2) -> T:
+    """Poll ``condition`` until it returns something truthy (returned) or ``timeout`` passes
+    (then its last value is returned, for the caller's assertion to show).
+
+    For conditions only another process can change (a log line, a pid gone, a health
+    field): there is no event to wait on across a process boundary.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def pids_alive(pids) -> list[int]:
+    """The pids among ``pids`` that still run (zombies count as gone)."""
+    return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
