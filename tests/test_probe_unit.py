@@ -115,7 +115,9 @@ async def test_caller_track_paces_real_time_and_times_the_clip():
     elapsed = time.monotonic() - started
 
     assert np.array_equal(np.concatenate(sent)[: len(clip)], clip)
-    assert elapsed == pytest.approx(8 * 0.02, abs=0.05)  # paced, not as fast as possible
+    # Paced like a microphone, not sent as fast as possible (a lower bound only: a busy
+    # machine may be late, never early).
+    assert elapsed >= 7 * 0.02, elapsed
     assert playback.done.is_set()
     # voice_end is where the speech stopped, not where the clip's silent tail ended.
     assert playback.end - playback.voice_end == pytest.approx(0.06, abs=0.025)

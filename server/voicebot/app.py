@@ -72,6 +72,7 @@ def _check_access(request: Request, token: str | None) -> None:
 
 
 def create_app(state: ServerState) -> FastAPI:
+    """The FastAPI app over ``state``: models preload once it starts; its shutdown ends calls, workers and the LLM."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         preload_task = asyncio.create_task(_preload(state), name="preload")

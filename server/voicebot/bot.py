@@ -85,6 +85,7 @@ def opening_frame(preloaded: Preloaded, context: LLMContext) -> Frame:
 
 
 def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
+    """A call's own TTS service; with a pool it borrows a warm worker and gives it back when the call ends."""
     settings = preloaded.settings.tts
     return KokoroIsolatedTTSService(
         model=settings.model,

@@ -31,6 +31,7 @@ def _newest_source_mtime(client_dir: Path) -> float:
 
 
 def client_is_current(client_dir: Path) -> bool:
+    """True if ``dist/index.html`` is newer than every source file, so no build is needed."""
     index = client_dir / "dist" / "index.html"
     return index.exists() and index.stat().st_mtime >= _newest_source_mtime(client_dir)
 

@@ -106,6 +106,7 @@ def forkserver_enabled() -> bool:
 
 
 def forkserver_main_path() -> str | None:
+    """The server's entry script, passed to the fork server so it imports it once for every worker (None: not set)."""
     return env_text(FORKSERVER_MAIN_PATH_ENV)
 
 

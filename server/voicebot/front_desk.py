@@ -60,6 +60,7 @@ TOOL_SCHEMAS = [
 
 
 def tools_schema() -> ToolsSchema:
+    """The front-desk tools as the schema a call's ``LLMContext`` offers the LLM."""
     return ToolsSchema(standard_tools=TOOL_SCHEMAS)
 
 

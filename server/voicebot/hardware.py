@@ -6,4 +6,5 @@ import platform
 
 
 def is_apple_silicon() -> bool:
+    """True on an arm64 Mac: MLX engines become the default and the Linux MLX workarounds are skipped."""
     return platform.system() == "Darwin" and platform.machine() == "arm64"

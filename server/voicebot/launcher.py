@@ -19,6 +19,7 @@ SERVER_SCRIPT = Path(__file__).resolve().parents[1] / "06_parallel_tts_warmup.py
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now; another process may still take it before ours binds it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -20,6 +20,7 @@ from voicebot.stt import usable_engine
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve until stopped (``06_parallel_tts_warmup.py``); 2 if the database won't open or the company is unknown."""
     settings = parse_settings(argv)
     cap_malloc_arenas(settings.malloc_arenas)  # before the threads that would spread the heap
     log_path = setup_logging()

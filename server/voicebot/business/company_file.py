@@ -80,6 +80,8 @@ def parse_span(value: str) -> tuple[time, time] | None:
 
 
 class CompanyFile(_Strict):
+    """The company file's schema: unknown keys are errors, prices are in dollars; ``id`` None takes the next free id."""
+
     id: int | None = Field(None, ge=1)
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=200)

@@ -25,6 +25,8 @@ from voicebot.config import database_location
 
 @dataclass(frozen=True)
 class MenuItem:
+    """One dish on the menu; its price is in whole cents, as stored."""
+
     name: str
     price_cents: int
     description: str = ""
@@ -50,6 +52,8 @@ class BookingPolicy:
 
 @dataclass(frozen=True)
 class Company:
+    """Everything the bot knows about one business, read once at server start: an import takes effect on restart."""
+
     id: int
     name: str
     kind: str
@@ -71,6 +75,7 @@ class Company:
 
 
 def spoken_time(value: time) -> str:
+    """A time as the bot says it: "7 PM", "7:30 PM", "noon", "midnight"."""
     if value == time(12, 0):
         return "noon"
     if value == time(0, 0):
@@ -81,6 +86,7 @@ def spoken_time(value: time) -> str:
 
 
 def describe_hours(hours: dict[int, tuple[time, time]]) -> str:
+    """The week in words ("Monday closed; Tuesday to Sunday 11 AM to 10 PM"); a day missing from ``hours`` is closed."""
     if not hours:
         return "closed"
     groups: list[tuple[int, int, tuple[time, time] | None]] = []

@@ -21,6 +21,8 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class DeskResult:
+    """An operation's outcome: ``summary`` is the sentence for the caller, ``data`` extra fields for the LLM."""
+
     ok: bool
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -30,6 +32,7 @@ class DeskResult:
 
 
 def refused(summary: str, **data: Any) -> DeskResult:
+    """A "no", with the sentence that says why or asks for what is missing; nothing was stored."""
     return DeskResult(False, summary, data)
 
 
@@ -66,4 +69,5 @@ def spoken_when(moment: datetime, today: datetime) -> str:
 
 
 def spoken_day(moment: datetime) -> str:
+    """A date as the bot says it: "Saturday, December 5" (no year)."""
     return moment.strftime("%A, %B ") + str(moment.day)

@@ -24,6 +24,7 @@ was we were what when where which who why will with would yes you your yeah okay
 
 
 def search_terms(question: str) -> list[str]:
+    """The caller's words worth searching for: lower-case, deduplicated, stopwords and single letters dropped."""
     words = re.findall(r"[a-z0-9]+", question.lower())
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in _STOPWORDS))
 

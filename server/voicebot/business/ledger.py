@@ -21,6 +21,7 @@ def _stamp(value: datetime | None) -> str:
 
 def bookings(database: Database, company_id: int | None = None, day: date | None = None,
              limit: int = 500) -> list[dict[str, Any]]:
+    """Bookings by start time, cancelled ones included (see ``status``); ``company_id``/``day`` None: all of them."""
     b, c = schema.bookings, schema.companies
     query = select(b, c.c.name.label("company")).join(c, c.c.id == b.c.company_id)
     if company_id is not None:
@@ -35,6 +36,7 @@ def bookings(database: Database, company_id: int | None = None, day: date | None
 
 
 def orders(database: Database, company_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Takeout orders, newest first, with their items on one line and the total; ``company_id`` None: all."""
     o, c, i = schema.orders, schema.companies, schema.order_items
     query = select(o, c.c.name.label("company")).join(c, c.c.id == o.c.company_id)
     if company_id is not None:
@@ -51,6 +53,7 @@ def orders(database: Database, company_id: int | None = None, limit: int = 200) 
 
 
 def messages(database: Database, company_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Messages for the staff, newest first; ``company_id`` None: every company."""
     m, c = schema.messages, schema.companies
     query = select(m, c.c.name.label("company")).join(c, c.c.id == m.c.company_id)
     if company_id is not None:

@@ -17,6 +17,7 @@ from voicebot.business.vocabulary import RELATIVE_DAYS, WEEKDAY_INDEX, WEEKDAY_N
 
 
 def house_rules(company: Company) -> str:
+    """The booking and takeout rules in a sentence or two, for the system prompt."""
     p = company.policy
     if p.takes_reservations:
         rules = f"Reservations for up to {p.max_party_size} people."

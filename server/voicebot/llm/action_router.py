@@ -228,6 +228,7 @@ def routing_instruction(tools: list[FunctionSchema]) -> str:
 
 
 def caller_words(context: LLMContext) -> str:
+    """Everything the caller said this call, knowledge notes stripped: what a tool's arguments must come from."""
     return " ".join(_NOTES.sub("", m["content"]) for m in context.messages
                     if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
 

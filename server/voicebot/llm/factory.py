@@ -54,6 +54,7 @@ def embedded_config(settings: LLMSettings) -> EmbeddedLlamaConfig:
 
 
 def resolve_model(settings: LLMSettings) -> str:
+    """The model name to request: the configured one, else our GGUF's alias (embedded or routed), else gpt-4o-mini."""
     if settings.model:
         return settings.model
     if choose_backend(settings) is LLMBackend.EMBEDDED or settings.routes_actions():

@@ -28,6 +28,7 @@ from voicebot.llm.embedded import EmbeddedLlamaConfig, EmbeddedLlamaServer
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``voicebot-llm`` flags; ``--api-key`` defaults to ``VOICEBOT_LLM_API_KEY``, else a random key."""
     parser = argparse.ArgumentParser(prog="voicebot-llm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     parser.add_argument("--port", type=int, default=8080)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the settings bots need, then serve until SIGINT/SIGTERM; 2 on bad flags, 1 if the server cannot start."""
     args = build_parser().parse_args(argv)
     if args.slots < 1 or not 0 < args.port < 65536:
         print("voicebot-llm: --slots must be at least 1 and --port within 1-65535", file=sys.stderr)

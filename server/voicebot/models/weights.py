@@ -49,6 +49,7 @@ def package_file(package: str, relative: str) -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    """The file's sha256 (hex), read in 8 MiB chunks so a large weight file is never held in memory."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):

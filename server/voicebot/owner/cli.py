@@ -23,6 +23,7 @@ from voicebot.business.database import CompanyRepository, Database
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
+    """Rows as aligned text columns headed by the first row's keys; "(none)" when there are none."""
     if not rows:
         return "(none)"
     columns = list(rows[0])
@@ -34,6 +35,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``company import|list`` and ``bookings|orders|messages list``, with ``--db`` and ``--json`` before the topic."""
     parser = argparse.ArgumentParser(prog="voicebot", description="The restaurant's data, for its owner.")
     parser.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (env VOICEBOT_DB)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``voicebot`` command; 1 if the company file is invalid (then nothing is imported)."""
     args = build_parser().parse_args(argv)
     database = Database(args.db)
     if args.topic == "company" and args.action == "import":

@@ -27,6 +27,7 @@ def _table(rows: list[dict[str, Any]], testid: str) -> str:
 
 
 def owner_page(database: Database, company: Company) -> str:
+    """The owner's page as HTML, every value escaped; it reads the database, so call it off the event loop."""
     sections = [
         ("Bookings", _table(ledger.bookings(database, company.id), "bookings")),
         ("Takeout orders", _table(ledger.orders(database, company.id), "orders")),

@@ -14,6 +14,7 @@ from voicebot.probe.results import format_summary
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Make one call and print what it measured; 1 if the call timed out, was hung up on or hit an error."""
     p = argparse.ArgumentParser(
         prog="call-probe", description="Call the voice bot over WebRTC and measure it."
     )

@@ -24,6 +24,8 @@ class RTVIEvent:
 
 @dataclass
 class TranscriptEntry:
+    """One turn as heard over RTVI: consecutive pieces from the same side are joined into one entry."""
+
     role: str  # "bot" | "user"
     text: str
     t: float  # arrival of the first message of the entry

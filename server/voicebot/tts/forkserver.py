@@ -24,10 +24,12 @@ PRELOAD_MODULE = "voicebot.tts.worker_preload"
 
 
 def available() -> bool:
+    """Whether workers fork from the fork server (Linux, not disabled); if not, each is a fresh interpreter."""
     return forkserver_enabled()
 
 
 def context() -> multiprocessing.context.BaseContext:
+    """The ``forkserver`` multiprocessing context with our worker preload registered; safe to call again."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([PRELOAD_MODULE])
     return ctx

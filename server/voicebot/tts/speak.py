@@ -40,6 +40,7 @@ async def speak_all_to_wav(items: list[tuple[str, Path]], *, voice: str = "jm_ku
 
 
 def main() -> int:
+    """``python -m voicebot.tts.speak TEXT OUT.wav [--voice V] [--engine E]``: write a 48 kHz WAV, print its path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("text")
     parser.add_argument("wav", type=Path)

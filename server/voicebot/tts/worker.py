@@ -61,10 +61,12 @@ def preload_for_fork() -> None:
 
 
 def preloaded_g2p() -> EnglishG2P:
+    """The G2P the fork server built, in a forked worker; otherwise a new one (seconds: it loads spaCy)."""
     return _PRELOADED_G2P or EnglishG2P()
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
+    """Float audio in [-1, 1] (clipped) as little-endian 16-bit PCM, the protocol's audio payload."""
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
@@ -163,6 +165,7 @@ class KokoroWorker:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of a worker started as a fresh interpreter, its socket passed as ``--fd``; logs go to stderr."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fd", type=int, required=True, help="socket file descriptor shared with the server")
     parser.add_argument("--engine", required=True, choices=["onnx", "mlx"])

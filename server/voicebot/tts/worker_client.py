@@ -362,6 +362,7 @@ async def stop_all_workers() -> None:
 
 
 def live_worker_pids() -> list[int]:
+    """PIDs of the workers this process has running (``/health`` reports them; tests use them to spot leaks)."""
     return [w.pid for w in list(_LIVE_WORKERS) if w.pid is not None]
 
 

@@ -154,6 +154,8 @@ def _decode_tensor(buf: memoryview) -> tuple[str, np.ndarray]:
 
 @dataclass
 class OnnxNode:
+    """One node of the ONNX graph: enough to find which node consumes a weight (and so its zero point)."""
+
     name: str
     op: str
     inputs: list[str]
