@@ -185,19 +185,19 @@ def test_a_time_alone_is_not_a_day():
 
 def test_a_shared_llm_server_of_our_model_gets_routed_actions_without_a_pinned_slot():
     from voicebot.llm.action_router import ActionRoutingLLMService
-    from voicebot.llm.factory import DEFAULT_MODEL_ALIAS, LLMSettings, create_llm_service
+    from voicebot.llm.factory import DEFAULT_MODEL_ALIAS, LLMConfig, create_llm_service
 
     env = {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1", "OPENAI_API_KEY": "k", "VOICEBOT_LLM_TOOLS": "routed"}
-    settings = LLMSettings.from_env(env)
+    settings = LLMConfig.from_env(env)
     assert settings.routes_actions()
     service = create_llm_service(settings, "You answer the phone.")
     assert isinstance(service, ActionRoutingLLMService)
     assert service._decision_slot is None and service._settings.model == DEFAULT_MODEL_ALIAS
-    native = LLMSettings.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"})
+    native = LLMConfig.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"})
     assert not native.routes_actions()
     assert not isinstance(create_llm_service(native, "You answer the phone."), ActionRoutingLLMService)
     with pytest.raises(ValueError, match="VOICEBOT_LLM_TOOLS"):
-        LLMSettings.from_env({"VOICEBOT_LLM_TOOLS": "sometimes"})
+        LLMConfig.from_env({"VOICEBOT_LLM_TOOLS": "sometimes"})
 
 
 async def test_the_callers_words_for_when_win_over_the_models_copy():

@@ -22,7 +22,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from helpers import wait_until
 from voicebot.llm import (
     LLMBackend,
-    LLMSettings,
+    LLMConfig,
     create_llm_service,
     preload_llm,
     shared_embedded_server,
@@ -54,7 +54,7 @@ def _native_threads() -> int:
 
 @pytest.mark.timeout(120)
 async def test_embedded_llm_answers_from_a_warm_cache_and_stops_cleanly():
-    settings = LLMSettings(backend=LLMBackend.EMBEDDED, threads=2)
+    settings = LLMConfig(backend=LLMBackend.EMBEDDED, threads=2)
     native_before = _native_threads()
 
     warmup = preload_llm(settings, SYSTEM_PROMPT)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from voicebot import config
-from voicebot.config import GreetingMode, KokoroTuning, LLMBackend, LLMSettings, TTSWarmup, parse_settings
+from voicebot.config import GreetingMode, KokoroTuning, LLMBackend, LLMConfig, TTSWarmup, parse_settings
 
 SERVER = pathlib.Path(config.__file__).resolve().parent
 
@@ -74,14 +74,14 @@ def test_a_bad_number_names_its_variable(monkeypatch):
 
 
 def test_llm_backend_follows_url_then_key_then_embedded():
-    assert config.choose_backend(LLMSettings.from_env({})) is LLMBackend.EMBEDDED
-    assert config.choose_backend(LLMSettings.from_env({"OPENAI_API_KEY": "k"})) is LLMBackend.OPENAI
-    both = LLMSettings.from_env({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})
+    assert config.choose_backend(LLMConfig.from_env({})) is LLMBackend.EMBEDDED
+    assert config.choose_backend(LLMConfig.from_env({"OPENAI_API_KEY": "k"})) is LLMBackend.OPENAI
+    both = LLMConfig.from_env({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})
     assert config.choose_backend(both) is LLMBackend.OPENAI_COMPATIBLE
-    assert LLMSettings.from_env({}, backend="openai").backend is LLMBackend.OPENAI
-    assert LLMSettings.from_env({"VOICEBOT_LLM_POLL": "0"}).poll == 0  # 0 is a value, not "unset"
+    assert LLMConfig.from_env({}, backend="openai").backend is LLMBackend.OPENAI
+    assert LLMConfig.from_env({"VOICEBOT_LLM_POLL": "0"}).poll == 0  # 0 is a value, not "unset"
     with pytest.raises(ValueError, match="VOICEBOT_LLM_TEMPERATURE"):
-        LLMSettings.from_env({"VOICEBOT_LLM_TEMPERATURE": "warm"})
+        LLMConfig.from_env({"VOICEBOT_LLM_TEMPERATURE": "warm"})
 
 
 def test_kokoro_tuning_is_read_from_the_worker_environment(monkeypatch):

@@ -193,7 +193,7 @@ class LLMBackend(StrEnum):
 
 
 @dataclass(frozen=True)
-class LLMSettings:
+class LLMConfig:
     """What the bot's LLM is. ``None`` fields mean "the chosen backend's default"."""
 
     backend: LLMBackend | None = None  # None: decided from base_url / api_key
@@ -213,7 +213,7 @@ class LLMSettings:
     tool_calls: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMConfig:
         """Settings from the environment, overridden by command-line ``flags`` that are not None.
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
@@ -250,7 +250,7 @@ class LLMSettings:
         return choose_backend(self) is LLMBackend.EMBEDDED
 
 
-def choose_backend(settings: LLMSettings) -> LLMBackend:
+def choose_backend(settings: LLMConfig) -> LLMBackend:
     """The backend ``settings`` asks for: explicit, else base URL, else key, else embedded."""
     if settings.backend is not None:
         return settings.backend
@@ -282,7 +282,7 @@ class ServerSettings:
     access_token: str | None = None
     tts: KokoroConfig = field(default_factory=KokoroConfig)
     stt: WhisperConfig = field(default_factory=WhisperConfig)
-    llm: LLMSettings = field(default_factory=LLMSettings)
+    llm: LLMConfig = field(default_factory=LLMConfig)
     # glibc heap: at most this many malloc arenas (0: glibc's default) and freed pages
     # returned to the OS after each call (voicebot/memory.py; measured in bench/soak.py).
     malloc_arenas: int = 2
@@ -359,7 +359,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         access_token=env_text("VOICEBOT_ACCESS_TOKEN"),
         tts=tts,
         stt=WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model),
-        llm=LLMSettings.from_env(model=args.llm_model, backend=args.llm_backend),
+        llm=LLMConfig.from_env(model=args.llm_model, backend=args.llm_backend),
         malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
     )

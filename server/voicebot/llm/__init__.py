@@ -11,7 +11,7 @@ from voicebot.llm.embedded import (
 )
 from voicebot.llm.factory import (
     LLMBackend,
-    LLMSettings,
+    LLMConfig,
     choose_backend,
     create_llm_service,
     describe_backend,
@@ -24,7 +24,7 @@ __all__ = [
     "EmbeddedLlamaConfig",
     "EmbeddedLlamaServer",
     "LLMBackend",
-    "LLMSettings",
+    "LLMConfig",
     "PromptTimings",
     "WarmupReport",
     "choose_backend",

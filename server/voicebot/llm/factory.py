@@ -19,7 +19,7 @@ from typing import Any
 from loguru import logger
 from pipecat.services.openai.llm import OpenAILLMService
 
-from voicebot.config import LLMBackend, LLMSettings, choose_backend
+from voicebot.config import LLMBackend, LLMConfig, choose_backend
 from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
     ANSWER_SLOT,
@@ -46,14 +46,14 @@ EMBEDDED_TEMPERATURE = 0.2
 _PLACEHOLDER_API_KEY = "not-needed"
 
 
-def embedded_config(settings: LLMSettings) -> EmbeddedLlamaConfig:
+def embedded_config(settings: LLMConfig) -> EmbeddedLlamaConfig:
     """How to run the embedded server for these settings."""
     return EmbeddedLlamaConfig(threads=settings.threads, generation_threads=settings.generation_threads,
                                context_size=settings.context_size, poll=settings.poll,
                                cache_ram_mib=settings.cache_ram_mib)
 
 
-def resolve_model(settings: LLMSettings) -> str:
+def resolve_model(settings: LLMConfig) -> str:
     """The model name to request: the configured one, else our GGUF's alias (embedded or routed), else gpt-4o-mini."""
     if settings.model:
         return settings.model
@@ -62,7 +62,7 @@ def resolve_model(settings: LLMSettings) -> str:
     return DEFAULT_OPENAI_MODEL
 
 
-def describe_backend(settings: LLMSettings) -> str:
+def describe_backend(settings: LLMConfig) -> str:
     """One log line saying which LLM answers and where (never the key)."""
     backend = choose_backend(settings)
     model = resolve_model(settings)
@@ -82,7 +82,7 @@ def describe_backend(settings: LLMSettings) -> str:
 
 
 def preload_llm(
-    settings: LLMSettings, system_instruction: str | None = None, tools: list[dict] | None = None,
+    settings: LLMConfig, system_instruction: str | None = None, tools: list[dict] | None = None,
     opening: list[dict] | None = None, decision_instruction: str | None = None,
 ) -> WarmupReport | None:
     """Startup step: for the embedded backend, start the server and warm its prompt cache.
@@ -108,7 +108,7 @@ def shutdown_llm() -> None:
     stop_shared_embedded_server()
 
 
-def create_llm_service(settings: LLMSettings, system_instruction: str, filler: str | None = None,
+def create_llm_service(settings: LLMConfig, system_instruction: str, filler: str | None = None,
                        **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
 
@@ -170,7 +170,7 @@ __all__ = [
     "EMBEDDED_TEMPERATURE",
     "EmbeddedLlamaServer",
     "LLMBackend",
-    "LLMSettings",
+    "LLMConfig",
     "choose_backend",
     "create_llm_service",
     "describe_backend",
