@@ -30,6 +30,7 @@ DEFAULT_VOICE = "af_heart"
 
 DB_ENV = "VOICEBOT_DB"
 TTS_ENGINE_ENV = "VOICEBOT_TTS_ENGINE"
+TTS_ENGINES = ("onnx", "mlx")  # Kokoro on ONNX Runtime (portable) or MLX (Apple Silicon)
 TTS_FORKSERVER_ENV = "VOICEBOT_TTS_FORKSERVER"
 # Internal: the server tells its fork server which entry script to import once (tts/forkserver.py).
 FORKSERVER_MAIN_PATH_ENV = "VOICEBOT_FORKSERVER_MAIN_PATH"
@@ -314,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "on-connect (the seed's 06), first-use (05)")
     parser.add_argument("--tts-pool-size", type=int, default=env_number("VOICEBOT_TTS_POOL_SIZE", int, 3),
                         help="warm Kokoro workers kept ready in pool mode (one per simultaneous caller)")
-    parser.add_argument("--tts-engine", choices=["onnx", "mlx"], default=None,
+    parser.add_argument("--tts-engine", choices=TTS_ENGINES, default=None,
                         help="Kokoro engine (env VOICEBOT_TTS_ENGINE; default mlx on Apple Silicon, else onnx)")
     parser.add_argument("--tts-model", default=env_text("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
     parser.add_argument("--tts-voice", default=env_text("VOICEBOT_TTS_VOICE", DEFAULT_VOICE))

@@ -33,10 +33,6 @@ class MenuItem:
     category: str = ""
     id: int | None = None
 
-    @property
-    def price_usd(self) -> float:
-        return self.price_cents / 100
-
 
 @dataclass(frozen=True)
 class BookingPolicy:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.audio import resample, write_wav
+from voicebot.config import TTS_ENGINES
 from voicebot.tts.worker_client import KokoroWorkerProcess
 
 
@@ -45,7 +46,7 @@ def main() -> int:
     parser.add_argument("text")
     parser.add_argument("wav", type=Path)
     parser.add_argument("--voice", default="jm_kumo")
-    parser.add_argument("--engine", default="onnx", choices=["onnx", "mlx"])
+    parser.add_argument("--engine", default="onnx", choices=TTS_ENGINES)
     args = parser.parse_args()
     asyncio.run(speak_to_wav(args.text, args.wav, voice=args.voice, engine=args.engine))
     print(args.wav)

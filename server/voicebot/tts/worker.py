@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from loguru import logger
 
-from voicebot.config import KokoroTuning, worker_log_level
+from voicebot.config import TTS_ENGINES, KokoroTuning, worker_log_level
 from voicebot.tts import protocol
 from voicebot.tts.engines import KokoroEngine, create_engine
 from voicebot.tts.g2p import EnglishG2P, split_for_streaming
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of a worker started as a fresh interpreter, its socket passed as ``--fd``; logs go to stderr."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fd", type=int, required=True, help="socket file descriptor shared with the server")
-    parser.add_argument("--engine", required=True, choices=["onnx", "mlx"])
+    parser.add_argument("--engine", required=True, choices=TTS_ENGINES)
     parser.add_argument("--model", default=None)
     parser.add_argument("--voice", default=None)
     args = parser.parse_args(argv)

@@ -6,9 +6,8 @@ contract without importing each other: each engine module is imported only when 
 
 from __future__ import annotations
 
+from voicebot.config import TTS_ENGINES
 from voicebot.tts.engines.base import KokoroEngine
-
-ENGINE_NAMES = ("onnx", "mlx")
 
 
 def create_engine(name: str, model: str | None = None) -> KokoroEngine:
@@ -25,4 +24,4 @@ def create_engine(name: str, model: str | None = None) -> KokoroEngine:
         from voicebot.tts.engines.mlx import MlxKokoroEngine
 
         return MlxKokoroEngine(model=model)
-    raise ValueError(f"Unknown TTS engine '{name}': expected 'onnx' or 'mlx'")
+    raise ValueError(f"Unknown TTS engine '{name}': expected one of {', '.join(TTS_ENGINES)}")
