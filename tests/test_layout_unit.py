@@ -30,3 +30,12 @@ def test_every_path_a_row_starts_with_exists():
         folder = (ROOT / first[0]).parent if first else ROOT  # later names sit beside the first
         for name in first:
             assert (ROOT / name).exists() or (folder / name).exists(), (name, row[:80])
+
+
+def test_the_tts_command_line_does_not_load_the_webrtc_test_caller():
+    import subprocess
+    import sys
+
+    code = "import sys, voicebot.tts.speak; print(sorted(m for m in ('aiortc', 'voicebot.probe') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
