@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from interleave import round_order
+
 from voicebot.launcher import LocalServer
 from voicebot.probe import CallProbe, CallResult
 from voicebot.tts.speak import speak_to_wav
@@ -61,7 +63,7 @@ async def bench(modes: list[str], runs: int, workdir: Path, log) -> dict[str, di
     try:
         question = await speak_to_wav(QUESTION, workdir / "question.wav")
         for run in range(runs):
-            for mode in modes:
+            for mode in round_order(modes, run):
                 result = await CallProbe(servers[mode].url).call(timeout=120)
                 rows[mode].append(measurements(result))
                 log(f"run {run + 1}/{runs} {mode:>10}: connect→first audio "

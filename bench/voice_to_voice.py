@@ -1,7 +1,7 @@
 """Voice-to-voice: from the end of a caller's question to the bot's first audio, stage by stage.
 
     uv run python bench/voice_to_voice.py [--runs 10] [--json] [-- SERVER FLAGS...]
-    uv run python bench/voice_to_voice.py --runs 8 --variant poll0=VOICEBOT_LLM_POLL=0   # A/B, interleaved
+    uv run python bench/voice_to_voice.py --runs 8 --variant poll0=VOICEBOT_LLM_POLL=0   # A/B, rotated each round
 
 Starts the server exactly as the README does (company #2, default flags, plus any given
 after ``--``), then places ``--runs`` calls with the call probe (a real WebRTC peer). In
@@ -27,6 +27,8 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+
+from interleave import round_order
 
 from voicebot.launcher import LocalServer
 from voicebot.probe import CallProbe
@@ -112,7 +114,7 @@ async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict
             servers[name] = LocalServer.start(workdir / name, "2", *server_args, env=env)
         for run in range(runs):
             index = run % len(QUESTIONS)
-            for name in variants:
+            for name in round_order(list(variants), run):
                 call = await call_once(servers[name].url, wavs[index], index)
                 calls[name].append(call)
                 log(f"{run + 1}/{runs} {name:>10}: v2v {call['voice_to_voice_s']}s gap {call['longest_reply_gap_s']}s "
