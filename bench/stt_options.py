@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 from voice_to_voice import QUESTIONS  # noqa: E402
 
 from speech import missed_word_rate  # noqa: E402
-from voicebot.config import WhisperConfig
-from voicebot.probe import load_audio  # noqa: E402
+from voicebot.audio import load_audio  # noqa: E402
+from voicebot.config import WhisperConfig  # noqa: E402
 from voicebot.stt import load_whisper_model  # noqa: E402
 from voicebot.tts.speak import speak_all_to_wav  # noqa: E402
 
