@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
@@ -101,8 +102,6 @@ def default_stt_engine() -> str:
 
 def forkserver_enabled() -> bool:
     """TTS workers fork from a preloaded fork server: Linux only, ``VOICEBOT_TTS_FORKSERVER=0`` to disable."""
-    import sys
-
     return sys.platform.startswith("linux") and env_flag(TTS_FORKSERVER_ENV, True)
 
 

@@ -23,7 +23,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
 from voicebot.business.prompt import HOLD_ON, goodbye, opening_messages, system_prompt
-from voicebot.config import GreetingMode, ServerSettings, TTSWarmup
+from voicebot.config import GreetingMode, ServerSettings, TTSWarmup, forkserver_enabled
 from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.llm.action_router import routing_instruction
@@ -127,7 +127,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
     pool_mode = settings.tts.warmup is TTSWarmup.POOL
     cached_greeting = settings.greeting is GreetingMode.CACHED
     total = 4 + int(pool_mode) + int(cached_greeting)
-    if forkserver.available():
+    if forkserver_enabled():
         # Loads in its own process while the steps below run; TTS workers fork from it.
         await asyncio.to_thread(forkserver.ensure_running)
         logger.info("TTS worker fork server started (spaCy, misaki and onnxruntime imported once for all workers)")

@@ -18,14 +18,9 @@ import multiprocessing.forkserver
 import os
 
 from voicebot.adapters.forkserver import stop_forkserver
-from voicebot.config import FORKSERVER_MAIN_PATH_ENV, forkserver_enabled
+from voicebot.config import FORKSERVER_MAIN_PATH_ENV
 
 PRELOAD_MODULE = "voicebot.tts.worker_preload"
-
-
-def available() -> bool:
-    """Whether workers fork from the fork server (Linux, not disabled); if not, each is a fresh interpreter."""
-    return forkserver_enabled()
 
 
 def context() -> multiprocessing.context.BaseContext:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
+from voicebot.config import forkserver_enabled
 from voicebot.models.weights import english_voices_path
 from voicebot.tts import forkserver, protocol
 
@@ -127,7 +128,7 @@ class KokoroWorkerProcess:
         await asyncio.to_thread(english_voices_path)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            if self._fork_allowed and forkserver.available() and not self._extra_env:
+            if self._fork_allowed and forkserver_enabled() and not self._extra_env:
                 self._process = await self._fork(child_sock)
             else:
                 self._process = await self._exec(child_sock)
