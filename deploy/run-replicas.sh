@@ -61,13 +61,14 @@ echo "business database: $VOICEBOT_DB"
 # 2. One LLM for all replicas (the embedded model, served once).
 if [ -z "${OPENAI_BASE_URL:-}" ]; then
   export VOICEBOT_LLM_API_KEY="${VOICEBOT_LLM_API_KEY:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')}"
-  uv run voicebot-llm --port "$LLM_PORT" --slots $((2 * REPLICAS)) > "$stack/llm.log" 2>&1 &
+  uv run voicebot-llm --port "$LLM_PORT" --slots "$REPLICAS" > "$stack/llm.log" 2>&1 &
   pids+=($!)
   until grep -q '^OPENAI_BASE_URL=' "$stack/llm.log" 2>/dev/null; do
     kill -0 "${pids[-1]}" 2>/dev/null || { echo "voicebot-llm failed:" >&2; tail -5 "$stack/llm.log" >&2; exit 1; }
     sleep 1
   done
-  export OPENAI_BASE_URL="http://127.0.0.1:$LLM_PORT/v1" OPENAI_API_KEY="$VOICEBOT_LLM_API_KEY" VOICEBOT_LLM_TOOLS=routed
+  export OPENAI_BASE_URL="http://127.0.0.1:$LLM_PORT/v1" OPENAI_API_KEY="$VOICEBOT_LLM_API_KEY"
+  export VOICEBOT_LLM_MODEL="$(sed -n 's/^VOICEBOT_LLM_MODEL=//p' "$stack/llm.log")"
   echo "shared LLM ready at $OPENAI_BASE_URL"
 fi
 

@@ -59,7 +59,7 @@ def count(db: Database, table, **where) -> int:
 def test_a_booking_is_stored_and_confirmed_from_the_row(database):
     sushi = CompanyRepository(database).get(2)
     book = BookingBook(database, sushi, clock)
-    result = book.book("John Smith", "555 1234", 4, "this Saturday", "7 pm")
+    result = book.book("John Smith", "503 555 1234", 4, "this Saturday", "7 pm")
     assert result.ok, result.summary
     assert result.summary == ("You're all set: a table for 4 on Saturday, December 5 at 7 PM, under John Smith. "
                               "Anything else?")
@@ -67,12 +67,12 @@ def test_a_booking_is_stored_and_confirmed_from_the_row(database):
     with database.engine.connect() as c:
         row = c.execute(select(schema.bookings)).one()
     assert (row.company_id, row.name, row.phone, row.party_size, row.starts_at, row.status) == (
-        2, "John Smith", "5551234", 4, datetime(2026, 12, 5, 19, 0), "booked")
+        2, "John Smith", "5035551234", 4, datetime(2026, 12, 5, 19, 0), "booked")
     # The model asking twice makes one booking, not two.
-    assert book.book("John Smith", "555-1234", 4, "Saturday", "19:00").data["booking_id"] == row.id
+    assert book.book("John Smith", "503-555-1234", 4, "Saturday", "19:00").data["booking_id"] == row.id
     assert count(database, schema.bookings) == 1
-    assert book.find("5551234").ok
-    cancelled = book.cancel("555 1234", "Saturday")
+    assert book.find("5035551234").ok
+    cancelled = book.cancel("503 555 1234", "Saturday")
     assert cancelled.ok and count(database, schema.bookings, status="cancelled") == 1
 
 
@@ -92,7 +92,7 @@ def test_a_booking_that_breaks_a_house_rule_is_refused_and_nothing_is_stored(
         database, company_id, party, day, time_of_day, reason):
     company = CompanyRepository(database).get(company_id)
     name = "" if reason is None else "Ann Lee"
-    result = BookingBook(database, company, clock).book(name, "555 9876", party, day, time_of_day)
+    result = BookingBook(database, company, clock).book(name, "503 555 9876", party, day, time_of_day)
     assert not result.ok and result.data["booked"] is False
     assert (reason or "Could I have your name") in result.summary
     assert count(database, schema.bookings) == 0
@@ -101,9 +101,9 @@ def test_a_booking_that_breaks_a_house_rule_is_refused_and_nothing_is_stored(
 def test_a_full_slot_is_refused_with_free_times_nearby(database):
     sushi = CompanyRepository(database).get(2)
     book = BookingBook(database, sushi, clock)
-    assert book.book("A", "555 0001", 8, "Saturday", "7 pm").ok
-    assert book.book("B", "555 0002", 8, "Saturday", "7:15 pm").ok  # same 30-minute slot: 16 seats taken
-    full = book.book("C", "555 0003", 2, "Saturday", "7 pm")
+    assert book.book("A", "503 555 0001", 8, "Saturday", "7 pm").ok
+    assert book.book("B", "503 555 0002", 8, "Saturday", "7:15 pm").ok  # same 30-minute slot: 16 seats taken
+    full = book.book("C", "503 555 0003", 2, "Saturday", "7 pm")
     assert not full.ok and "I could do 6:30 PM or 7:30 PM" in full.summary
     assert not book.check("Saturday", "7 pm", 2).ok
     assert book.check("Saturday", "7:30 pm", 2).ok
@@ -112,13 +112,13 @@ def test_a_full_slot_is_refused_with_free_times_nearby(database):
 
 def test_fifty_callers_racing_for_the_last_seats_make_exactly_one_booking(database):
     sushi = CompanyRepository(database).get(2)
-    assert BookingBook(database, sushi, clock).book("Early", "555 0000", 8, "Saturday", "7 pm").ok
-    assert BookingBook(database, sushi, clock).book("Early too", "555 0001", 4, "Saturday", "7 pm").ok
+    assert BookingBook(database, sushi, clock).book("Early", "503 555 0000", 8, "Saturday", "7 pm").ok
+    assert BookingBook(database, sushi, clock).book("Early too", "503 555 0001", 4, "Saturday", "7 pm").ok
     results, start = [], threading.Barrier(50)
 
     def attempt(i: int) -> None:
         start.wait()
-        results.append(BookingBook(database, sushi, clock).book(f"Caller {i}", f"555 1{i:03d}", 4, "Saturday", "7 pm"))
+        results.append(BookingBook(database, sushi, clock).book(f"Caller {i}", f"503 555 1{i:03d}", 4, "Saturday", "7 pm"))
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(50)]
     for t in threads:
@@ -135,7 +135,7 @@ def test_an_order_total_is_computed_from_the_menu(database):
     sushi = CompanyRepository(database).get(2)
     orders = OrderDesk(database, sushi, clock)
     result = orders.place([{"name": "dragon rolls", "quantity": 2}, {"name": "Miso Soup", "quantity": "one"},
-                           {"name": "salmon nigiri", "quantity": 3}], "Ann", "555 9876", "12:30")
+                           {"name": "salmon nigiri", "quantity": 3}], "Ann", "503 555 9876", "12:30")
     assert result.ok, result.summary
     assert result.data["total"] == "$52"  # 2 × 15 + 4 + 3 × 6
     with database.engine.connect() as c:
@@ -154,7 +154,7 @@ def test_an_order_total_is_computed_from_the_menu(database):
 ])
 def test_an_order_off_the_menu_or_outside_hours_stores_nothing(database, items, pickup, reason):
     sushi = CompanyRepository(database).get(2)
-    result = OrderDesk(database, sushi, clock).place(items, "Ann", "555 9876", pickup)
+    result = OrderDesk(database, sushi, clock).place(items, "Ann", "503 555 9876", pickup)
     assert not result.ok and reason in result.summary
     assert count(database, schema.orders) == 0 and count(database, schema.order_items) == 0
 
@@ -163,10 +163,10 @@ def test_a_message_needs_a_callback_number_and_is_stored(database):
     sushi = CompanyRepository(database).get(2)
     pad = MessagePad(database, sushi, clock)
     assert not pad.take("Bob", "12", "I left my umbrella").ok
-    assert pad.take("Bob", "555 2222", "I left my umbrella").ok
+    assert pad.take("Bob", "503 555 2222", "I left my umbrella").ok
     with database.engine.connect() as c:
         row = c.execute(select(schema.messages)).one()
-    assert (row.name, row.phone, row.text) == ("Bob", "5552222", "I left my umbrella")
+    assert (row.name, row.phone, row.text) == ("Bob", "5035552222", "I left my umbrella")
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -238,7 +238,7 @@ def test_company_file_problems_name_their_line(tmp_path, text, problem):
 def test_reimporting_a_company_replaces_its_menu_and_keeps_its_bookings(database, tmp_path):
     repo = CompanyRepository(database)
     sushi = repo.get(2)
-    assert BookingBook(database, sushi, clock).book("Ann", "555 9876", 2, "Saturday", "7 pm").ok
+    assert BookingBook(database, sushi, clock).book("Ann", "503 555 9876", 2, "Saturday", "7 pm").ok
     path = tmp_path / "sushi.yaml"
     path.write_text("id: 2\nname: Tomodachi Sushi\nkind: sushi bar\naddress: 48 Harbor Street\nphone: 555-0142\n"
                     "greeting: Hi!\nhours: {daily: '11:00-23:00'}\nmenu:\n  - {name: Tuna roll, price: 8.5}\n")

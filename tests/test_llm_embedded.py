@@ -131,7 +131,7 @@ def test_interpreter_exits_promptly_with_the_server_still_running():
 
 def test_voicebot_llm_serves_the_model_to_other_bots_behind_a_key(tmp_path):
     """``voicebot-llm`` (the shared server of docs/deploy.md): a bot with its URL and key gets
-    answers and routed front-desk decisions; a request without the key is refused."""
+    answers; a request without the key is refused."""
     import httpx
 
     from voicebot.launcher import free_port

@@ -28,10 +28,10 @@ def voicebot_cli(db, *args: str) -> subprocess.CompletedProcess:
 
 def fill(database: Database) -> None:
     sushi = CompanyRepository(database).get(2)
-    assert BookingBook(database, sushi, clock).book("John Smith", "555 1234", 4, "Saturday", "7 pm").ok
-    assert OrderDesk(database, sushi, clock).place([{"name": "dragon roll", "quantity": 2}], "Ann", "555 9876",
+    assert BookingBook(database, sushi, clock).book("John Smith", "503 555 1234", 4, "Saturday", "7 pm").ok
+    assert OrderDesk(database, sushi, clock).place([{"name": "dragon roll", "quantity": 2}], "Ann", "503 555 9876",
                                                    "1 pm").ok
-    assert MessagePad(database, sushi, clock).take("Bob", "555 2222", "Left my <umbrella>").ok
+    assert MessagePad(database, sushi, clock).take("Bob", "503 555 2222", "Left my <umbrella>").ok
 
 
 def test_cli_imports_a_company_and_lists_what_the_bot_stored(tmp_path):

@@ -1,8 +1,8 @@
 """One phone call: the Pipecat pipeline built for a WebRTC connection, and its TTS warm-up.
 
     transport in → Whisper STT → user aggregator (Silero VAD + Smart Turn v3)
-      → knowledge notes → LLM (+ front-desk tools) → Kokoro TTS (isolated worker)
-      → transport out → assistant aggregator
+      → front desk (bookings, orders, messages: kept in code) → knowledge notes → LLM
+      → Kokoro TTS (isolated worker) → transport out → assistant aggregator
 
 The seed's key idea lives in :func:`run_bot`: the TTS worker's warm-up is started as a
 background task the moment the call connects, before the LLM and the rest of the
@@ -34,9 +34,11 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
-from voicebot.business.prompt import HOLD_ON, greeting_request, speech_vocabulary, system_prompt
+from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
-from voicebot.front_desk import FrontDesk, KnowledgeNotes, tools_schema
+from voicebot.front_desk import FrontDesk
+from voicebot.front_desk.notes import KnowledgeNotes
+from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
 from voicebot.llm import create_llm_service
 from voicebot.memory import release_freed_memory
 from voicebot.preload import Preloaded
@@ -150,13 +152,12 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
     )
     stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
-    desk = FrontDesk(preloaded.database, preloaded.company)
-    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
-                             filler=HOLD_ON)
-    desk.register(llm)
+    desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock)
+    front_desk = FrontDeskProcessor(desk.dialog())
+    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()))
     notes = KnowledgeNotes(desk.knowledge, desk.clock, preloaded.company)
 
-    context = LLMContext(tools=tools_schema())
+    context = LLMContext()
     turn_analyzer = preloaded.smart_turn.take()
     turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer)
     aggregators = LLMContextAggregatorPair(
@@ -171,8 +172,10 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         transport.input(),
         stt,
         aggregators.user(),
+        front_desk,
         notes,
         llm,
+        DeskFollowUp(front_desk),
         tts,
         transport.output(),
         aggregators.assistant(),

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, time
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,10 +208,6 @@ class LLMConfig:
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
-    # How front-desk actions reach the tools: "native" (the model's own tool calls) or
-    # "routed" (a grammar-constrained decision, for the embedded coder model, which makes
-    # none). None: routed for the embedded backend, native for the others.
-    tool_calls: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMConfig:
@@ -218,7 +215,7 @@ class LLMConfig:
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
         (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, POLL, CACHE_RAM_MIB,
-        MAX_TOKENS, TEMPERATURE, TOOLS).
+        MAX_TOKENS, TEMPERATURE).
         """
         backend = env_text("VOICEBOT_LLM_BACKEND", env=env)
         settings = cls(
@@ -233,21 +230,11 @@ class LLMConfig:
             cache_ram_mib=env_number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib, env=env),
             max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),
             temperature=env_number("VOICEBOT_LLM_TEMPERATURE", float, env=env),
-            tool_calls=env_text("VOICEBOT_LLM_TOOLS", env=env),
         )
         overrides = {name: flag for name, flag in flags.items() if flag is not None}
         if isinstance(overrides.get("backend"), str):
             overrides["backend"] = LLMBackend(overrides["backend"])
-        settings = replace(settings, **overrides)
-        if settings.tool_calls not in (None, "native", "routed"):
-            raise ValueError(f"VOICEBOT_LLM_TOOLS={settings.tool_calls!r}: use native or routed")
-        return settings
-
-    def routes_actions(self) -> bool:
-        """True if front-desk actions go through a grammar-constrained decision."""
-        if self.tool_calls is not None:
-            return self.tool_calls == "routed"
-        return choose_backend(self) is LLMBackend.EMBEDDED
+        return replace(settings, **overrides)
 
 
 def choose_backend(settings: LLMConfig) -> LLMBackend:
@@ -287,6 +274,21 @@ class ServerSettings:
     # returned to the OS after each call (voicebot/memory.py; measured in bench/soak.py).
     malloc_arenas: int = 2
     trim_after_call: bool = True
+    # The restaurant's wall clock fixed at this local time (tests and benchmarks); None: the real time.
+    clock: datetime | time | None = None
+
+
+def parse_clock(text: str | None) -> datetime | time | None:
+    """``VOICEBOT_CLOCK``: the restaurant's local time, fixed: a moment ("2026-12-05T19:30") or a time
+    of the restaurant's today ("19:30"); None if unset (the real time)."""
+    if not text:
+        return None
+    try:
+        if "T" not in text and " " not in text.strip():
+            return time.fromisoformat(text).replace(second=0, microsecond=0)
+        return datetime.fromisoformat(text).replace(tzinfo=None, second=0, microsecond=0)
+    except ValueError as e:
+        raise ValueError(f"VOICEBOT_CLOCK={text!r} is not a local time like 2026-12-05T19:30 or 19:30") from e
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,4 +364,5 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         llm=LLMConfig.from_env(model=args.llm_model, backend=args.llm_backend),
         malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
+        clock=parse_clock(env_text("VOICEBOT_CLOCK")),
     )

@@ -22,11 +22,9 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
-from voicebot.business.prompt import HOLD_ON, goodbye, opening_messages, system_prompt
+from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, ServerSettings, TTSWarmup, forkserver_enabled
-from voicebot.front_desk import TOOL_SCHEMAS
 from voicebot.llm import describe_backend, preload_llm
-from voicebot.llm.action_router import routing_instruction
 from voicebot.logs import progress
 from voicebot.stt import describe_stt, preload_stt
 from voicebot.tts import forkserver
@@ -134,7 +132,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
     # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
     # rather than on the first call's critical path.
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
-    prompt = system_prompt(company, company_clock(company)())
+    prompt = system_prompt(company, company_clock(company, settings.clock)())
     vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
     # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
     # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
@@ -148,8 +146,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
         ("Starting the LLM and caching the system prompt", "LLM",
-         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting),
-                             decision_instruction=routing_instruction(TOOL_SCHEMAS))),
+         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting))),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
@@ -176,7 +173,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         loaded.phrases = PhraseCache(engine=settings.tts.engine, model=model_location, voice=voice)
         worker = await loaded.tts_pool.take() if loaded.tts_pool else None
         try:
-            await load_phrases(loaded.phrases, [company.greeting, goodbye(company), HOLD_ON], worker)
+            await load_phrases(loaded.phrases, [company.greeting, goodbye(company)], worker)
         finally:
             if worker is not None:
                 await loaded.tts_pool.give_back(worker)

@@ -50,50 +50,62 @@ class BookingBook:
 
     def rule_problem(self, party_size: int, when: datetime) -> str | None:
         """Why a booking at ``when`` breaks a house rule, or None (capacity is checked apart)."""
+        found = self.broken_rule(party_size, when)
+        return found[1] if found else None
+
+    def broken_rule(self, party_size: int, when: datetime) -> tuple[str, str] | None:
+        """(which detail breaks a house rule, the sentence saying so), or None.
+
+        The detail is one of ``reservations``, ``party``, ``past``, ``window``, ``day`` or
+        ``time``: the front desk asks the caller for that one again.
+        """
         p, now = self.policy, self.clock()
         if not p.takes_reservations:
-            return f"Sorry, {self.company.name} doesn't take reservations; just walk in."
+            return "reservations", f"Sorry, {self.company.name} doesn't take reservations; just walk in."
         if party_size < 1:
-            return "How many people will be in your party?"
+            return "party", "How many people will be in your party?"
         if party_size > p.max_party_size:
-            return (f"Sorry, the largest party we can book is {p.max_party_size} people. "
-                    "I can take a message for the manager if you like.")
+            return "party", (f"Sorry, the largest party we can book is {p.max_party_size} people. "
+                             "I can take a message for the manager if you like.")
         if when <= now:
-            return "Sorry, that time has already passed. Which day and time would you like?"
+            return "past", "Sorry, that time has already passed. Which day and time would you like?"
         if when.date() > (now + timedelta(days=p.booking_days_ahead)).date():
-            return f"Sorry, we only take bookings up to {p.booking_days_ahead} days ahead."
+            return "window", f"Sorry, we only take bookings up to {p.booking_days_ahead} days ahead."
         span = self.company.hours.get(when.weekday())
         if span is None:
-            return f"Sorry, we're closed on {when.strftime('%A')}s. Our hours are {self.company.opening_hours}."
+            return "day", f"Sorry, we're closed on {when.strftime('%A')}s. Our hours are {self.company.opening_hours}."
         opens, closes = span
         last = (datetime.combine(when.date(), closes) - timedelta(minutes=p.last_booking_before_close_minutes)).time()
         if not (opens <= when.time() <= last):
-            return (f"Sorry, on {when.strftime('%A')} we take bookings from {spoken_time(opens)} "
-                    f"to {spoken_time(last)}. What time would suit you?")
+            return "time", (f"Sorry, on {when.strftime('%A')} we take bookings from {spoken_time(opens)} "
+                            f"to {spoken_time(last)}. What time would suit you?")
         return None
 
-    def _seats_taken(self, db: Connection, slot: datetime) -> int:
+    def _seats_taken(self, db: Connection, slot: datetime, besides: int | None = None) -> int:
+        """Guests already booked to start in ``slot`` (``besides``: a booking not to count, being changed)."""
         b = schema.bookings
         end = slot + timedelta(minutes=self.policy.slot_minutes)
-        return db.execute(
-            select(func.coalesce(func.sum(b.c.party_size), 0)).where(
-                b.c.company_id == self.company.id, b.c.status == _ACTIVE,
-                b.c.starts_at >= slot, b.c.starts_at < end)
-        ).scalar_one()
+        query = select(func.coalesce(func.sum(b.c.party_size), 0)).where(
+            b.c.company_id == self.company.id, b.c.status == _ACTIVE, b.c.starts_at >= slot, b.c.starts_at < end)
+        if besides is not None:
+            query = query.where(b.c.id != besides)
+        return db.execute(query).scalar_one()
 
-    def _free_slots_near(self, db: Connection, when: datetime, party_size: int, limit: int = 2) -> list[datetime]:
+    def _free_slots_near(self, db: Connection, when: datetime, party_size: int, limit: int = 2,
+                         besides: int | None = None) -> list[datetime]:
         """Other start times that day with room for the party, nearest first."""
         opens, closes = self.company.hours[when.weekday()]
         last = datetime.combine(when.date(), closes) - timedelta(minutes=self.policy.last_booking_before_close_minutes)
         slot, now, found = datetime.combine(when.date(), opens), self.clock(), []
         while slot <= last:
             if slot > now and slot != self._slot_start(when):
-                if self._seats_taken(db, slot) + party_size <= self.policy.seats_per_slot:
+                if self._seats_taken(db, slot, besides) + party_size <= self.policy.seats_per_slot:
                     found.append(slot)
             slot += timedelta(minutes=self.policy.slot_minutes)
         return sorted(found, key=lambda s: abs(s - when))[:limit]
 
-    def _when(self, day: str, time_of_day: str) -> datetime:
+    def when(self, day: str, time_of_day: str) -> datetime:
+        """The moment the caller's words name (raises ``WhenError``)."""
         return parse_when(day, time_of_day, self.clock(), self.company.hours)
 
     def _lock_company(self, db: Connection) -> None:
@@ -105,12 +117,16 @@ class BookingBook:
 
     def check(self, day: str, time_of_day: str, party_size: int) -> DeskResult:
         try:
-            when = self._when(day, time_of_day)
+            when = self.when(day, time_of_day)
         except WhenError:
             return refused("Which day and time would you like?")
         problem = self.rule_problem(int(party_size), when)
         if problem:
             return refused(problem, available=False)
+        return self.check_at(when, int(party_size))
+
+    def check_at(self, when: datetime, party_size: int) -> DeskResult:
+        """Whether a table for ``party_size`` is free at ``when`` (rules already checked); books nothing."""
         with self.database.engine.connect() as db:
             taken = self._seats_taken(db, self._slot_start(when))
             if taken + party_size <= self.policy.seats_per_slot:
@@ -121,7 +137,7 @@ class BookingBook:
 
     def book(self, name: str, phone: str, party_size: int, day: str, time_of_day: str) -> DeskResult:
         try:
-            when = self._when(day, time_of_day)
+            when = self.when(day, time_of_day)
         except WhenError:
             return refused("Which day and time would you like?", booked=False)
         party_size = int(party_size)
@@ -146,17 +162,61 @@ class BookingBook:
         logger.info(f"Booking #{booking_id} for {self.company.name}: {party_size} on {when:%Y-%m-%d %H:%M}")
         return self._confirmed(booking_id, name, party_size, when)
 
+    def change(self, booking_id: int, party_size: int, day: str, time_of_day: str) -> DeskResult:
+        """Move a stored booking or change its party, under the same rules; nothing changes if they refuse."""
+        try:
+            when = self.when(day, time_of_day)
+        except WhenError:
+            return refused("Which day and time would you like instead?", booked=True)
+        problem = self.rule_problem(int(party_size), when)
+        if problem:
+            return refused(problem, booked=True)
+        b = schema.bookings
+        with self.database.transaction() as db:
+            self._lock_company(db)
+            row = db.execute(select(b).where(b.c.id == booking_id, b.c.company_id == self.company.id,
+                                             b.c.status == _ACTIVE)).first()
+            if row is None:
+                return refused("I can't find that booking any more.", booked=False)
+            slot = self._slot_start(when)
+            if self._seats_taken(db, slot, besides=booking_id) + party_size > self.policy.seats_per_slot:
+                others = self._free_slots_near(db, when, party_size, besides=booking_id)
+                return refused(self._full_message(when, party_size, others)
+                               + f" Your table {spoken_when(row.starts_at, self.clock())} is still booked.",
+                               booked=True)
+            db.execute(update(b).where(b.c.id == booking_id).values(party_size=int(party_size), starts_at=when))
+        logger.info(f"Booking #{booking_id} for {self.company.name} changed: {party_size} on {when:%Y-%m-%d %H:%M}")
+        return DeskResult(True, f"Done: your table is now for {party_size} {spoken_when(when, self.clock())}, "
+                                f"under {row.name}. Anything else?",
+                          {"booking_id": booking_id, "booked": True, "changed": True})
+
+    def cancel_by_id(self, booking_id: int) -> DeskResult:
+        """Cancel one booking the caller has confirmed."""
+        b = schema.bookings
+        with self.database.transaction() as db:
+            row = db.execute(select(b).where(b.c.id == booking_id, b.c.company_id == self.company.id)).first()
+            if row is None or row.status != _ACTIVE:
+                return refused("That booking is already cancelled.")
+            db.execute(update(b).where(b.c.id == booking_id).values(status="cancelled"))
+        logger.info(f"Booking #{booking_id} for {self.company.name} cancelled")
+        return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "
+                                f"{spoken_when(row.starts_at, self.clock())}. Anything else?",
+                          {"booking_id": booking_id, "cancelled": True})
+
+    def describe(self, row) -> str:
+        """A stored booking as the bot says it: "a table for 4 on Saturday, December 5 at 7 PM under John Smith"."""
+        return f"a table for {row.party_size} {spoken_when(row.starts_at, self.clock())} under {row.name}"
+
     def find(self, phone: str) -> DeskResult:
-        rows = self._upcoming(phone)
+        rows = self.upcoming(phone)
         if not rows:
             return refused("I can't find an upcoming booking under that number.")
-        listed = "; and ".join(f"a table for {r.party_size} {spoken_when(r.starts_at, self.clock())} "
-                               f"under {r.name}" for r in rows)
+        listed = "; and ".join(self.describe(r) for r in rows)
         return DeskResult(True, f"I have {listed}.", {"bookings": len(rows)})
 
     def cancel(self, phone: str, day: str | None = None) -> DeskResult:
         b = schema.bookings
-        rows = self._upcoming(phone)
+        rows = self.upcoming(phone)
         if day:
             try:
                 wanted = parse_when(day, "12:00", self.clock()).date()
@@ -178,7 +238,8 @@ class BookingBook:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _upcoming(self, phone: str) -> list:
+    def upcoming(self, phone: str) -> list:
+        """The caller's bookings still to come, soonest first."""
         b = schema.bookings
         with self.database.engine.connect() as db:
             return list(db.execute(select(b).where(

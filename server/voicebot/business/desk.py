@@ -7,14 +7,14 @@ sentence word for word, so the bot confirms exactly what was stored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from voicebot.business.database import Company, spoken_time
+from voicebot.business.phone import digit_runs, missing_digits_question, normalized_phone
 
 Clock = Callable[[], datetime]
 
@@ -36,28 +36,31 @@ def refused(summary: str, **data: Any) -> DeskResult:
     return DeskResult(False, summary, data)
 
 
-def company_clock(company: Company) -> Clock:
-    """The restaurant's wall clock (naive, in its own time zone)."""
+def company_clock(company: Company, fixed: datetime | time | None = None) -> Clock:
+    """The restaurant's wall clock (naive, in its own time zone); ``fixed``: always that moment, or
+    that time of the restaurant's today (``VOICEBOT_CLOCK``, for tests and benchmarks that must
+    not depend on the hour they run)."""
     zone = ZoneInfo(company.timezone)
+    if isinstance(fixed, datetime):
+        return lambda: fixed
+    if isinstance(fixed, time):
+        moment = datetime.combine(datetime.now(zone).date(), fixed)
+        return lambda: moment
     return lambda: datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
 
 
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-                "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-
-
 def phone_digits(phone: str | None) -> str:
-    """The digits of a phone number, also when the transcript spelled them ("five five five")."""
-    words = re.findall(r"[a-z]+|\d", (phone or "").lower())
-    return "".join(_DIGIT_WORDS.get(w, w if w.isdigit() else "") for w in words)
+    """The 10 digits of a whole phone number, or whatever digits were given (then not a whole number)."""
+    digits = "".join(run.digits for run in digit_runs(phone or ""))
+    return normalized_phone(digits) or digits
 
 
 def check_contact(name: str | None, phone: str | None, purpose: str) -> str | None:
-    """The question to ask if the name or phone number is missing, or None."""
+    """The question to ask if the name is missing or the phone number is not a whole one, or None."""
     if not (name or "").strip():
         return f"Could I have your name for the {purpose}?"
-    if len(phone_digits(phone)) < 7:
-        return "And what's a good phone number for you?"
+    if normalized_phone(phone_digits(phone)) is None:
+        return missing_digits_question(phone_digits(phone))
     return None
 
 

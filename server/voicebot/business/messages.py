@@ -30,5 +30,5 @@ class MessagePad:
                 text=message.strip(), created_at=self.clock(),
             ).returning(schema.messages.c.id)).scalar_one()
         logger.info(f"Message #{message_id} for {self.company.name} from {name.strip()}")
-        return DeskResult(True, f"I've passed your message on, {name.strip()}; someone will call you back on "
-                                f"{phone.strip()}. Anything else?", {"message_id": message_id})
+        return DeskResult(True, f"I've passed your message on, {name.strip()}; someone will call you back soon. "
+                                "Anything else?", {"message_id": message_id})

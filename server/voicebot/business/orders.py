@@ -1,64 +1,49 @@
 """Takeout orders: items matched to the menu, the total computed here from menu prices.
 
-The LLM names the dishes as the caller said them ("two dragon rolls"); each must match
-exactly one menu item (case, plural and small slips forgiven) or the whole order is
-refused with the menu's real names, so nothing off the menu is ever stored or charged.
+Each dish must be on the menu (``menu.py`` reads the caller's words for it), or the whole
+order is refused with the menu's real names, so nothing off the menu is ever stored or
+charged. Pickup is within opening hours: asked "as soon as possible" while the kitchen is
+closed, the desk offers the next opening instead.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
 
 from voicebot.business import schema
 from voicebot.business.database import Company, Database, MenuItem, spoken_time
 from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused, spoken_when
+from voicebot.business.menu import Menu
 from voicebot.business.money import format_price
-from voicebot.business.vocabulary import NUMBER_WORDS
+from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import WhenError, parse_when
 
 MAX_QUANTITY = 50
-_NUMBER_WORDS = {"a": 1, "an": 1} | {word: n for word, n in NUMBER_WORDS.items() if n}
+# How long the kitchen takes (the demo restaurants' FAQ says "about 20 minutes").
+PREP_MINUTES = 20
 
-
-def _normalize(name: str) -> str:
-    words = re.sub(r"[^a-z0-9 ]", " ", name.lower()).split()
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
-
-
-class Menu:
-    """Finds a menu item from the words a caller used."""
-
-    def __init__(self, items: tuple[MenuItem, ...]):
-        self.items = items
-        self._by_name = {_normalize(item.name): item for item in items}
-        # "Salmon nigiri, two pieces" is asked for as "salmon nigiri".
-        self._by_short_name = {_normalize(item.name.split(",")[0]): item for item in items}
-
-    def find(self, words: str) -> MenuItem | None:
-        key = _normalize(words)
-        for table in (self._by_name, self._by_short_name):
-            if key in table:
-                return table[key]
-        containing = [item for name, item in self._by_short_name.items() if name in key or key in name]
-        if len(containing) == 1:
-            return containing[0]
-        close = difflib.get_close_matches(key, list(self._by_name), n=2, cutoff=0.8)
-        return self._by_name[close[0]] if len(close) == 1 else None
-
-    def names(self) -> str:
-        return ", ".join(item.name for item in self.items)
+Line = tuple[MenuItem, int]
 
 
 def _quantity(value: Any) -> int:
-    if isinstance(value, str) and value.strip().lower() in _NUMBER_WORDS:
-        return _NUMBER_WORDS[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in QUANTITY_WORDS:
+        return QUANTITY_WORDS[value.strip().lower()]
     return int(value)
+
+
+def total_cents(lines: list[Line]) -> int:
+    """The order's total from the menu's prices."""
+    return sum(item.price_cents * quantity for item, quantity in lines)
+
+
+def listed(lines: list[Line]) -> str:
+    """"2 Dragon roll and 1 Miso soup"."""
+    return " and ".join(f"{quantity} {item.name}" for item, quantity in lines)
 
 
 class OrderDesk:
@@ -70,68 +55,137 @@ class OrderDesk:
         self.menu = Menu(company.menu)
         self.clock = clock or company_clock(company)
 
-    def place(self, items: list[dict[str, Any]], name: str, phone: str, pickup: str | None = None) -> DeskResult:
-        if not self.company.takes_orders:
-            return refused(f"Sorry, {self.company.name} doesn't take takeout orders by phone.")
-        lines, unknown = [], []
+    # --- pickup times -------------------------------------------------------------------
+
+    def is_open(self, moment: datetime) -> bool:
+        span = self.company.hours.get(moment.weekday())
+        return span is not None and span[0] <= moment.time() <= span[1]
+
+    def next_opening(self, after: datetime) -> datetime | None:
+        """The first opening time after ``after`` (today's, if it is still to come), within a week."""
+        for days in range(8):
+            day = (after + timedelta(days=days)).date()
+            span = self.company.hours.get(day.weekday())
+            if span is not None:
+                opens = datetime.combine(day, span[0])
+                if opens > after:
+                    return opens
+        return None
+
+    def soonest_pickup(self) -> datetime | None:
+        """Ready in ``PREP_MINUTES`` if the kitchen is open then; else at the next opening (None: never)."""
+        ready = self.clock() + timedelta(minutes=PREP_MINUTES)
+        if self.is_open(ready):
+            return ready
+        return self.next_opening(self.clock())
+
+    def pickup_time(self, pickup: str | None) -> datetime:
+        """When the caller's words say they will pick up (raises ``WhenError``)."""
+        if not pickup or pickup.strip().lower() in ("asap", "now", "as soon as possible", "right away"):
+            soonest = self.soonest_pickup()
+            if soonest is None:
+                raise WhenError("closed all week")
+            return soonest
+        words = pickup.strip()
+        match = re.match(r"^in (\d+) minutes?$", words, re.IGNORECASE)
+        if match:
+            return self.clock() + timedelta(minutes=int(match.group(1)))
+        day, _, time_of_day = words.rpartition(" at ")
+        return parse_when(day or "today", time_of_day or words, self.clock(), self.company.hours)
+
+    def pickup_problem(self, pickup_at: datetime) -> str | None:
+        """Why the kitchen cannot have an order ready then, or None."""
+        if pickup_at < self.clock():
+            return "Sorry, that time has already passed. When would you like to pick it up?"
+        if not self.is_open(pickup_at):
+            opening = self.next_opening(pickup_at)
+            offer = f" I could have it ready {spoken_when(opening, self.clock())}." if opening else ""
+            return (f"Sorry, we're not open at {spoken_time(pickup_at.time())} on {pickup_at.strftime('%A')}. "
+                    f"Our hours are {self.company.opening_hours}.{offer}")
+        return None
+
+    # --- orders -------------------------------------------------------------------------
+
+    def lines_from(self, items: list[dict[str, Any]]) -> tuple[list[Line], list[str]]:
+        """Menu lines for ``[{"name", "quantity"}]`` and the names that are not on the menu."""
+        lines: list[Line] = []
+        unknown: list[str] = []
         for entry in items or []:
             if not isinstance(entry, dict):
                 continue
             item = self.menu.find(str(entry.get("name", "")))
-            try:
-                quantity = _quantity(entry.get("quantity", 1))
-            except (TypeError, ValueError):
-                return refused(f"How many {entry.get('name')} would you like?")
             if item is None:
                 unknown.append(str(entry.get("name", "")))
-            elif not 1 <= quantity <= MAX_QUANTITY:
-                return refused(f"How many would you like? I can take 1 to {MAX_QUANTITY} of each.")
             else:
-                lines.append((item, quantity))
+                lines.append((item, _quantity(entry.get("quantity", 1))))
+        return lines, unknown
+
+    def place(self, items: list[dict[str, Any]], name: str, phone: str, pickup: str | None = None) -> DeskResult:
+        """Place an order given as the caller named it (``[{"name", "quantity"}]``, pickup in words)."""
+        if not self.company.takes_orders:
+            return refused(f"Sorry, {self.company.name} doesn't take takeout orders by phone.", ordered=False)
+        try:
+            lines, unknown = self.lines_from(items)
+        except (TypeError, ValueError):
+            return refused("How many of each would you like?", ordered=False)
         if unknown:
             return refused(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.",
                            ordered=False)
-        if not lines:
-            return refused("What would you like to order?", ordered=False)
         try:
-            pickup_at = self._pickup_time(pickup)
+            pickup_at = self.pickup_time(pickup)
         except WhenError:
             return refused("When would you like to pick it up?", ordered=False)
-        problem = self._closed_problem(pickup_at) or check_contact(name, phone, "order")
+        return self.place_lines(lines, name, phone, pickup_at)
+
+    def place_lines(self, lines: list[Line], name: str, phone: str, pickup_at: datetime) -> DeskResult:
+        """Store an order of menu lines, after the house rules; the sentence confirms the stored row."""
+        if not self.company.takes_orders:
+            return refused(f"Sorry, {self.company.name} doesn't take takeout orders by phone.", ordered=False)
+        problem = (self._lines_problem(lines) or self.pickup_problem(pickup_at)
+                   or check_contact(name, phone, "order"))
         if problem:
             return refused(problem, ordered=False)
-        total = sum(item.price_cents * quantity for item, quantity in lines)
+        total = total_cents(lines)
         with self.database.transaction() as db:
             order_id = db.execute(insert(schema.orders).values(
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone), pickup_at=pickup_at,
                 total_cents=total, created_at=self.clock(),
             ).returning(schema.orders.c.id)).scalar_one()
-            db.execute(insert(schema.order_items), [
-                {"order_id": order_id, "menu_item_id": item.id, "name": item.name, "quantity": quantity,
-                 "unit_price_cents": item.price_cents} for item, quantity in lines
-            ])
-        listed = " and ".join(f"{quantity} {item.name}" for item, quantity in lines)
-        logger.info(f"Order #{order_id} for {self.company.name}: {listed}, total {format_price(total)}")
-        return DeskResult(True, f"Your order is in: {listed}, {format_price(total)} in total, ready "
+            self._insert_lines(db, order_id, lines)
+        logger.info(f"Order #{order_id} for {self.company.name}: {listed(lines)}, total {format_price(total)}")
+        return DeskResult(True, f"Your order is in: {listed(lines)}, {format_price(total)} in total, ready "
                                 f"{spoken_when(pickup_at, self.clock())}. Anything else?",
                           {"order_id": order_id, "total": format_price(total), "ordered": True})
 
-    def _pickup_time(self, pickup: str | None) -> datetime:
-        now = self.clock()
-        if not pickup or pickup.strip().lower() in ("asap", "now", "as soon as possible"):
-            return now + timedelta(minutes=20)
-        words = pickup.strip()
-        match = re.match(r"^in (\d+) minutes?$", words, re.IGNORECASE)
-        if match:
-            return now + timedelta(minutes=int(match.group(1)))
-        day, _, time_of_day = words.rpartition(" at ")
-        return parse_when(day or words, time_of_day or words, now, self.company.hours)
+    def change(self, order_id: int, lines: list[Line], pickup_at: datetime) -> DeskResult:
+        """Replace a stored order's dishes and pickup time (the caller changed their mind)."""
+        problem = self._lines_problem(lines) or self.pickup_problem(pickup_at)
+        if problem:
+            return refused(problem, ordered=True)
+        total = total_cents(lines)
+        o = schema.orders
+        with self.database.transaction() as db:
+            if db.execute(select(o.c.id).where(o.c.id == order_id, o.c.company_id == self.company.id)).first() is None:
+                return refused("I can't find that order any more.", ordered=False)
+            db.execute(update(o).where(o.c.id == order_id).values(total_cents=total, pickup_at=pickup_at))
+            db.execute(delete(schema.order_items).where(schema.order_items.c.order_id == order_id))
+            self._insert_lines(db, order_id, lines)
+        logger.info(f"Order #{order_id} for {self.company.name} changed: {listed(lines)}, total {format_price(total)}")
+        return DeskResult(True, f"Done, your order is now {listed(lines)}, {format_price(total)} in total, ready "
+                                f"{spoken_when(pickup_at, self.clock())}. Anything else?",
+                          {"order_id": order_id, "total": format_price(total), "ordered": True, "changed": True})
 
-    def _closed_problem(self, pickup_at: datetime) -> str | None:
-        if pickup_at < self.clock():
-            return "Sorry, that time has already passed. When would you like to pick it up?"
-        span = self.company.hours.get(pickup_at.weekday())
-        if span is None or not (span[0] <= pickup_at.time() <= span[1]):
-            return (f"Sorry, we're not open at {spoken_time(pickup_at.time())} on {pickup_at.strftime('%A')}. "
-                    f"Our hours are {self.company.opening_hours}.")
+    @staticmethod
+    def _insert_lines(db, order_id: int, lines: list[Line]) -> None:
+        db.execute(insert(schema.order_items), [
+            {"order_id": order_id, "menu_item_id": item.id, "name": item.name, "quantity": quantity,
+             "unit_price_cents": item.price_cents} for item, quantity in lines
+        ])
+
+    @staticmethod
+    def _lines_problem(lines: list[Line]) -> str | None:
+        if not lines:
+            return "What would you like to order?"
+        if any(not 1 <= quantity <= MAX_QUANTITY for _, quantity in lines):
+            return f"How many would you like? I can take 1 to {MAX_QUANTITY} of each."
         return None

@@ -40,16 +40,11 @@ def system_prompt(company: Company, now: datetime | None = None) -> str:
     lines.append(
         "You are speaking on a phone call: answer in one or two short, friendly sentences, in plain "
         "words with no lists, symbols or emojis. Use only these facts and the notes given with the "
-        "caller's words; if you don't know, offer to take a message. Use the tools to check "
-        "availability, book or cancel a table, take an order and take a message; pass the day and "
-        "time in the caller's own words. Never say something is booked, cancelled or ordered unless "
-        "a tool said so; then repeat the tool's summary."
+        "caller's words; if you don't know, say so and offer to take a message. The front desk "
+        "system takes bookings, orders and messages: never say something is booked, cancelled or "
+        "ordered yourself."
     )
     return "\n".join(lines)
-
-
-# Said while the embedded model decides on a front-desk action (pre-synthesized at start-up).
-HOLD_ON = "One moment, please."
 
 
 def greeting_request(company: Company) -> str:
@@ -103,11 +98,21 @@ def day_hours_notes(company: Company, now: datetime, words: str) -> list[str]:
     return notes
 
 
+# Opens the knowledge notes added to a caller's words; the one place this text is written.
+NOTES_MARKER = "(Notes for this question:"
+
+
 def with_notes(question: str, notes: list[str]) -> str:
     """The caller's words with the knowledge entries found for them."""
     if not notes:
         return question
-    return f"{question}\n(Notes for this question: {' '.join(notes)})"
+    return f"{question}\n{NOTES_MARKER} {' '.join(notes)})"
+
+
+def without_notes(text: str) -> str:
+    """The caller's words alone, the knowledge notes taken off."""
+    head, marker, _ = text.partition(f"\n{NOTES_MARKER}")
+    return head if marker else text
 
 
 def speech_vocabulary(company: Company) -> str:

@@ -20,6 +20,12 @@ NUMBER_WORDS = {word: n for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())} | {"thirty": 30, "forty": 40, "fifty": 50}
 HOUR_WORDS = {word: n for word, n in NUMBER_WORDS.items() if n <= 12}
+# Single digits as callers say them in a phone number ("five oh three"), and back.
+DIGIT_WORDS = {word: str(n) for word, n in NUMBER_WORDS.items() if n <= 9} | {"oh": "0", "o": "0"}
+SPOKEN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# Quantities in an order ("a miso soup", "a couple of rolls").
+QUANTITY_WORDS = {word: n for word, n in NUMBER_WORDS.items() if n} | {"a": 1, "an": 1, "single": 1, "couple": 2,
+                                                                       "pair": 2, "dozen": 12}
 
 
 def alternation(words: Iterable[str]) -> str:

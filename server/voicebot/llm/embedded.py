@@ -34,14 +34,10 @@ from loguru import logger
 
 DEFAULT_MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
 
-# Two slots, each with its own KV cache kept warm: slot 0 answers callers (its cache holds
-# the system prompt and the conversation); slot 1 makes front-desk decisions (its cache
-# holds the system prompt plus the decision instruction, see llm/action_router.py). With
-# one slot, each decision re-evaluated the ~200-token instruction: 15-25 s per decision
-# on this machine that day, 2-7.5 s with two. Requests for a busy slot queue.
+# Two slots, each with its own KV cache: slot 0 answers callers (its cache holds the system
+# prompt and the conversation). Requests for a busy slot queue.
 DEFAULT_PARALLEL = 2
 ANSWER_SLOT = 0
-DECISION_SLOT = 1
 
 # Each open (keep-alive) client connection holds one HTTP thread; llama.cpp's default
 # (cores - 1, at least slots + 2) is 3 here, too few for several sessions' clients.
@@ -284,7 +280,7 @@ class EmbeddedLlamaServer:
         return PromptTimings.from_response(response, time.perf_counter() - started)
 
     def warm(self, system_prompt: str, tools: list[dict] | None = None,
-             opening: list[dict] | None = None, decision_instruction: str | None = None) -> WarmupReport:
+             opening: list[dict] | None = None) -> WarmupReport:
         """Put ``system_prompt``'s tokens in the KV cache so the first real turn is fast.
 
         Pipecat sends ``[system, *context]``, so the cached prefix is the rendered system
@@ -298,10 +294,6 @@ class EmbeddedLlamaServer:
         # Last, the exact opening turn of every call (if known): it then stays in the slot's
         # cache whole, and the greeting's time to first token is nearly nothing.
         cached = self.complete([system, *(opening or [{"role": "user", "content": "Hi!"}])], tools=tools)
-        if decision_instruction:
-            # The decision slot's prefix: the same system prompt, then how to decide.
-            decision = [system, {"role": "system", "content": decision_instruction}]
-            self.complete([*decision, *(opening or [{"role": "user", "content": "Hi!"}])], slot=DECISION_SLOT)
         report = WarmupReport(cold=cold, cached=cached)
         if report.prefix_reused:
             logger.info(

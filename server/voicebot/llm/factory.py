@@ -20,10 +20,8 @@ from loguru import logger
 from pipecat.services.openai.llm import OpenAILLMService
 
 from voicebot.config import LLMBackend, LLMConfig, choose_backend
-from voicebot.llm.action_router import ActionRoutingLLMService
 from voicebot.llm.embedded import (
     ANSWER_SLOT,
-    DECISION_SLOT,
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
     EmbeddedLlamaServer,
@@ -54,11 +52,11 @@ def embedded_config(settings: LLMConfig) -> EmbeddedLlamaConfig:
 
 
 def resolve_model(settings: LLMConfig) -> str:
-    """The model name to request: the configured one, else our GGUF's alias (embedded or routed), else gpt-4o-mini."""
+    """The model name to request: the configured one, else our GGUF's alias (embedded), else gpt-4o-mini."""
     if settings.model:
         return settings.model
-    if choose_backend(settings) is LLMBackend.EMBEDDED or settings.routes_actions():
-        return DEFAULT_MODEL_ALIAS  # a routed remote model is our GGUF served by voicebot-llm
+    if choose_backend(settings) is LLMBackend.EMBEDDED:
+        return DEFAULT_MODEL_ALIAS
     return DEFAULT_OPENAI_MODEL
 
 
@@ -70,8 +68,7 @@ def describe_backend(settings: LLMConfig) -> str:
         return f"LLM: OpenAI, model {model}"
     if backend is LLMBackend.OPENAI_COMPATIBLE:
         key = "with API key" if settings.api_key else "no API key"
-        tools = "; front-desk actions routed by a grammar" if settings.routes_actions() else ""
-        return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key}{tools})"
+        return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key})"
     server = shared_embedded_server()
     if server is not None:
         return f"LLM: {server.describe()}"
@@ -83,7 +80,7 @@ def describe_backend(settings: LLMConfig) -> str:
 
 def preload_llm(
     settings: LLMConfig, system_instruction: str | None = None, tools: list[dict] | None = None,
-    opening: list[dict] | None = None, decision_instruction: str | None = None,
+    opening: list[dict] | None = None,
 ) -> WarmupReport | None:
     """Startup step: for the embedded backend, start the server and warm its prompt cache.
 
@@ -98,8 +95,7 @@ def preload_llm(
         return None
     server = start_shared_embedded_server(embedded_config(settings))
     if system_instruction:
-        return server.warm(system_instruction, tools=tools, opening=opening,
-                           decision_instruction=decision_instruction)
+        return server.warm(system_instruction, tools=tools, opening=opening)
     return None
 
 
@@ -108,13 +104,11 @@ def shutdown_llm() -> None:
     stop_shared_embedded_server()
 
 
-def create_llm_service(settings: LLMConfig, system_instruction: str, filler: str | None = None,
-                       **kwargs: Any) -> OpenAILLMService:
+def create_llm_service(settings: LLMConfig, system_instruction: str, **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
 
-    ``filler`` is what the embedded model's action routing says while it decides (a
-    front-desk action takes it seconds); other backends ignore it.
-
+    The LLM answers the caller's questions in words; bookings, orders and messages are the
+    front desk's, kept in code (``voicebot.front_desk``), so no backend is offered tools.
     For the embedded backend the shared server is used; if preload did not start it,
     it is started here (blocking for seconds, so prefer preload). ``kwargs`` go to
     ``OpenAILLMService`` (e.g. ``retry_on_timeout``).
@@ -149,14 +143,7 @@ def create_llm_service(settings: LLMConfig, system_instruction: str, filler: str
         if settings.temperature is not None:
             service_settings.temperature = settings.temperature
 
-    # The embedded model does not make tool calls; a grammar-constrained decision does (action_router).
-    if settings.routes_actions():
-        # Our own server has a slot kept for decisions; a shared one picks slots itself.
-        decision_slot = DECISION_SLOT if backend is LLMBackend.EMBEDDED else None
-        service = ActionRoutingLLMService(api_key=api_key, base_url=base_url, settings=service_settings,
-                                          filler=filler, decision_slot=decision_slot, **kwargs)
-    else:
-        service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
+    service = OpenAILLMService(api_key=api_key, base_url=base_url, settings=service_settings, **kwargs)
     if backend is not LLMBackend.OPENAI:
         # "developer" is an OpenAI role; chat templates of local models (Qwen's included)
         # don't know it, so Pipecat sends such messages as "user" instead.

@@ -3,14 +3,13 @@
 Each bot server embeds its own llama.cpp by default (~1.9 GB, both cores while it
 writes). Replicas on one host, or several restaurants' servers, can share one instead:
 
-    uv run voicebot-llm --port 8080 --slots 4           # prints the URL and key to use
-    OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=<key> VOICEBOT_LLM_TOOLS=routed \\
+    uv run voicebot-llm --port 8080 --slots 4           # prints the variables the bots need
+    OPENAI_BASE_URL=http://127.0.0.1:8080/v1 OPENAI_API_KEY=<key> VOICEBOT_LLM_MODEL=<alias> \\
         uv run server/06_parallel_tts_warmup.py 2
 
-``VOICEBOT_LLM_TOOLS=routed`` tells the bots that this model makes no tool calls of its
-own, so they route front-desk actions with a grammar (voicebot/llm/action_router.py) as
-they do with the embedded model. Each slot serves one request at a time; give about two
-per bot server (one answering, one deciding). The context is shared by the slots.
+The bots ask it only for answers in words (bookings, orders and messages are the front
+desk's, in code). Each slot serves one request at a time; give at least one per call the
+bot servers take at once. The context is shared by the slots.
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"OPENAI_BASE_URL={server.base_url}", flush=True)
     print(f"OPENAI_API_KEY={server.api_key}", flush=True)
-    print("VOICEBOT_LLM_TOOLS=routed", flush=True)
+    print(f"VOICEBOT_LLM_MODEL={server.model}", flush=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

@@ -1,0 +1,135 @@
+"""Callers' phone numbers: the digits in their words, whether they make a whole number, and
+how the bot reads them back.
+
+Speech to text writes a number in many ways ("555-0142", "5 5 5 0 1 4 2", "five oh three,
+five five five…", "double five"), and mishears digits. So the desk takes the digits from
+the caller's own words, accepts only a whole number (a North American number: 10 digits,
+or 11 with the leading 1), and reads it back digit by digit before anything is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voicebot.business.vocabulary import DIGIT_WORDS, SPOKEN_DIGITS
+
+# Words that repeat the next digit ("double five" → 55).
+_REPEATS = {"double": 2, "triple": 3}
+# Between the digits of one number: nothing but these (and punctuation).
+_JOINERS = frozenset({"and", "dash", "hyphen"})
+_TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]", re.IGNORECASE)
+# Phrases that announce a number: digits after them are the number, not a party size or a time.
+PHONE_CUE = re.compile(
+    r"\b(phone( number)?|number|cell|mobile|reach me( at| on)?|call me( back)?( at| on)?|contact)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DigitRun:
+    """A run of digits in the caller's words and where it was said (character span)."""
+
+    digits: str
+    start: int
+    end: int
+
+
+def digit_runs(text: str) -> list[DigitRun]:
+    """Every run of spoken or written digits, joined across spaces, commas and dashes.
+
+    "five five five, one two three four" → one run "5551234"; "for 4 at 7" → two runs.
+    Multi-digit numbers are kept whole ("555-0142" → "5550142").
+    """
+    runs: list[DigitRun] = []
+    digits, start, end, repeat = "", -1, -1, 1
+    for match in _TOKEN.finditer(text):
+        token = match.group(0).lower()
+        value = None
+        if token.isdigit():
+            value = token
+        elif token in DIGIT_WORDS and not (token in ("o", "oh") and not digits):
+            value = DIGIT_WORDS[token]
+        if value is not None:
+            if not digits:
+                start = match.start() if repeat == 1 else start
+            digits += value * repeat
+            end, repeat = match.end(), 1
+        elif token in _REPEATS:
+            repeat, start = _REPEATS[token], (start if digits else match.start())
+        elif token in _JOINERS or not token.isalnum():
+            continue  # punctuation or "and" between digit groups
+        else:
+            if digits:
+                runs.append(DigitRun(digits, start, end))
+            digits, repeat = "", 1
+    if digits:
+        runs.append(DigitRun(digits, start, end))
+    return runs
+
+
+def phone_in(text: str, expecting: bool = False) -> DigitRun | None:
+    """The phone number in ``text``: digits after a cue ("my number is …"), else a run of 7+
+    digits, else (when the bot just asked for the number) the longest run said."""
+    runs = digit_runs(text)
+    cue = None
+    for cue in PHONE_CUE.finditer(text):
+        pass
+    if cue is not None:
+        after = [r for r in runs if r.start >= cue.end()]
+        if after:
+            return _joined(after)
+    runs = [_without_party(text, r) for r in runs]
+    long_runs = [r for r in runs if len(r.digits) >= 7]
+    if long_runs:
+        return long_runs[-1]
+    if expecting and runs:
+        return _joined(runs) if len(runs) > 1 else runs[0]
+    return None
+
+
+_PARTY_BEFORE = re.compile(r"\b(for|of)\s*$", re.IGNORECASE)
+
+
+def _without_party(text: str, run: DigitRun) -> DigitRun:
+    """"a table for two, five oh three …" is a party of 2 and a number, not 11 digits."""
+    if len(run.digits) in (8, 11) and _PARTY_BEFORE.search(text[:run.start]) and not run.digits.startswith("1"):
+        return DigitRun(run.digits[1:], run.start, run.end)
+    return run
+
+
+def _joined(runs: list[DigitRun]) -> DigitRun:
+    """Several runs said as one number ("503, 555 … 1234" split by a word Whisper inserted)."""
+    return DigitRun("".join(r.digits for r in runs), runs[0].start, runs[-1].end)
+
+
+def normalized_phone(digits: str) -> str | None:
+    """A whole North American number as its 10 digits (a leading 1 dropped), or None."""
+    digits = re.sub(r"\D", "", digits or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits if len(digits) == 10 else None
+
+
+def missing_digits_question(digits: str) -> str:
+    """What to ask when the number heard is not a whole one."""
+    count = len(re.sub(r"\D", "", digits or ""))
+    if 0 < count < 10:
+        return (f"I only got {count} digits. Could you give me the whole number, with the area code, "
+                "one digit at a time?")
+    if count > 11:
+        return f"I got {count} digits, which is too many. Could you say the number again, one digit at a time?"
+    return "What's a good phone number for you, with the area code?"
+
+
+def spoken_phone(digits: str) -> str:
+    """The number as the bot reads it back: digit by digit in groups, "five oh three, five five five, …"."""
+    digits = re.sub(r"\D", "", digits)
+    groups = [digits[:3], digits[3:6], digits[6:]] if len(digits) == 10 else [digits]
+    return ", ".join(" ".join("oh" if d == "0" else SPOKEN_DIGITS[int(d)] for d in group) for group in groups if group)
+
+
+def written_phone(digits: str) -> str:
+    """The number for people reading it: "(503) 555-1234"."""
+    digits = re.sub(r"\D", "", digits)
+    if len(digits) == 10:
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return digits

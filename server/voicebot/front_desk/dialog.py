@@ -1,0 +1,577 @@
+"""The front desk's side of a call: what the caller has asked for, kept in code, turn by turn.
+
+A booking's details come over several turns ("a table for four" … "Saturday at 7" …
+"John Smith" … "five oh three…"), callers correct themselves ("make that 8 pm"), ask the
+price in the middle of an order and change their mind after it is placed. The desk keeps
+each request's details (``requests.py``), updates them from each turn's words
+(``understanding.py``), asks for what is missing one question at a time, reads the
+phone number back digit by digit with the whole request, and stores it once, when the
+caller says yes. A stored booking or order that the caller changes is changed in place.
+
+Questions that are not the desk's business (hours, parking, the menu) go to the LLM; the
+desk then repeats the question it was waiting on. Prices, dishes that are not on the menu
+and allergens are answered here, from the data, because a restaurant cannot afford a
+wrong answer to them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from loguru import logger
+
+from voicebot.business.bookings import BookingBook
+from voicebot.business.database import Company
+from voicebot.business.desk import DeskResult, spoken_when
+from voicebot.business.food import ALLERGENS, carriers_in
+from voicebot.business.knowledge import KnowledgeBase
+from voicebot.business.messages import MessagePad
+from voicebot.business.money import format_price
+from voicebot.business.orders import PREP_MINUTES, OrderDesk, listed, total_cents
+from voicebot.business.phone import missing_digits_question, normalized_phone, spoken_phone
+from voicebot.business.prompt import goodbye
+from voicebot.business.when import WhenError
+from voicebot.front_desk.requests import (
+    REQUEST_TYPES,
+    BookingRequest,
+    CancelRequest,
+    Caller,
+    MessageRequest,
+    OrderRequest,
+    Request,
+)
+from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
+
+SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message instead?"
+_CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
+                           r"reservation|order))\b", re.I)
+_MAX_LOOKUPS = 2
+
+
+@dataclass(frozen=True)
+class DeskReply:
+    """What the desk says to a turn; ``after_answer``: the LLM answers the turn first, this follows."""
+
+    text: str
+    end_call: bool = False
+    transfer: bool = False
+    after_answer: bool = False
+
+
+class FrontDeskDialog:
+    """One call's requests to the front desk and the conversation that fills them."""
+
+    def __init__(self, company: Company, bookings: BookingBook, orders: OrderDesk, messages: MessagePad,
+                 knowledge: KnowledgeBase | None = None):
+        self.company = company
+        self.bookings = bookings
+        self.orders = orders
+        self.messages = messages
+        self.knowledge = knowledge
+        self.menu = orders.menu
+        self.caller = Caller()
+        self.request: Request | None = None
+        self.stored: dict[Intent, Request] = {}
+        self.expecting: Slot | None = None
+        self.question: str | None = None  # the desk's last question, asked again after an aside
+        self.transfer_requested = False
+        self._lookups = 0
+
+    # --- a turn ---------------------------------------------------------------------------
+
+    def respond(self, text: str) -> DeskReply | None:
+        """The desk's reply to the caller's words, or None when the LLM should answer them."""
+        heard = understand(text, self.menu, self.expecting)
+        expecting = self.expecting
+        logger.debug(f"Front desk heard {heard} (expecting {expecting})")
+        if self._ends_call(heard, expecting):
+            self.expecting = None
+            return DeskReply(goodbye(self.company), end_call=True)
+        if Intent.TRANSFER in heard.intents:
+            return self._transfer()
+        if heard.never_mind and self.request is not None and not self.request.stored:
+            logger.info(f"Front desk: the caller dropped their {self.request.kind} request")
+            self.request = None
+            return self._ask(Slot.ANYTHING_ELSE, "All right, I've dropped that. Anything else?")
+
+        kind = self._kind_asked_for(heard, expecting)
+        if kind is not None:
+            self._switch_to(kind, heard)
+        elif self.request is None:
+            target = self._stored_request_to_change(heard)
+            if target is None:
+                answer = self._answer(heard)
+                return DeskReply(answer) if answer else None
+            self.request = target
+
+        request = self.request
+        assert request is not None
+        self.expecting = None
+        notes: list[str] = []
+        applied = self._apply(request, heard, expecting, notes)
+        if not applied and not notes and kind is None:
+            if expecting is Slot.CONFIRM and heard.yes:
+                return self._carry_out(request)
+            if expecting is Slot.CONFIRM and heard.no:
+                if heard.wrong is not None:
+                    self._forget(request, heard.wrong)
+                    return self._next_step(request, [])
+                request.confirmed = False
+                return self._ask(Slot.ANYTHING_ELSE if request.stored else None,
+                                 "Sorry about that. What should I change?")
+            if heard.question or not (heard.yes or heard.no):
+                # An aside ("do you have parking?"): answer it, then ask again what the desk waits for.
+                self.expecting = expecting
+                answer = self._answer(heard)
+                again = self.question or ""
+                if answer:
+                    return DeskReply(f"{answer} {again}".strip())
+                return DeskReply(again, after_answer=True) if again else None
+        return self._next_step(request, notes, heard)
+
+    # --- which request --------------------------------------------------------------------
+
+    def _ends_call(self, heard: Heard, expecting: Slot | None) -> bool:
+        requests = heard.intents - {Intent.GOODBYE}
+        if Intent.GOODBYE in heard.intents and not requests and not heard.details and not heard.question:
+            return True
+        return (expecting is Slot.ANYTHING_ELSE and heard.no and not requests and not heard.details
+                and not heard.question)
+
+    def _transfer(self) -> DeskReply:
+        self.transfer_requested = True
+        return DeskReply(f"Of course. You can reach our staff directly at {self.company.phone}.", transfer=True)
+
+    def _kind_asked_for(self, heard: Heard, expecting: Slot | None) -> Intent | None:
+        if expecting is Slot.MESSAGE and isinstance(self.request, MessageRequest):
+            return Intent.MESSAGE
+        intents = heard.intents
+        if Intent.CANCEL in intents and not re.search(r"\border\b", heard.text, re.I):
+            return Intent.CANCEL
+        if Intent.LOOKUP in intents:
+            return Intent.LOOKUP
+        for intent in (Intent.MESSAGE, Intent.ORDER, Intent.BOOK):
+            if intent in intents:
+                return intent
+        return None
+
+    def _switch_to(self, kind: Intent, heard: Heard) -> None:
+        request_kind = Intent.CANCEL if kind is Intent.LOOKUP else kind
+        current = self.request
+        if current is not None and current.kind is request_kind and not current.stored:
+            if isinstance(current, CancelRequest) and kind is Intent.CANCEL:
+                current.only_look_up = False
+            return
+        stored = self.stored.get(request_kind)
+        if stored is not None and request_kind in (Intent.BOOK, Intent.ORDER) and _CHANGE_WORDS.search(heard.text):
+            self.request = stored
+            return
+        if current is not None and not current.stored:
+            logger.info(f"Front desk: {current.kind} request left unfinished for a {kind} request")
+        self.request = REQUEST_TYPES[request_kind]()
+        if isinstance(self.request, CancelRequest):
+            self.request.only_look_up = kind is Intent.LOOKUP
+            self._lookups = 0
+
+    def _stored_request_to_change(self, heard: Heard) -> Request | None:
+        """A stored booking or order the caller is changing ("make that 8 pm", "add a miso soup")."""
+        booking = self.stored.get(Intent.BOOK)
+        order = self.stored.get(Intent.ORDER)
+        if order is not None and heard.dishes and not heard.question:
+            return order
+        if booking is not None and (heard.party or heard.day or heard.time) and (
+                heard.correction or _CHANGE_WORDS.search(heard.text)):
+            return booking
+        return None
+
+    # --- reading the turn into the request ------------------------------------------------
+
+    def _apply(self, request: Request, heard: Heard, expecting: Slot | None, notes: list[str]) -> bool:
+        """Update ``request`` and the caller from the turn; ``notes`` gets what must be said about it."""
+        applied = self._apply_contact(heard, expecting, notes)
+        if isinstance(request, BookingRequest):
+            applied |= self._apply_booking(request, heard, expecting)
+        elif isinstance(request, OrderRequest):
+            applied |= self._apply_order(request, heard, notes)
+        elif isinstance(request, MessageRequest):
+            if heard.message and heard.message != request.text:
+                request.text, applied = heard.message, True
+        elif isinstance(request, CancelRequest):
+            if heard.day and heard.day != request.day:
+                request.day, request.chosen, applied = heard.day, None, True
+        if applied:
+            request.confirmed = False
+        return applied
+
+    def _apply_contact(self, heard: Heard, expecting: Slot | None, notes: list[str]) -> bool:
+        applied = False
+        caller = self.caller
+        if heard.name and heard.name != caller.name:
+            caller.name, applied = heard.name, True
+        if heard.phone:
+            digits = heard.phone
+            if expecting is Slot.PHONE and caller.partial_digits and normalized_phone(digits) is None:
+                digits = caller.partial_digits + digits  # the number given in two breaths
+            number = normalized_phone(digits)
+            if number is None:
+                caller.partial_digits = digits if len(digits) < 10 else ""
+                notes.append(missing_digits_question(digits))
+                self.expecting = Slot.PHONE
+                return True
+            caller.partial_digits = ""
+            if number != caller.phone:
+                caller.phone, caller.phone_confirmed, applied = number, False, True
+        return applied
+
+    def _apply_booking(self, request: BookingRequest, heard: Heard, expecting: Slot | None) -> bool:
+        applied = False
+        if heard.party and heard.party != request.party:
+            request.party, applied = heard.party, True
+        if heard.day and heard.day != request.day:
+            request.day, applied = heard.day, True
+        if heard.time and heard.time != request.time:
+            request.time, applied = heard.time, True
+        if applied:
+            request.when, request.available = None, False
+        return applied
+
+    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str]) -> bool:
+        applied = False
+        unknown = []
+        for mention in heard.dishes:
+            if mention.item is None:
+                unknown.append(mention.said)
+            elif mention.change == "remove":
+                request.remove(mention.item)
+                applied = True
+            elif mention.change == "add":
+                request.add(mention.item, mention.quantity or 1)
+                applied = True
+            elif mention.quantity or not any(line[0] == mention.item for line in request.lines):
+                request.set_quantity(mention.item, mention.quantity or 1)
+                applied = True
+        if unknown:
+            notes.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
+        if heard.pickup and heard.pickup != request.pickup:
+            request.pickup, request.pickup_at, applied = heard.pickup, None, True
+        return applied
+
+    def _forget(self, request: Request, slot: Slot) -> None:
+        if slot is Slot.PHONE:
+            self.caller.phone, self.caller.phone_confirmed = None, False
+        elif slot is Slot.NAME:
+            self.caller.name = None
+        elif isinstance(request, BookingRequest) and slot in (Slot.DAY, Slot.TIME):
+            request.day = None if slot is Slot.DAY else request.day
+            request.time = None if slot is Slot.TIME else request.time
+            request.when, request.available = None, False
+
+    # --- what to say next -----------------------------------------------------------------
+
+    def _next_step(self, request: Request, notes: list[str], heard: Heard | None = None) -> DeskReply:
+        if self.expecting is Slot.PHONE:  # the number was not whole: ask for it again, first
+            return self._say(notes, self._ask(Slot.PHONE, ""))
+        if isinstance(request, BookingRequest):
+            return self._booking_step(request, notes)
+        if isinstance(request, OrderRequest):
+            return self._order_step(request, notes, heard)
+        if isinstance(request, MessageRequest):
+            return self._message_step(request, notes)
+        assert isinstance(request, CancelRequest)
+        return self._cancel_step(request, notes)
+
+    def _booking_step(self, request: BookingRequest, notes: list[str]) -> DeskReply:
+        if not self.company.policy.takes_reservations:
+            self.request = None
+            return self._say(notes, self._ask(
+                Slot.ANYTHING_ELSE, f"Sorry, {self.company.name} doesn't take reservations; just walk in. "
+                                    "Anything else?"))
+        if request.party is None:
+            if request.day is None and request.time is None:
+                return self._say(notes, self._ask(Slot.PARTY, "Sure. For how many people, and what day and time?"))
+            return self._say(notes, self._ask(Slot.PARTY, "For how many people?"))
+        if request.party > self.company.policy.max_party_size:
+            problem = self.bookings.broken_rule(request.party, self.bookings.clock() + timedelta(days=1))
+            request.party = None
+            return self._say(notes + [problem[1] if problem else ""], self._ask(Slot.PARTY, ""))
+        if request.day is None and request.time is None:
+            return self._say(notes, self._ask(Slot.WHEN, "What day and time would you like?"))
+        if request.day is None:
+            return self._say(notes, self._ask(Slot.DAY, "Which day would you like?"))
+        if request.time is None:
+            return self._say(notes, self._ask(Slot.TIME, f"What time would you like on {request.day}?"))
+        if request.when is None:
+            try:
+                when = self.bookings.when(request.day, request.time)
+            except WhenError:
+                request.day = request.time = None
+                return self._say(notes, self._ask(Slot.WHEN, "Sorry, which day and time was that?"))
+            broken = self.bookings.broken_rule(request.party, when)
+            if broken is not None:
+                detail, sentence = broken
+                if detail == "reservations":
+                    self.request = None
+                    return self._say(notes + [sentence], self._ask(Slot.ANYTHING_ELSE, "Anything else?"))
+                if detail in ("day", "window", "past"):
+                    request.day = None
+                if detail in ("time", "past"):
+                    request.time = None
+                slot = Slot.TIME if detail == "time" else Slot.WHEN
+                if sentence.endswith("?"):
+                    return self._say(notes, self._ask(slot, sentence))
+                question = "Which other day would suit you?" if detail == "day" else "What day and time would suit you?"
+                return self._say(notes + [sentence], self._ask(slot, question))
+            request.when = when
+        if not request.available:
+            free = self._guarded(lambda: self.bookings.check_at(request.when, request.party))
+            if free is None:
+                return self._failed(notes)
+            if not free.ok:
+                request.time, request.when = None, None
+                return self._say(notes, self._ask(Slot.TIME, free.summary + " Which time would you like?"))
+            request.available = True
+        if request.stored:
+            return self._carry_out(request, notes)
+        contact = self._contact_question("booking")
+        if contact:
+            return self._say(notes, contact)
+        summary = (f"a table for {request.party} {spoken_when(request.when, self.bookings.clock())}, "
+                   f"under {self.caller.name}")
+        return self._say(notes, self._confirm(summary, "Shall I book it?"))
+
+    def _order_step(self, request: OrderRequest, notes: list[str], heard: Heard | None) -> DeskReply:
+        if not self.company.takes_orders:
+            self.request = None
+            return self._say(notes, self._ask(
+                Slot.ANYTHING_ELSE, f"Sorry, {self.company.name} doesn't take takeout orders by phone. "
+                                    "Anything else?"))
+        if not request.lines:
+            return self._say(notes, self._ask(Slot.ITEMS, "What would you like to order?"))
+        lines = request.menu_lines()
+        if heard is not None and heard.asks_price:
+            notes.append(f"That's {format_price(total_cents(lines))} for {listed(lines)}.")
+        if request.pickup_at is None:
+            now = self.orders.clock()
+            try:
+                pickup_at = self.orders.pickup_time(request.pickup)
+            except WhenError:
+                request.pickup = None
+                return self._say(notes, self._ask(Slot.PICKUP, "When would you like to pick it up?"))
+            problem = self.orders.pickup_problem(pickup_at)
+            if problem:
+                opening = self.orders.next_opening(pickup_at)
+                request.pickup = None
+                if opening is None:
+                    return self._say(notes + [problem], self._ask(Slot.PICKUP, "When would you like to pick it up?"))
+                notes.append(problem)
+                pickup_at = opening
+            elif request.pickup is None and pickup_at > now + timedelta(minutes=PREP_MINUTES + 1):
+                notes.append(f"We're closed right now, so I'd have it ready {spoken_when(pickup_at, now)}, "
+                             "when we open.")
+            request.pickup_at = pickup_at
+        elif heard is not None and heard.asks_ready:
+            notes.append(f"It'll be ready {spoken_when(request.pickup_at, self.orders.clock())}.")
+        if request.stored:
+            return self._carry_out(request, notes)
+        contact = self._contact_question("order")
+        if contact:
+            return self._say(notes, contact)
+        summary = (f"{listed(lines)}, {format_price(total_cents(lines))} in total, ready "
+                   f"{spoken_when(request.pickup_at, self.orders.clock())}, under {self.caller.name}")
+        return self._say(notes, self._confirm(summary, "Shall I place the order?"))
+
+    def _message_step(self, request: MessageRequest, notes: list[str]) -> DeskReply:
+        if not request.text:
+            return self._say(notes, self._ask(Slot.MESSAGE, "Sure. What's the message?"))
+        contact = self._contact_question("message")
+        if contact:
+            return self._say(notes, contact)
+        summary = f'your message, "{request.text}", from {self.caller.name}'
+        return self._say(notes, self._confirm(summary, "Shall I pass it on?"))
+
+    def _cancel_step(self, request: CancelRequest, notes: list[str]) -> DeskReply:
+        if self.caller.phone is None:
+            return self._say(notes, self._ask(Slot.PHONE, "What's the phone number the booking is under?"))
+        if request.chosen is None:
+            found = self._guarded(lambda: self.bookings.upcoming(self.caller.phone))
+            if found is None:
+                return self._failed(notes)
+            if request.day:
+                try:
+                    day = self.bookings.when(request.day, "12:00").date()
+                    found = [row for row in found if row.starts_at.date() == day]
+                except WhenError:
+                    pass
+            if not found:
+                self._lookups += 1
+                number = spoken_phone(self.caller.phone)
+                self.caller.phone, self.caller.phone_confirmed = None, False
+                if self._lookups >= _MAX_LOOKUPS:
+                    self.request = None
+                    return self._say(notes, self._ask(
+                        Slot.ANYTHING_ELSE, f"Sorry, I still can't find a booking under {number}. I can take a "
+                                            "message for the manager if you like."))
+                where = f" on {request.day}" if request.day else ""
+                return self._say(notes, self._ask(
+                    Slot.PHONE, f"I can't find an upcoming booking{where} under {number}. Could you say the "
+                                "number again, one digit at a time?"))
+            if len(found) > 1:
+                days = " and ".join(self.bookings.describe(row) for row in found)
+                return self._say(notes, self._ask(Slot.DAY, f"I have {days}. Which one do you mean?"))
+            request.chosen = found[0]
+        described = self.bookings.describe(request.chosen)
+        self.caller.phone_confirmed = True
+        if request.only_look_up:
+            self.request = None
+            return self._say(notes, self._ask(Slot.ANYTHING_ELSE, f"I have {described}. Anything else?"))
+        return self._say(notes, self._ask(Slot.CONFIRM, f"I have {described}. Shall I cancel it?"))
+
+    def _contact_question(self, purpose: str) -> DeskReply | None:
+        if not self.caller.name:
+            return self._ask(Slot.NAME, f"Could I have your name for the {purpose}?")
+        if not self.caller.phone:
+            return self._ask(Slot.PHONE, "And what's a good phone number for you, with the area code?")
+        return None
+
+    def _confirm(self, summary: str, question: str) -> DeskReply:
+        if self.caller.phone_confirmed:
+            return self._ask(Slot.CONFIRM, f"So that's {summary}. {question}")
+        number = spoken_phone(self.caller.phone or "")
+        return self._ask(Slot.CONFIRM, f"Let me read that back: {summary}, and your number is {number}. {question}")
+
+    # --- doing it -------------------------------------------------------------------------
+
+    def _carry_out(self, request: Request, notes: list[str] | None = None) -> DeskReply:
+        """Store the confirmed request (or its change) once; say what the stored row says."""
+        caller = self.caller
+        if isinstance(request, BookingRequest):
+            if request.stored:
+                result = self._guarded(lambda: self.bookings.change(request.stored_id, request.party, request.day,
+                                                                    request.time))
+            else:
+                result = self._guarded(lambda: self.bookings.book(caller.name, caller.phone, request.party,
+                                                                  request.day, request.time))
+            key = "booking_id"
+        elif isinstance(request, OrderRequest):
+            if request.stored:
+                result = self._guarded(lambda: self.orders.change(request.stored_id, request.menu_lines(),
+                                                                  request.pickup_at))
+            else:
+                result = self._guarded(lambda: self.orders.place_lines(request.menu_lines(), caller.name,
+                                                                       caller.phone, request.pickup_at))
+            key = "order_id"
+        elif isinstance(request, MessageRequest):
+            result = self._guarded(lambda: self.messages.take(caller.name, caller.phone, request.text))
+            key = "message_id"
+        else:
+            assert isinstance(request, CancelRequest)
+            result = self._guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
+            key = "booking_id"
+        if result is None:
+            return self._failed(notes or [])
+        if not result.ok:
+            if isinstance(request, BookingRequest):
+                request.available, request.when = False, None
+                if not request.stored:
+                    request.time = None
+                    return self._say(notes or [], self._ask(Slot.TIME, result.summary))
+            return self._say(notes or [], self._ask(Slot.ANYTHING_ELSE, result.summary))
+        request.stored_id = result.data.get(key, request.stored_id)
+        request.confirmed = True
+        caller.phone_confirmed = True
+        if not isinstance(request, CancelRequest):
+            self.stored[request.kind] = request
+        self.request = None
+        return self._say(notes or [], self._ask(Slot.ANYTHING_ELSE, result.summary))
+
+    def _guarded(self, operation):
+        """Run a database operation; None if it failed (logged; the caller hears an apology)."""
+        try:
+            return operation()
+        except Exception:
+            logger.exception("Front desk: the database operation failed")
+            return None
+
+    def _failed(self, notes: list[str]) -> DeskReply:
+        self.request = MessageRequest() if not isinstance(self.request, MessageRequest) else self.request
+        return self._say(notes, self._ask(None, SAVE_FAILED))
+
+    # --- answers from the data --------------------------------------------------------------
+
+    def _answer(self, heard: Heard) -> str | None:
+        """A question the data answers exactly: allergens, prices, dishes not on the menu, a stored order."""
+        if heard.allergens:
+            return self._allergy_answer(heard)
+        order = self.stored.get(Intent.ORDER)
+        if order is not None and not heard.dishes and (heard.asks_price or heard.asks_ready):
+            lines = order.menu_lines()
+            parts = []
+            if heard.asks_price:
+                parts.append(f"Your order comes to {format_price(total_cents(lines))}.")
+            if heard.asks_ready:
+                parts.append(f"It'll be ready {spoken_when(order.pickup_at, self.orders.clock())}.")
+            return " ".join(parts)
+        if not heard.question or not heard.dishes:
+            return None
+        unknown = [m.said for m in heard.dishes if m.item is None]
+        known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
+        parts = []
+        if unknown:
+            parts.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
+        if known and (heard.asks_price or not unknown):
+            prices = " and ".join(f"the {item.name} is {format_price(item.price_cents)}" for item in known)
+            sentence = prices + "."
+            parts.append(sentence[:1].upper() + sentence[1:] if heard.asks_price else f"Yes, {sentence}")
+        return " ".join(parts) or None
+
+    def _allergy_answer(self, heard: Heard) -> str:
+        """Only from the data: name the allergen where it is; where the data is silent, promise nothing."""
+        dishes = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
+        facts = []
+        for allergen in heard.allergens:
+            for item in dishes:
+                carriers = carriers_in(f"{item.name} {item.description}", allergen)
+                if carriers:
+                    facts.append(f"the {item.name} has {', '.join(carriers)} in it, which is {allergen}")
+        entries = self._knowledge_about(heard.allergens)
+        allergens = " or ".join(heard.allergens)
+        if facts:
+            answer = "Please be careful: " + "; ".join(facts) + "."
+        else:
+            subject = " or ".join(f"the {item.name}" for item in dishes) or "anything"
+            answer = f"I can't promise {subject} is free of {allergens}: our information doesn't say."
+        if entries:
+            answer += " " + " ".join(entries)
+        return answer + " I can take a message for the kitchen to call you back about it."
+
+    def _knowledge_about(self, allergens: list[str]) -> list[str]:
+        if self.knowledge is None:
+            return []
+        words = " ".join(w for allergen in allergens for w in ALLERGENS.get(allergen, ())[:6])
+        try:
+            hits = self.knowledge.search(words, limit=5)
+        except Exception:
+            logger.exception("Front desk: knowledge search failed")
+            return []
+        texts = [text for _, text in hits if any(carriers_in(text, a) for a in allergens)]
+        return [t for t in texts if " costs " not in t][:2]
+
+    # --- small helpers --------------------------------------------------------------------
+
+    def _ask(self, slot: Slot | None, text: str) -> DeskReply:
+        self.expecting = slot
+        if slot is not None and slot is not Slot.ANYTHING_ELSE and text:
+            self.question = text.split(". ")[-1] if ". " in text else text
+        elif slot is None or slot is Slot.ANYTHING_ELSE:
+            self.question = None
+        return DeskReply(text)
+
+    @staticmethod
+    def _say(notes: list[str], reply: DeskReply) -> DeskReply:
+        text = " ".join(part for part in [*notes, reply.text] if part)
+        return DeskReply(text, reply.end_call, reply.transfer, reply.after_answer)
+
+
+__all__ = ["DeskReply", "DeskResult", "FrontDeskDialog", "SAVE_FAILED"]

@@ -1,0 +1,61 @@
+"""Per-turn knowledge for the LLM: the business's entries that match the caller's words."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipecat.frames.frames import Frame, LLMContextFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.business.database import Company
+from voicebot.business.desk import Clock
+from voicebot.business.knowledge import KnowledgeBase, search_terms
+from voicebot.business.prompt import NOTES_MARKER, clock_note, day_hours_notes, with_notes
+
+# Words that make the current time worth telling the LLM ("are you still open?").
+_TIME_WORDS = frozenset({"now", "open", "close", "closing", "closed", "today", "tonight", "still", "late", "hours"})
+
+
+class KnowledgeNotes(FrameProcessor):
+    """Adds the business knowledge matching the caller's words to their turn's message.
+
+    Sits between the user aggregator and the LLM. The notes are written into the context
+    itself, so later turns keep the same prefix (the LLM's prompt cache stays valid), and
+    an entry already given in this call is not given again.
+    """
+
+    def __init__(self, knowledge: KnowledgeBase, clock: Clock, company: Company | None = None, limit: int = 3,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self._knowledge = knowledge
+        self._company = company
+        self._clock = clock
+        self._limit = limit
+        self._given: set[int] = set()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame) and direction is FrameDirection.DOWNSTREAM:
+            await self._annotate(frame)
+        await self.push_frame(frame, direction)
+
+    async def _annotate(self, frame: LLMContextFrame) -> None:
+        messages = frame.context.messages
+        if not messages:
+            return
+        last = messages[-1]
+        if not isinstance(last, dict) or last.get("role") != "user" or not isinstance(last.get("content"), str):
+            return
+        if NOTES_MARKER in last["content"]:
+            return
+        hits = await asyncio.to_thread(self._knowledge.search, last["content"], self._limit)
+        notes = [text for entry_id, text in hits if entry_id not in self._given]
+        now = self._clock()
+        if self._company is not None:
+            notes[:0] = day_hours_notes(self._company, now, last["content"])
+        if _TIME_WORDS.intersection(search_terms(last["content"])):
+            notes.insert(0, clock_note(now))
+        if not frame.speculation:
+            self._given.update(entry_id for entry_id, _ in hits)
+        if notes:
+            last["content"] = with_notes(last["content"], notes)

@@ -1,0 +1,91 @@
+"""The front desk in the pipeline: it takes the caller turns that are its business before the LLM.
+
+    user aggregator → FrontDeskProcessor → knowledge notes → LLM → DeskFollowUp → TTS
+
+Each completed caller turn (an ``LLMContextFrame``) goes to the call's
+:class:`~voicebot.front_desk.dialog.FrontDeskDialog`. When the desk answers (a booking's
+next question, the read-back, the stored row's confirmation, a price), its sentence is
+pushed as the assistant's response, so it is spoken and recorded in the context like an
+LLM answer, and the LLM is not asked. Otherwise the frame goes on to the LLM; if the desk
+was waiting on an answer, :class:`DeskFollowUp` asks its question again after the LLM's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.business.prompt import without_notes
+from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
+
+
+class FrontDeskProcessor(FrameProcessor):
+    """Answers the caller turns that belong to the front desk; passes the others to the LLM."""
+
+    def __init__(self, dialog: FrontDeskDialog, **kwargs):
+        super().__init__(**kwargs)
+        self.dialog = dialog
+        self.follow_up: str | None = None
+        self._handled_messages = 0  # context messages already given to the desk
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            self.follow_up = None
+        if isinstance(frame, LLMContextFrame) and direction is FrameDirection.DOWNSTREAM and not frame.speculation:
+            words = self._new_caller_words(frame.context)
+            reply = await asyncio.to_thread(self.dialog.respond, words) if words else None
+            if reply is not None and not reply.after_answer:
+                await self._say(reply)
+                return
+            self.follow_up = reply.text if reply is not None else None
+        await self.push_frame(frame, direction)
+
+    def _new_caller_words(self, context: LLMContext) -> str:
+        """What the caller said since the desk last looked (a caller who pauses leaves several messages)."""
+        messages = context.messages
+        start = min(self._handled_messages, len(messages))
+        self._handled_messages = len(messages)
+        said = [without_notes(m["content"]) for m in messages[start:]
+                if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
+        return " ".join(s.strip() for s in said if s.strip())
+
+    async def _say(self, reply: DeskReply) -> None:
+        logger.info(f"{self}: front desk answers: {reply.text!r}")
+        if reply.end_call:
+            # The goodbye was synthesized at start-up; the call ends once it has been spoken.
+            await self.push_frame(TTSSpeakFrame(reply.text))
+            await self.push_frame(EndWorkerFrame())
+            return
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.push_frame(LLMTextFrame(reply.text))
+        await self.push_frame(LLMFullResponseEndFrame())
+
+
+class DeskFollowUp(FrameProcessor):
+    """After the LLM answers an aside, asks the desk's pending question again."""
+
+    def __init__(self, desk: FrontDeskProcessor, **kwargs):
+        super().__init__(**kwargs)
+        self._desk = desk
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if (isinstance(frame, LLMFullResponseEndFrame) and direction is FrameDirection.DOWNSTREAM
+                and self._desk.follow_up):
+            text, self._desk.follow_up = self._desk.follow_up, None
+            await self.push_frame(LLMTextFrame(f" {text}"))
+        await self.push_frame(frame, direction)

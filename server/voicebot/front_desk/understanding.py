@@ -1,0 +1,360 @@
+"""What a caller's turn says to the front desk: the request, the details, yes or no.
+
+Read by code from the transcript, not by the LLM: the small local model invented party
+sizes and names, copied numbers wrong and rewrote times ("eight. 45" → "8 pm"). Every
+detail is taken from the caller's own words, with the question the desk just asked as
+context ("Maria Garcia." answers "Could I have your name?"). What is not understood is
+not guessed: the desk asks for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from voicebot.business.food import allergens_named
+from voicebot.business.menu import DishMention, Menu
+from voicebot.business.phone import PHONE_CUE, digit_runs, phone_in
+from voicebot.business.vocabulary import HOUR_WORDS, MONTHS, NUMBER_WORDS, RELATIVE_DAYS, WEEKDAY_NAMES, alternation
+from voicebot.business.when import spoken_clock
+
+
+class Intent(StrEnum):
+    """What the caller asks the desk to do."""
+
+    BOOK = "book"
+    ORDER = "order"
+    MESSAGE = "message"
+    CANCEL = "cancel"
+    LOOKUP = "lookup"
+    TRANSFER = "transfer"
+    GOODBYE = "goodbye"
+
+
+class Slot(StrEnum):
+    """What the desk last asked the caller for: their answer is read as that."""
+
+    PARTY = "party"
+    WHEN = "when"
+    DAY = "day"
+    TIME = "time"
+    NAME = "name"
+    PHONE = "phone"
+    ITEMS = "items"
+    PICKUP = "pickup"
+    MESSAGE = "message"
+    CONFIRM = "confirm"
+    ANYTHING_ELSE = "anything_else"
+
+
+@dataclass
+class Heard:
+    """The front desk's reading of one caller turn."""
+
+    text: str
+    intents: set[Intent] = field(default_factory=set)
+    yes: bool = False
+    no: bool = False
+    correction: bool = False
+    never_mind: bool = False
+    party: int | None = None
+    day: str | None = None
+    time: str | None = None
+    name: str | None = None
+    phone: str | None = None  # the digits heard, whole or not
+    dishes: list[DishMention] = field(default_factory=list)
+    pickup: str | None = None
+    message: str | None = None
+    asks_price: bool = False
+    asks_ready: bool = False
+    question: bool = False  # it asks something (a "?" or a question's first words)
+    allergens: list[str] = field(default_factory=list)
+    wrong: Slot | None = None  # "the number is wrong"
+
+    @property
+    def details(self) -> bool:
+        """True if the turn carries any detail for a request."""
+        return any(v not in (None, [], "") for v in (self.party, self.day, self.time, self.name, self.phone,
+                                                      self.dishes, self.pickup, self.message))
+
+
+_NUMBER = alternation([w for w, n in NUMBER_WORDS.items() if 0 < n <= 30])
+_N = rf"(\d{{1,2}}|{_NUMBER})"
+_HOUR = alternation(w for w, n in HOUR_WORDS.items() if n)
+_NOT_A_TIME_AFTER = r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen|forty|in the|tonight))"
+_PARTY = [
+    re.compile(rf"\b(?:table|reservation|booking|room|seats?|space|spot) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
+    re.compile(rf"\bparty of {_N}\b", re.I),
+    re.compile(rf"\b{_N} (?:people|persons|person|guests|adults|diners|of us)\b", re.I),
+    re.compile(rf"\bwe(?:'re| are| will be|'ll be) {_N}\b{_NOT_A_TIME_AFTER}", re.I),
+    re.compile(rf"\b(?:make it|make that|change it to|it'?s|for) {_N}(?= (?:people|persons|guests|of us)\b)", re.I),
+]
+_PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one)\b", re.I)
+_PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfriend|boyfriend|mom|dad|son|daughter)|"
+                           r"my (wife|husband|partner) and (me|i))\b", re.I)
+
+_DAY = re.compile(
+    rf"\b((?:this |next |coming |on )?(?:{WEEKDAY_NAMES})s?(?: night| evening| afternoon| lunch| morning)?|"
+    rf"(?:the )?day after tomorrow|{alternation(RELATIVE_DAYS)}(?: night| evening| afternoon| morning)?|"
+    rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?)\b",
+    re.I)
+_MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|o'?clock)"
+_TIME = re.compile(
+    rf"\b((?:(?:at|around|about|by|say|for|to|until) )?\d{{1,2}}(?::\d{{2}})?\s*{_MERIDIEM}|"
+    rf"(?:(?:at|around|about|by|say|to) )?\d{{1,2}}:\d{{2}}|"
+    rf"(?:at|around|about|by|say) (?:\d{{1,2}}|{_HOUR})(?:\s*{_MERIDIEM})?(?! (?:people|persons|guests|of us)\b)|"
+    rf"(?:\d{{1,2}}|{_HOUR})\s*o'?clock|(?:at |around )?(?:noon|midnight)|"
+    rf"(?:half past|quarter past|quarter to) (?:\d{{1,2}}|{_HOUR})|"
+    rf"(?<=\btime )(?:should be|is|to|at|for) (?:\d{{1,2}}|{_HOUR})\b)", re.I)
+_BARE_NUMBER = re.compile(rf"^\W*(?:(?:um|uh|oh|well|so|yes|yeah|sure|okay|ok|make it|make that|how about|"
+                          rf"let'?s say|let'?s do|actually|maybe|say|at|for)\W+)*{_N}\b", re.I)
+_MINUTES = re.compile(rf"\bin {_N}(?: minutes| mins)\b|\b(as soon as possible|asap|right away|right now|now)\b", re.I)
+
+_NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
+_NAME_CUES = [
+    re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
+               rf"name of|under)\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})", re.I),
+    # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
+    re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
+]
+_NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is are was calling looking wondering
+sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
+very really still also going trying hoping actually available open closed free booked interested allergic
+monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays
+sundays today tonight tomorrow january february march april may june july august september october november
+december next this pickup takeout two three four five six seven eight nine ten table reservation
+""".split())
+
+_YES = re.compile(r"^\W*(?:(?:uh|um|oh|well|ah)\W+)*(yes|yeah|yep|yup|yes please|sure|correct|right|that'?s right|"
+                  r"that is right|that'?s correct|that is correct|exactly|perfect|great|ok|okay|alright|all right|"
+                  r"sounds good|please do|go ahead|absolutely|of course|confirm|confirmed|do it|book it|"
+                  r"that works|that'?s fine|fine|good)\b", re.I)
+_NO = re.compile(r"^\W*(?:(?:uh|um|oh|well|ah)\W+)*(no|nope|nah|not quite|that'?s wrong|that is wrong|"
+                 r"incorrect|wrong|not right)\b", re.I)
+_CORRECTION = re.compile(r"\b(actually|instead|make (it|that)|change (it|that|the)|rather|sorry,? i meant|"
+                         r"i meant|not \w+,|how about|can we do|could we do|switch)\b", re.I)
+_WRONG = re.compile(r"\b(?:the |my |your )?(number|phone|name|time|day|date)(?: is| was|'s)? (?:wrong|not right|"
+                    r"incorrect|off|a mistake)\b", re.I)
+_WRONG_SLOTS = {"number": Slot.PHONE, "phone": Slot.PHONE, "name": Slot.NAME, "time": Slot.TIME, "day": Slot.DAY,
+                "date": Slot.DAY}
+_NEVER_MIND = re.compile(r"\b(never ?mind|forget it|forget that|cancel that|scratch that|don'?t bother)\b", re.I)
+
+_INTENTS = {
+    Intent.BOOK: re.compile(r"\b(book\w*|reserv\w*|a table|table for|get a table|seats? for)\b", re.I),
+    Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|for pick ?-?up|pick (it|them|that|this) up)\b", re.I),
+    Intent.MESSAGE: re.compile(
+        r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
+        r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
+        r"call me back|give me a call)\b", re.I),
+    Intent.CANCEL: re.compile(r"\bcancel\w*\b", re.I),
+    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have)( on)? (my|our|a|the) "
+                              r"(booking|reservation|table)|(booking|reservation) under)\b", re.I),
+    Intent.TRANSFER: re.compile(
+        r"\b((speak|talk) (to|with) (a |an |the |some)?(one|body|person|human|manager|staff|someone|somebody|"
+        r"real person|representative|owner)|real person|human being|operator|representative|"
+        r"put me through|transfer me)\b", re.I),
+    Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good bye|that'?s all|that is all|that'?s it|that will be all|"
+                               r"nothing else|have a (good|nice|great) (day|night|evening|one))\b", re.I),
+}
+# "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
+_SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
+_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|call me|put me|i'?d like|i would like|"
+                            r"i want|i'?ll have|i will have|can i (get|have|order|book|make)|could i (get|have|order|"
+                            r"book|make)|give me|get me)\b", re.I)
+_ORDER_VERBS = re.compile(r"\b(i'?d like|i would like|i want|i'?ll have|i will have|i'?ll take|can i (get|have)|"
+                          r"could i (get|have)|may i have|give me|get me|we'?d like|we want|add|also)\b", re.I)
+_SPECIFICS = re.compile(rf"\d|\b({_HOUR}|{alternation(RELATIVE_DAYS)}|{WEEKDAY_NAMES}|noon|am|pm|a\.m|p\.m)\b", re.I)
+_QUESTION_START = re.compile(r"^\W*(how|what|when|where|which|who|why|is|are|do|does|did|can|could|will|would|"
+                             r"should|may|have|has)\b", re.I)
+_PRICE = re.compile(r"\b(how much|what('?s| is| will be| would be) (the |my )?(total|price|cost|damage)|"
+                    r"what does (that|it|this) (come to|cost)|total|cost)\b", re.I)
+_READY = re.compile(r"\b(how long|when will (it|that|they|the order|my order) be ready|what time (will|can) i "
+                    r"pick|ready by|ready at)\b", re.I)
+_ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*|safe|contains?|free|"
+                          r"(any|have|has) (\w+ )?in it)\b", re.I)
+
+_MESSAGE_CUES = [
+    re.compile(r"\b(?:tell|let) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss|team)(?: know)?(?: that)?"
+               r"[,:]?\s+(.+)", re.I),
+    re.compile(r"\b(?:ask|have|get) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss)\s+(?:to\s+)?(.+)", re.I),
+    re.compile(r"\b(?:leave|take|pass on|give) (?:a|the) message(?: for (?:the|your) \w+)?(?: that| saying)?"
+               r"[,:]?\s+(.+)", re.I),
+]
+
+
+def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
+    """Read one caller turn (``expecting``: what the desk just asked for)."""
+    heard = Heard(text=text.strip())
+    text = heard.text
+    if not text:
+        return heard
+    heard.yes = bool(_YES.search(text)) and not _NO.search(text)
+    heard.no = bool(_NO.search(text))
+    heard.correction = bool(_CORRECTION.search(text))
+    heard.never_mind = bool(_NEVER_MIND.search(text))
+    wrong = _WRONG.search(text)
+    heard.wrong = _WRONG_SLOTS[wrong.group(1).lower()] if wrong else None
+    if wrong:
+        heard.no = True
+    heard.question = "?" in text or bool(_QUESTION_START.search(text))
+    heard.asks_price = bool(_PRICE.search(text))
+    heard.asks_ready = bool(_READY.search(text))
+    heard.intents = _intents(text, menu)
+
+    phone = phone_in(text, expecting=expecting is Slot.PHONE)
+    heard.phone = phone.digits if phone else None
+    rest = text if phone is None else text[:phone.start] + " " + text[phone.end:]
+    if phone is None and expecting is not Slot.PHONE:
+        # A cue with too few digits after it is still a number ("my number is 555 1234").
+        cue = None
+        for cue in PHONE_CUE.finditer(text):
+            pass
+        runs = [r for r in digit_runs(text) if cue is not None and r.start >= cue.end()]
+        if runs:
+            heard.phone = "".join(r.digits for r in runs)
+            rest = text[:runs[0].start] + " " + text[runs[-1].end:]
+
+    heard.message = _message(rest) if Intent.MESSAGE in heard.intents or expecting is Slot.MESSAGE else None
+    if expecting is Slot.MESSAGE and not heard.message and not heard.yes and not heard.no:
+        heard.message = _message_text(rest)
+    body = rest if heard.message is None else rest.replace(heard.message, " ")
+
+    heard.name = _name(body, expecting is Slot.NAME and not heard.question)
+    if heard.name:
+        body = body.replace(heard.name, " ")
+    heard.dishes = menu.mentions(body) if menu.items else []
+    heard.party = _party(body, expecting)
+    clock = spoken_clock(body)
+    heard.day = _last(_DAY, clock)
+    heard.time = _last(_TIME, clock)
+    if heard.time is None and expecting in (Slot.TIME, Slot.WHEN, Slot.PICKUP) and heard.party is None:
+        bare = _BARE_NUMBER.search(clock)
+        if bare:
+            heard.time = bare.group(1)
+    minutes = _MINUTES.search(body)
+    if minutes or (heard.time and (Intent.ORDER in heard.intents or expecting is Slot.PICKUP)):
+        heard.pickup = _pickup(minutes, heard.day, heard.time)
+    heard.allergens = allergens_named(text) if _ALLERGY_CUE.search(text) else []
+    return heard
+
+
+def _intents(text: str, menu: Menu) -> set[Intent]:
+    intents = {intent for intent, pattern in _INTENTS.items() if pattern.search(text)}
+    service_question = bool(_SERVICE_QUESTION.search(text) and not _REQUEST_VERBS.search(text)
+                            and not _SPECIFICS.search(text))
+    if service_question:
+        intents -= {Intent.BOOK, Intent.ORDER, Intent.MESSAGE}
+    if Intent.ORDER in intents and not (_ORDER_VERBS.search(text) or re.search(r"\border\b", text, re.I)
+                                        or menu.mentions(text)):
+        intents.discard(Intent.ORDER)  # "how long does takeout take?"
+    if (Intent.ORDER not in intents and _ORDER_VERBS.search(text) and not _PRICE.search(text)
+            and any(m.quantity or m.change != "set" for m in menu.mentions(text))):
+        intents.add(Intent.ORDER)  # "I'll have two dragon rolls", "can I get a miso soup"
+    if Intent.TRANSFER in intents:
+        intents.discard(Intent.MESSAGE)
+    if Intent.MESSAGE in intents and re.search(r"\b(book|reserv)\w*", text, re.I) and not re.search(
+            r"\b(message|tell|let|call me|call back)\b", text, re.I):
+        intents.discard(Intent.MESSAGE)
+    if Intent.CANCEL in intents and re.search(r"\b(cancel\w*) (that|it|this)\b", text, re.I) and not re.search(
+            r"\b(booking|reservation|table)\b", text, re.I):
+        intents.discard(Intent.CANCEL)  # "cancel that": never mind, handled apart
+    return intents
+
+
+def _last(pattern: re.Pattern, text: str) -> str | None:
+    found = [m.group(1) for m in pattern.finditer(text)]
+    return " ".join(found[-1].split()).strip(" ,") if found else None
+
+
+def _number(word: str) -> int | None:
+    word = word.lower()
+    if word.isdigit():
+        return int(word)
+    return NUMBER_WORDS.get(word)
+
+
+def _party(text: str, expecting: Slot | None) -> int | None:
+    found = None
+    for pattern in _PARTY:
+        for match in pattern.finditer(text):
+            found = (match.start(), _number(match.group(1)))
+    if found is not None:
+        return found[1]
+    if _PARTY_OF_ONE.search(text):
+        return 1
+    if _PARTY_OF_TWO.search(text):
+        return 2
+    if expecting is Slot.PARTY:
+        bare = _BARE_NUMBER.search(text)
+        if bare and not _TIME.search(spoken_clock(text)):
+            return _number(bare.group(1))
+    return None
+
+
+def _name(text: str, expecting: bool) -> str | None:
+    for pattern in _NAME_CUES:
+        for match in pattern.finditer(text):
+            words = [w for w in match.group(1).split() if w.lower() not in _NOT_NAMES]
+            # Stop at the first word that is not part of a name ("Smith and", "Tom five").
+            name_words = []
+            for word in match.group(1).split():
+                if word.lower() in _NOT_NAMES:
+                    break
+                name_words.append(word)
+            if name_words and words:
+                return " ".join(name_words).strip("'")
+    if expecting:
+        cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|it'?s|it is|my name is|my name'?s|"
+                         r"name is|this is|i'?m|i am|that'?s|the name is|under)\W+)*", "", text, flags=re.I)
+        words = re.findall(r"[A-Za-z][A-Za-z'\-]*", cleaned)
+        name_words = []
+        for word in words:
+            if word.lower() in _NOT_NAMES or word.lower() in ("and", "my", "number", "phone"):
+                break
+            name_words.append(word)
+        if 0 < len(name_words) <= 3:
+            return " ".join(w[:1].upper() + w[1:] for w in name_words)
+    return None
+
+
+def _message(text: str) -> str | None:
+    for pattern in _MESSAGE_CUES:
+        match = pattern.search(text)
+        if match:
+            return _message_text(match.group(1)) or None
+    return None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip(" ,;:?!.")
+    return text[:1].upper() + text[1:] + "." if text else text
+
+
+_CONTACT_SENTENCE = re.compile(
+    r"^\W*(?:(?:and|my name is|name is|i'?m|i am|this is|it'?s|my number is|number is|phone( number)? is|"
+    r"you can reach me (at|on)|call me (at|on)|thanks?( you)?|please)\b.*)?$", re.I)
+
+
+def _message_text(text: str) -> str | None:
+    """The message itself: the caller's words up to where they give their details."""
+    sentences = re.split(r"(?<=[.?!])\s+", text.strip())
+    kept = []
+    for sentence in sentences:
+        sentence = re.split(r"[,.]?\s+(?:my name is|i'?m [A-Z]|this is [A-Z]|my number is|you can reach me|"
+                            r"call me (?:at|on)|and my number)\b", sentence)[0]
+        if _CONTACT_SENTENCE.match(sentence) or not re.search(r"[A-Za-z]{2}", sentence):
+            break
+        kept.append(sentence.strip())
+    message = " ".join(kept).strip(" ,")
+    message = re.sub(r"^(please|that|just)\s+", "", message, flags=re.I)
+    return _sentence(message) or None
+
+
+def _pickup(minutes: re.Match | None, day: str | None, time: str | None) -> str:
+    if minutes:
+        if minutes.group(2):
+            return "asap"
+        return f"in {_number(minutes.group(1))} minutes"
+    return " ".join(part for part in (day, f"at {time}" if time and not time.lower().startswith("at ") else time)
+                    if part)
