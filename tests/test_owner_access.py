@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
-from test_owner import fill, voicebot_cli
 
+from test_owner import fill, voicebot_cli
 from voicebot.app import ServerState, create_app
 from voicebot.business import CompanyRepository, Database
 from voicebot.config import ServerSettings, parse_settings
