@@ -73,8 +73,9 @@ def test_owner_page_shows_bookings_orders_and_messages_escaped(tmp_path):
     database = Database(tmp_path / "business.db")
     fill(database)
     sushi = CompanyRepository(database).get(2)
-    app = create_app(ServerState(settings=ServerSettings(company_id=2), company=sushi, database=database))
-    client = TestClient(app)  # no lifespan: no models are loaded for this page
+    state = ServerState(settings=ServerSettings(company_id=2), company=sushi, database=database)
+    client = TestClient(create_app(state))  # no lifespan: no models are loaded for this page
+    client.headers["Authorization"] = f"Bearer {state.owner.credential.current()}"  # the owner's, made at start
     page = client.get("/owner")
     assert page.status_code == 200
     assert "John Smith" in page.text and "2026-12-05 19:00" in page.text
@@ -84,10 +85,13 @@ def test_owner_page_shows_bookings_orders_and_messages_escaped(tmp_path):
     assert client.get("/api/owner/nothing").status_code == 404
 
 
-def test_owner_page_needs_the_access_token_when_one_is_set(tmp_path):
+def test_owner_page_refuses_the_callers_access_token(tmp_path):
     database = Database(tmp_path / "business.db")
+    fill(database)
     sushi = CompanyRepository(database).get(2)
-    settings = ServerSettings(company_id=2, access_token="s3cret")
+    settings = ServerSettings(company_id=2, access_token="s3cret-for-every-caller")
     client = TestClient(create_app(ServerState(settings=settings, company=sushi, database=database)))
-    assert client.get("/owner").status_code == 401
-    assert client.get("/owner?token=s3cret").status_code == 200
+    for response in (client.get("/owner"), client.get("/owner?token=s3cret-for-every-caller"),
+                     client.get("/owner", headers={"Authorization": "Bearer s3cret-for-every-caller"})):
+        assert response.status_code == 401
+        assert "John Smith" not in response.text and "Owner credential" in response.text

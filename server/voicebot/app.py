@@ -23,10 +23,10 @@ from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHan
 
 from voicebot.admission import Admission
 from voicebot.bot import run_bot
-from voicebot.business import Company, Database, ledger
+from voicebot.business import Company, Database
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
-from voicebot.owner.page import owner_page
+from voicebot.owner.web import OwnerAccess, owner_router
 from voicebot.preload import Preloaded, preload
 from voicebot.signalling import MAX_BODY_BYTES, BadSignalling, offer_request, parse_json_object, patch_request
 from voicebot.tts import forkserver
@@ -46,6 +46,7 @@ class ServerState:
     calls: dict[str, asyncio.Task] = field(default_factory=dict)
     webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
     admission: Admission = field(default_factory=Admission)
+    owner: OwnerAccess | None = None  # None: made by create_app (the credential file beside the database)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -62,11 +63,15 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _check_access(request: Request, token: str | None) -> None:
-    """With an access token configured, signalling needs it (Bearer header or ?token=)."""
-    if not token:
-        return
+    """With an access token configured, signalling needs it (Bearer header or ?token=); the owner's credential
+    is never a caller's (it would end up in callers' URLs)."""
     header = request.headers.get("authorization", "")
     given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
+    owner: OwnerAccess = request.app.state.voicebot.owner
+    if owner.credential.matches(given):
+        raise BadSignalling("That is the owner's credential; calls take the callers' access token", 401)
+    if not token:
+        return
     if not secrets.compare_digest(given.encode(), token.encode()):
         raise BadSignalling("This server needs an access token (Authorization: Bearer … or ?token=…)", 401)
 
@@ -105,19 +110,8 @@ def create_app(state: ServerState) -> FastAPI:
             body["error"] = state.preload_error
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/owner", response_class=HTMLResponse)
-    async def owner(request: Request):
-        """What the bot stored for this company (read-only; needs the access token if one is set)."""
-        _check_access(request, state.settings.access_token)
-        return HTMLResponse(await asyncio.to_thread(owner_page, state.database, state.company))
-
-    @app.get("/api/owner/{kind}")
-    async def owner_rows(kind: str, request: Request):
-        _check_access(request, state.settings.access_token)
-        readers = {"bookings": ledger.bookings, "orders": ledger.orders, "messages": ledger.messages}
-        if kind not in readers:
-            raise BadSignalling(f"Unknown list {kind!r}; one of: {', '.join(readers)}", 404)
-        return JSONResponse(await asyncio.to_thread(readers[kind], state.database, state.company.id))
+    state.owner = state.owner or OwnerAccess.for_server(state.settings, state.database)
+    app.include_router(owner_router(state.owner, state.database, state.company))
 
     @app.exception_handler(BadSignalling)
     async def bad_signalling(request: Request, e: BadSignalling):

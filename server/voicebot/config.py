@@ -31,6 +31,7 @@ DEFAULT_HUB_MODEL = "mlx-community/Kokoro-82M-bf16"
 DEFAULT_VOICE = "af_heart"
 
 DB_ENV = "VOICEBOT_DB"
+OWNER_TOKEN_ENV = "VOICEBOT_OWNER_TOKEN"
 TTS_ENGINE_ENV = "VOICEBOT_TTS_ENGINE"
 TTS_ENGINES = ("onnx", "mlx")  # Kokoro on ONNX Runtime (portable) or MLX (Apple Silicon)
 TTS_FORKSERVER_ENV = "VOICEBOT_TTS_FORKSERVER"
@@ -82,6 +83,17 @@ def worker_log_level() -> str:
 def cache_dir() -> Path:
     """Where assembled weights live: ``VOICEBOT_CACHE_DIR`` or ``~/.cache/voicebot``."""
     return Path(env_text("VOICEBOT_CACHE_DIR") or Path.home() / ".cache" / "voicebot")
+
+
+def data_dir() -> Path:
+    """Where the server keeps its own files when there is no SQLite file to keep them beside
+    (the owner credential of a PostgreSQL database): ``VOICEBOT_DATA_DIR`` or ``~/.local/share/voicebot``."""
+    return Path(env_text("VOICEBOT_DATA_DIR") or Path.home() / ".local" / "share" / "voicebot").expanduser()
+
+
+def owner_token() -> str | None:
+    """The owner's credential for ``/owner`` when set by hand (``VOICEBOT_OWNER_TOKEN``; None: the token file)."""
+    return env_text(OWNER_TOKEN_ENV)
 
 
 def database_location() -> str:
@@ -266,7 +278,9 @@ class ServerSettings:
     max_calls: int = 3
     max_pending_per_client: int = 2
     offer_timeout_s: float = 10.0
-    access_token: str | None = None
+    access_token: str | None = None  # callers' browsers carry it; never grants owner access
+    owner_token: str | None = None  # /owner and /api/owner; None: the token file (voicebot.owner.credential)
+    data_dir: Path = field(default_factory=data_dir)
     tts: KokoroConfig = field(default_factory=KokoroConfig)
     stt: WhisperConfig = field(default_factory=WhisperConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -359,6 +373,8 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         max_pending_per_client=max(1, env_number("VOICEBOT_MAX_PENDING_PER_CLIENT", int, 2)),
         offer_timeout_s=args.offer_timeout,
         access_token=env_text("VOICEBOT_ACCESS_TOKEN"),
+        owner_token=owner_token(),
+        data_dir=data_dir(),
         tts=tts,
         stt=WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model),
         llm=LLMConfig.from_env(model=args.llm_model, backend=args.llm_backend),

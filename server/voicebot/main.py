@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import uvicorn
 from loguru import logger
+from sqlalchemy.engine import make_url
 
 from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
@@ -16,6 +17,8 @@ from voicebot.client_build import ensure_client_built
 from voicebot.config import parse_settings
 from voicebot.logs import progress, setup_logging
 from voicebot.memory import cap_malloc_arenas
+from voicebot.owner.credential import OwnerCredentialError
+from voicebot.owner.web import OwnerAccess
 from voicebot.stt import usable_engine
 
 
@@ -36,19 +39,36 @@ def main(argv: list[str] | None = None) -> int:
         logger.error(str(e))
         return 2
     progress(f"Company #{company.id}: {company.name} ({company.address}); database {database.description}")
+    try:
+        owner = OwnerAccess.for_server(settings, database)
+    except OwnerCredentialError as e:
+        logger.error(str(e))
+        return 2
     logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
     admission = Admission(max_calls=settings.max_calls, max_pending_per_client=settings.max_pending_per_client)
     app = create_app(ServerState(settings=settings, company=company, database=database,
-                                 admission=admission))
+                                 admission=admission, owner=owner))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     progress(f"Serving on http://{settings.host}:{settings.port} (client at /, health at /health)")
+    progress(_owner_line(owner, database))
     asyncio.run(server.serve())
     return 0
+
+
+def _owner_line(owner: OwnerAccess, database: Database) -> str:
+    """Where the owner's page is and where its credential is kept: never the credential itself."""
+    credential = owner.credential
+    if credential.from_environment:
+        return f"Owner page at /owner: sign in with {credential.source}"
+    created = "a new owner credential, created in" if credential.created else "the owner credential in"
+    shown = (f"uv run voicebot --db {make_url(database.url).database} owner-token" if database.is_sqlite
+             else "uv run voicebot --db <this database URL> owner-token")
+    return f"Owner page at /owner: sign in with {created} {credential.source} (shown by `{shown}`)"
 
 
 if __name__ == "__main__":

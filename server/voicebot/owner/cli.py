@@ -5,6 +5,7 @@
     voicebot bookings list [--company N] [--date YYYY-MM-DD]
     voicebot orders list [--company N]
     voicebot messages list [--company N]
+    voicebot owner-token [--rotate]       the credential for /owner (created if missing); --rotate: a new one
 
 ``--db`` (or ``VOICEBOT_DB``) picks the database, as for the server.
 """
@@ -17,9 +18,11 @@ import sys
 from datetime import date
 from typing import Any
 
+from voicebot import config
 from voicebot.business import ledger
 from voicebot.business.company_file import CompanyFileError, describe_company_file, import_company, load_company_file
-from voicebot.business.database import CompanyRepository, Database
+from voicebot.business.database import CompanyRepository, Database, database_url
+from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, token_file_for
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -35,7 +38,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``company import|list`` and ``bookings|orders|messages list``, with ``--db`` and ``--json`` before the topic."""
+    """``company import|list``, ``bookings|orders|messages list`` and ``owner-token``, with ``--db`` and ``--json``
+    before the topic."""
     parser = argparse.ArgumentParser(prog="voicebot", description="The restaurant's data, for its owner.")
     parser.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (env VOICEBOT_DB)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -52,12 +56,37 @@ def build_parser() -> argparse.ArgumentParser:
         listing.add_argument("--company", type=int, default=None)
         if name == "bookings":
             listing.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+
+    owner_token = topics.add_parser("owner-token", help="the credential for the server's /owner page and /api/owner")
+    owner_token.add_argument("--rotate", action="store_true",
+                             help="make a new one: the old one and every signed-in session stop working at once")
     return parser
+
+
+def owner_token(location: str | None, rotate: bool, as_json: bool) -> int:
+    """Print the owner credential (the token alone on stdout, where it is kept on stderr); 1 if it cannot be."""
+    try:
+        path = token_file_for(database_url(location), config.data_dir())
+        credential = OwnerCredential(path, config.owner_token())
+        token = credential.rotate() if rotate else credential.current()
+    except (OSError, OwnerCredentialError) as e:
+        print(e, file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps({"token": token, "source": credential.source, "rotated": rotate}))
+        return 0
+    print(token)
+    what = "New owner credential, stored in" if rotate or credential.created else "Owner credential from"
+    print(f"{what} {credential.source}; sign in at http://<server>/owner, or send "
+          "'Authorization: Bearer <token>' to /api/owner/…", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``voicebot`` command; 1 if the company file is invalid (then nothing is imported)."""
     args = build_parser().parse_args(argv)
+    if args.topic == "owner-token":
+        return owner_token(args.db, args.rotate, args.json)
     database = Database(args.db)
     if args.topic == "company" and args.action == "import":
         try:
