@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from loguru import logger
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer
 from pipecat.frames.frames import Frame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -25,8 +29,10 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
-from pipecat.transports.base_transport import TransportParams
+from pipecat.services.llm_service import LLMService
+from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
@@ -124,7 +130,7 @@ async def wait_until_connected(connection: SmallWebRTCConnection, timeout_s: flo
 
 async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offered_at: float,
                   admission: Admission | None = None) -> None:
-    """Run one call: wait for the caller to connect, then build and run its pipeline.
+    """Run one browser call: wait for the caller to connect, then build and run its pipeline.
 
     An answered offer is not a call yet. Nothing heavy (TTS worker, pipeline, analyzers)
     is taken until the WebRTC connection is up; an offer that does not connect within
@@ -139,59 +145,113 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         return
     if admission is not None:
         admission.connected(call_id)
-    timeline = CallTimeline(call_id, offered_at)
 
-    tts = build_tts(preloaded)
-    warmup_task = None
-    if settings.tts.warmup is not TTSWarmup.FIRST_USE:
-        # Fired first: the worker loads while everything below is built and the LLM runs.
-        warmup_task = asyncio.create_task(warmup_tts_worker(tts, timeline), name=f"tts-warmup-{call_id}")
+    def webrtc_transport() -> SmallWebRTCTransport:
+        return SmallWebRTCTransport(webrtc_connection=connection,
+                                    params=TransportParams(audio_in_enabled=True, audio_out_enabled=True))
 
-    transport = SmallWebRTCTransport(
-        webrtc_connection=connection,
-        params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
-    )
-    stt = create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company))
-    desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock)
+    await run_call(call_id, webrtc_transport, preloaded, CallTimeline(call_id, offered_at),
+                   client_ready_wait_s=CLIENT_READY_WAIT_S)
+
+
+@dataclass
+class CallParts:
+    """What one call is made of, whatever carried the caller to us (browser or phone)."""
+
+    transport: BaseTransport
+    stt: FrameProcessor
+    desk: FrontDesk
+    llm: LLMService
+    tts: KokoroIsolatedTTSService
+    vad: VADAnalyzer
+    turn_analyzer: BaseTurnAnalyzer
+    timeline: CallTimeline
+    opening: Callable[[LLMContext], Frame]  # what makes the bot speak first
+
+
+@dataclass
+class Call:
+    """An assembled call: its pipeline worker, its conversation and its front desk."""
+
+    worker: PipelineWorker
+    context: LLMContext
+    front_desk: FrontDeskProcessor
+
+
+def assemble_call(parts: CallParts) -> Call:
+    """The call's pipeline from its parts:
+
+    transport in → STT → user aggregator (VAD + Smart Turn) → front desk → knowledge notes
+    → LLM → the desk's follow-up → TTS → transport out → assistant aggregator
+    """
+    desk = parts.desk
     front_desk = FrontDeskProcessor(desk.dialog())
-    llm = create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()))
-    notes = KnowledgeNotes(desk.knowledge, desk.clock, preloaded.company)
-
+    notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
     context = LLMContext()
-    turn_analyzer = preloaded.smart_turn.take()
-    turn_stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=preloaded.vad.take(),
-            user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
+            vad_analyzer=parts.vad,
+            user_turn_strategies=UserTurnStrategies(
+                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=parts.turn_analyzer)]),
         ),
     )
-
     pipeline = Pipeline([
-        transport.input(),
-        stt,
+        parts.transport.input(),
+        parts.stt,
         aggregators.user(),
         front_desk,
         notes,
-        llm,
+        parts.llm,
         DeskFollowUp(front_desk),
-        tts,
-        transport.output(),
+        parts.tts,
+        parts.transport.output(),
         aggregators.assistant(),
     ])
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
-        observers=[timeline],
+        observers=[parts.timeline],
     )
 
     async def report_turn(stages: dict[str, float]) -> None:
         # To the client (and the call probe) as an RTVI server message.
         await worker.queue_frame(RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages}))
 
-    timeline.on_turn = report_turn
+    parts.timeline.on_turn = report_turn
+    return Call(worker=worker, context=context, front_desk=front_desk)
 
+
+async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], preloaded: Preloaded,
+                   timeline: CallTimeline, client_ready_wait_s: float = 0.0) -> Call | None:
+    """Build one call's parts from what start-up preloaded, run it until it ends, and clean up.
+
+    The seed's idea stays first: the TTS worker's warm-up is fired before anything else is
+    built. ``client_ready_wait_s``: how long the greeting waits for the client's RTVI
+    "client-ready" (a browser's data channel); 0 for clients without RTVI (the phone).
+    """
+    settings = preloaded.settings
+    tts = build_tts(preloaded)
+    warmup_task = None
+    if settings.tts.warmup is not TTSWarmup.FIRST_USE:
+        # Fired first: the worker loads while everything below is built and the LLM runs.
+        warmup_task = asyncio.create_task(warmup_tts_worker(tts, timeline), name=f"tts-warmup-{call_id}")
+
+    desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock)
+    turn_analyzer = preloaded.smart_turn.take()
+    parts = CallParts(
+        transport=make_transport(),
+        stt=create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company)),
+        desk=desk,
+        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock())),
+        tts=tts,
+        vad=preloaded.vad.take(),
+        turn_analyzer=turn_analyzer,
+        timeline=timeline,
+        opening=lambda context: opening_frame(preloaded, context),
+    )
+    call = assemble_call(parts)
+    worker, transport = call.worker, parts.transport
     client_ready = asyncio.Event()
 
     @worker.rtvi.event_handler("on_client_ready")
@@ -202,15 +262,15 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     async def on_client_connected(transport, client):
         timeline.mark("pipeline ready")
         logger.info(f"Call {call_id}: caller connected to {preloaded.company.name}")
-        # The greeting plays within milliseconds now: wait for the client's RTVI
-        # "client-ready" (its data channel is open), or its first words would be spoken
-        # before the client can receive their transcript. Clients without RTVI get it
-        # after a short wait.
-        try:
-            await asyncio.wait_for(client_ready.wait(), CLIENT_READY_WAIT_S)
-        except asyncio.TimeoutError:
-            logger.debug(f"Call {call_id}: no RTVI client-ready after {CLIENT_READY_WAIT_S}s; greeting anyway")
-        await worker.queue_frames([opening_frame(preloaded, context)])
+        if client_ready_wait_s > 0:
+            # The greeting plays within milliseconds: wait for the client's RTVI "client-ready"
+            # (its data channel is open), or its first words would be spoken before the client
+            # can receive their transcript. Clients without RTVI get it after a short wait.
+            try:
+                await asyncio.wait_for(client_ready.wait(), client_ready_wait_s)
+            except asyncio.TimeoutError:
+                logger.debug(f"Call {call_id}: no RTVI client-ready after {client_ready_wait_s}s; greeting anyway")
+        await worker.queue_frames([parts.opening(call.context)])
 
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(transport, client):
@@ -233,3 +293,4 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
             logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")
         else:
             logger.info(f"Call {call_id} ended")
+    return call

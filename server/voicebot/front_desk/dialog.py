@@ -36,8 +36,8 @@ from voicebot.business.when import WhenError
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
     BookingRequest,
-    CancelRequest,
     Caller,
+    CancelRequest,
     MessageRequest,
     OrderRequest,
     Request,
