@@ -20,12 +20,16 @@ os.environ.pop("OPENAI_BASE_URL", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What time do you close tonight?"
+# The restaurant's clock in the end-to-end tests: a Wednesday afternoon, open (answers about
+# "today" or "this Saturday" must not depend on when the tests run).
+CLOCK = "2026-12-02T15:00"
 ARTIFACTS = ROOT / "artifacts"
 
 
-def start_server(workdir: Path, *args: str, ready_timeout: float = 600) -> LocalServer:
-    """The real server, offline (the embedded LLM answers), logging at DEBUG."""
-    return LocalServer.start(workdir, *args, env={"VOICEBOT_LOG_LEVEL": "DEBUG"}, ready_timeout=ready_timeout)
+def start_server(workdir: Path, *args: str, ready_timeout: float = 600, clock: str = CLOCK) -> LocalServer:
+    """The real server, offline (the embedded LLM answers), logging at DEBUG, on the restaurant's ``clock``."""
+    return LocalServer.start(workdir, *args, env={"VOICEBOT_LOG_LEVEL": "DEBUG", "VOICEBOT_CLOCK": clock},
+                             ready_timeout=ready_timeout)
 
 
 @pytest.fixture(scope="session")

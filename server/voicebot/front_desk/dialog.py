@@ -50,14 +50,24 @@ _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|
 _MAX_LOOKUPS = 2
 
 
+# How long the desk waits for more words after a turn that stopped mid-way (part of a phone
+# number, "Actually…") before it asks; a caller who goes on is not interrupted.
+WAIT_FOR_MORE_S = 2.0
+
+
 @dataclass(frozen=True)
 class DeskReply:
-    """What the desk says to a turn; ``after_answer``: the LLM answers the turn first, this follows."""
+    """What the desk says to a turn.
+
+    ``after_answer``: the LLM answers the turn first, this follows. ``wait_s``: said only if
+    the caller has not gone on speaking within that many seconds.
+    """
 
     text: str
     end_call: bool = False
     transfer: bool = False
     after_answer: bool = False
+    wait_s: float = 0.0
 
 
 class FrontDeskDialog:
@@ -77,7 +87,9 @@ class FrontDeskDialog:
         self.expecting: Slot | None = None
         self.question: str | None = None  # the desk's last question, asked again after an aside
         self.transfer_requested = False
+        self.unheard: str | None = None  # the desk's last reply, if the caller talked over all of it
         self._lookups = 0
+        self._wait_s = 0.0
 
     # --- a turn ---------------------------------------------------------------------------
 
@@ -85,7 +97,15 @@ class FrontDeskDialog:
         """The desk's reply to the caller's words, or None when the LLM should answer them."""
         heard = understand(text, self.menu, self.expecting)
         expecting = self.expecting
+        unheard, self.unheard = self.unheard, None
         logger.debug(f"Front desk heard {heard} (expecting {expecting})")
+        if unheard and not (heard.details or heard.intents or heard.question or heard.no or heard.correction):
+            # "Yes." … "that's right": the caller's second breath talked over the desk's answer.
+            return DeskReply(unheard)
+        if heard.correction and not (heard.details or heard.intents or heard.question) and (
+                self.request is not None or self.stored):
+            # "Actually…": the caller has more to say.
+            return DeskReply("Sure, what would you like to change?", wait_s=WAIT_FOR_MORE_S)
         if self._ends_call(heard, expecting):
             self.expecting = None
             return DeskReply(goodbye(self.company), end_call=True)
@@ -219,6 +239,7 @@ class FrontDeskDialog:
                 caller.partial_digits = digits if len(digits) < 10 else ""
                 notes.append(missing_digits_question(digits))
                 self.expecting = Slot.PHONE
+                self._wait_s = WAIT_FOR_MORE_S if len(digits) < 10 else 0.0  # the rest may follow
                 return True
             caller.partial_digits = ""
             if number != caller.phone:
@@ -272,7 +293,9 @@ class FrontDeskDialog:
 
     def _next_step(self, request: Request, notes: list[str], heard: Heard | None = None) -> DeskReply:
         if self.expecting is Slot.PHONE:  # the number was not whole: ask for it again, first
-            return self._say(notes, self._ask(Slot.PHONE, ""))
+            wait, self._wait_s = self._wait_s, 0.0
+            reply = self._say(notes, self._ask(Slot.PHONE, ""))
+            return DeskReply(reply.text, wait_s=wait)
         if isinstance(request, BookingRequest):
             return self._booking_step(request, notes)
         if isinstance(request, OrderRequest):
@@ -288,14 +311,20 @@ class FrontDeskDialog:
             return self._say(notes, self._ask(
                 Slot.ANYTHING_ELSE, f"Sorry, {self.company.name} doesn't take reservations; just walk in. "
                                     "Anything else?"))
+        limit = self.company.policy.max_party_size
         if request.party is None:
+            if request.over_limit:
+                # Said again: the caller may have talked over the first time.
+                return self._say(notes, self._ask(
+                    Slot.PARTY, f"We can book up to {limit} people. For how many people shall I book?"))
             if request.day is None and request.time is None:
                 return self._say(notes, self._ask(Slot.PARTY, "Sure. For how many people, and what day and time?"))
             return self._say(notes, self._ask(Slot.PARTY, "For how many people?"))
-        if request.party > self.company.policy.max_party_size:
-            problem = self.bookings.broken_rule(request.party, self.bookings.clock() + timedelta(days=1))
-            request.party = None
-            return self._say(notes + [problem[1] if problem else ""], self._ask(Slot.PARTY, ""))
+        if request.party > limit:
+            request.over_limit, request.party = request.party, None
+            return self._say(notes, self._ask(
+                Slot.PARTY, f"Sorry, the largest party we can book is {limit} people. I can take a message for "
+                            "the manager if you like, or book for fewer."))
         if request.day is None and request.time is None:
             return self._say(notes, self._ask(Slot.WHEN, "What day and time would you like?"))
         if request.day is None:

@@ -16,6 +16,7 @@ import asyncio
 
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     EndWorkerFrame,
     Frame,
     InterruptionFrame,
@@ -24,6 +25,8 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -40,19 +43,45 @@ class FrontDeskProcessor(FrameProcessor):
         self.dialog = dialog
         self.follow_up: str | None = None
         self._handled_messages = 0  # context messages already given to the desk
+        self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
+        self._speaking: str | None = None  # the desk's reply being spoken
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
+        if isinstance(frame, (VADUserStartedSpeakingFrame, UserStartedSpeakingFrame, InterruptionFrame)):
+            self._drop_held()
         if isinstance(frame, InterruptionFrame):
             self.follow_up = None
+            if self._speaking is not None:
+                # Talked over: if the next turn adds nothing, the desk says it again.
+                self.dialog.unheard, self._speaking = self._speaking, None
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._speaking = None
         if isinstance(frame, LLMContextFrame) and direction is FrameDirection.DOWNSTREAM and not frame.speculation:
             words = self._new_caller_words(frame.context)
             reply = await asyncio.to_thread(self.dialog.respond, words) if words else None
             if reply is not None and not reply.after_answer:
-                await self._say(reply)
+                if reply.wait_s > 0:
+                    self._held = self.create_task(self._say_unless_caller_goes_on(reply), name="desk-held-reply")
+                else:
+                    await self._say(reply)
                 return
             self.follow_up = reply.text if reply is not None else None
         await self.push_frame(frame, direction)
+
+    async def cleanup(self):
+        self._drop_held()
+        await super().cleanup()
+
+    def _drop_held(self) -> None:
+        if self._held is not None and not self._held.done():
+            self._held.cancel()
+        self._held = None
+
+    async def _say_unless_caller_goes_on(self, reply: DeskReply) -> None:
+        await asyncio.sleep(reply.wait_s)
+        self._held = None
+        await self._say(reply)
 
     def _new_caller_words(self, context: LLMContext) -> str:
         """What the caller said since the desk last looked (a caller who pauses leaves several messages)."""
@@ -65,6 +94,7 @@ class FrontDeskProcessor(FrameProcessor):
 
     async def _say(self, reply: DeskReply) -> None:
         logger.info(f"{self}: front desk answers: {reply.text!r}")
+        self._speaking = reply.text
         if reply.end_call:
             # The goodbye was synthesized at start-up; the call ends once it has been spoken.
             await self.push_frame(TTSSpeakFrame(reply.text))

@@ -48,6 +48,7 @@ class BookingRequest(Request):
     time: str | None = None
     when: datetime | None = None  # the moment the words name, once read and allowed
     available: bool = False  # a free table was found for party and when
+    over_limit: int | None = None  # a party size refused for the house limit (said again when asking)
 
 
 @dataclass

@@ -82,7 +82,7 @@ class Heard:
 _NUMBER = alternation([w for w, n in NUMBER_WORDS.items() if 0 < n <= 30])
 _N = rf"(\d{{1,2}}|{_NUMBER})"
 _HOUR = alternation(w for w, n in HOUR_WORDS.items() if n)
-_NOT_A_TIME_AFTER = r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen|forty|in the|tonight))"
+_NOT_A_TIME_AFTER = r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen|forty|in the (morning|evening|afternoon)))"
 _PARTY = [
     re.compile(rf"\b(?:table|reservation|booking|room|seats?|space|spot) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\bparty of {_N}\b", re.I),

@@ -1,0 +1,307 @@
+"""The front desk without voice: whole calls of several turns, checked against the stored rows.
+
+The caller's words are written as Whisper writes them ("503 555-1234", "7 p.m.", "Make
+that 8 p.m."). Each call is a fresh ``FrontDeskDialog`` on the restaurant's clock fixed at
+a known hour, so the answers do not depend on when the tests run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from voicebot.business import CompanyRepository, Database, schema
+from voicebot.business.menu import Menu
+from voicebot.business.phone import normalized_phone, phone_in, spoken_phone
+from voicebot.front_desk import FrontDesk
+from voicebot.front_desk.dialog import SAVE_FAILED
+from voicebot.front_desk.understanding import Intent, Slot, understand
+
+WEDNESDAY_LUNCH = datetime(2026, 12, 2, 12, 30)  # Tomodachi: open daily noon-9 PM
+WEDNESDAY_LATE = datetime(2026, 12, 2, 20, 40)  # just before closing
+WEDNESDAY_NIGHT = datetime(2026, 12, 2, 1, 0)  # closed
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    db = Database(tmp_path_factory.mktemp("desk") / "business.db")
+    yield db
+    db.dispose()
+
+
+def rows(database: Database, table, company: int = 2) -> list:
+    with database.engine.connect() as db:
+        return list(db.execute(select(table).where(table.c.company_id == company).order_by(table.c.id)))
+
+
+def call(database: Database, turns: list[str], company: int = 2, clock: datetime = WEDNESDAY_LUNCH) -> list:
+    """Say ``turns`` to a new call's desk; the desk's replies (None: the LLM answers)."""
+    desk = FrontDesk(database, CompanyRepository(database).get(company), clock=clock)
+    dialog = desk.dialog()
+    return [dialog.respond(turn) for turn in turns]
+
+
+def new_rows(database, table, before: int, company: int = 2) -> list:
+    return [r for r in rows(database, table, company) if r.id > before]
+
+
+def last_id(database, table) -> int:
+    with database.engine.connect() as db:
+        return max([r.id for r in db.execute(select(table.c.id))] or [0])
+
+
+# --- reading the caller's words -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("words", "digits"), [
+    ("My number is 503-555-1234.", "5035551234"),
+    ("I'm Nina, five oh three, five five five, three one three one.", "5035553131"),
+    ("a table for two, five oh three five five five one two three four", "5035551234"),
+    ("call me at (503) 555 0142 please", "5035550142"),
+    ("double five five one two", None),
+    ("a table for four at 7", None),
+])
+def test_the_phone_number_is_taken_from_the_callers_words(words, digits):
+    found = phone_in(words)
+    assert (found.digits if found else None) == digits
+
+
+def test_only_a_whole_number_is_a_phone_number_and_it_is_read_back_digit_by_digit():
+    assert normalized_phone("5551234") is None  # 7 digits: asked again
+    assert normalized_phone("15035551234") == "5035551234"
+    assert normalized_phone("503555123456") is None
+    assert spoken_phone("5035550142") == "five oh three, five five five, oh one four two"
+
+
+@pytest.mark.parametrize(("words", "expecting", "expected"), [
+    ("Hi, I'd like to book a table for four people this Saturday at 7 p.m. My name is John Smith, and my "
+     "number is 503-555-1234.", None,
+     {"intents": {Intent.BOOK}, "party": 4, "day": "this Saturday", "time": "at 7 p.m.", "name": "John Smith",
+      "phone": "5035551234"}),
+    ("Can I reserve a table for two for tomorrow at six thirty in the evening?", None,
+     {"intents": {Intent.BOOK}, "party": 2, "day": "tomorrow", "time": "at 6:30 pm"}),
+    ("Maria Garcia.", Slot.NAME, {"name": "Maria Garcia"}),
+    ("Four.", Slot.PARTY, {"party": 4}),
+    ("Saturday at 7.", Slot.WHEN, {"day": "Saturday", "time": "at 7"}),
+    ("Actually, make that 8 pm.", None, {"correction": True, "time": "8 pm."}),
+    ("I'd like a table for two tomorrow at 8:45 in the evening, for Ann Lee, phone five five five, three three "
+     "three three.", None, {"party": 2, "time": "at 8:45 pm", "name": "Ann Lee", "phone": "5553333"}),
+    ("Do you take reservations?", None, {"intents": set()}),
+    ("Do you guys do delivery?", None, {"intents": set()}),
+    ("How long does takeout take?", None, {"intents": set(), "asks_ready": True}),
+    ("I need to cancel my reservation for Saturday.", None, {"day": "Saturday"}),
+    ("Can I talk to a real person?", None, {"intents": {Intent.TRANSFER}}),
+    ("No, that's all, thanks. Bye!", Slot.ANYTHING_ELSE, {"intents": {Intent.GOODBYE}, "no": True}),
+    ("Could you tell the manager I left my umbrella there yesterday? I'm Bob, five five five, two two two two.",
+     None, {"intents": {Intent.MESSAGE}, "name": "Bob", "message": "I left my umbrella there yesterday."}),
+    ("The number is wrong.", Slot.CONFIRM, {"no": True, "wrong": Slot.PHONE}),
+])
+def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
+    menu = Menu(CompanyRepository(database).get(2).menu)
+    heard = understand(words, menu, expecting)
+    for key, value in expected.items():
+        assert getattr(heard, key) == value, (key, heard)
+
+
+@pytest.mark.parametrize(("company", "words", "expected"), [
+    (2, "I'd like to order two dragon rolls and one miso soup for pickup.", [("Dragon roll", 2), ("Miso soup", 1)]),
+    (2, "Can I get three California rolls to go?", [("California roll", 3)]),
+    (2, "I would like to order two salmon nigiri for pickup.", [("Salmon nigiri, two pieces", 2)]),
+    (2, "two salmon sashimi please", [(None, 2)]),
+    (2, "Do you have ramen?", [(None, None)]),
+    (1, "two pepperoni pizzas", [(None, 2)]),
+    (1, "one margarita pizza", [("Margherita pizza", 1)]),
+    (1, "the carbonara", [("Spaghetti carbonara", None)]),
+    (3, "an oat milk latte and avocado toast", [("Oat milk latte", 1), ("Avocado toast", None)]),
+    (2, "a table for four people this Saturday at 7 pm", []),
+])
+def test_dishes_are_found_in_the_callers_words_and_unknown_ones_are_not_taken_for_menu_items(
+        database, company, words, expected):
+    menu = Menu(CompanyRepository(database).get(company).menu)
+    found = [(m.item.name if m.item else None, m.quantity) for m in menu.mentions(words)]
+    assert found == expected
+
+
+# --- whole calls ----------------------------------------------------------------------------
+
+
+def test_a_booking_given_over_several_turns_is_read_back_and_stored_once(database):
+    before = last_id(database, schema.bookings)
+    replies = call(database, ["Hi, I'd like to book a table.", "Four people.", "This Saturday at 7 p.m.",
+                              "John Smith.", "503 555-1234.", "Yes, that's right."])
+    assert "how many people" in replies[0].text
+    assert "day and time" in replies[1].text
+    assert "name" in replies[2].text
+    assert "phone number" in replies[3].text
+    assert "five oh three, five five five, one two three four" in replies[4].text  # read back first
+    assert new_rows(database, schema.bookings, before) == [] or len(new_rows(database, schema.bookings, before)) == 1
+    assert "all set" in replies[5].text
+    [row] = new_rows(database, schema.bookings, before)
+    assert (row.party_size, row.starts_at, row.name, row.phone) == (
+        4, datetime(2026, 12, 5, 19, 0), "John Smith", "5035551234")
+
+
+def test_nothing_is_stored_before_the_caller_confirms(database):
+    before = last_id(database, schema.bookings)
+    replies = call(database, ["A table for two tomorrow at 7 pm, I'm Ann Lee, 503 555 4444."])
+    assert replies[0].text.endswith("Shall I book it?")
+    assert new_rows(database, schema.bookings, before) == []
+
+
+def test_a_correction_replaces_the_earlier_value_before_and_after_the_booking_is_stored(database):
+    before = last_id(database, schema.bookings)
+    replies = call(database, ["Can I reserve a table for two for tomorrow at six thirty in the evening?",
+                              "It's Maria Garcia, and my number is five oh three, five five five, nine eight seven six.",
+                              "No, the time should be 7.", "Yes.", "Actually, make that 8 pm."])
+    assert "7 PM" in replies[2].text and "Shall I book it?" in replies[2].text
+    assert "now for 2 tomorrow at 8 PM" in replies[4].text
+    [row] = new_rows(database, schema.bookings, before)  # changed in place, never booked twice
+    assert row.starts_at == datetime(2026, 12, 3, 20, 0)
+
+
+def test_a_number_that_is_not_whole_is_asked_again_and_nothing_is_stored_with_it(database):
+    before = last_id(database, schema.messages)
+    replies = call(database, ["Could you tell the manager I left my umbrella there yesterday? I'm Bob, five five "
+                              "five, two two two two.", "It's 503 555 2222.", "Yes."])
+    assert "7 digits" in replies[0].text
+    assert "five oh three, five five five, two two two two" in replies[1].text
+    [row] = new_rows(database, schema.messages, before)
+    assert (row.name, row.phone, row.text) == ("Bob", "5035552222", "I left my umbrella there yesterday.")
+
+
+def test_a_party_over_the_limit_is_told_the_limit_and_the_day_given_is_kept(database):
+    replies = call(database, ["Can I book a table for ten people this Saturday?", "OK, eight then."],
+                   clock=WEDNESDAY_NIGHT)
+    assert "largest party we can book is 8" in replies[0].text
+    assert "What time would you like on this Saturday?" == replies[1].text
+
+
+def test_a_closed_day_is_refused_and_another_day_asked_for(database):
+    replies = call(database, ["I'd like a table for two next Monday at 7 pm."], company=1)
+    assert "closed on Mondays" in replies[0].text and "Which other day" in replies[0].text
+
+
+def test_a_full_slot_offers_nearby_times_and_one_is_taken(database):
+    company = CompanyRepository(database).get(2)
+    desk = FrontDesk(database, company, clock=WEDNESDAY_LUNCH)
+    assert desk.bookings.book("Big party", "503 555 0001", 8, "Sunday", "7 pm").ok
+    assert desk.bookings.book("Big party 2", "503 555 0002", 8, "Sunday", "7 pm").ok
+    before = last_id(database, schema.bookings)
+    replies = call(database, ["A table for two this Sunday at 7 pm please.", "6:30 works.", "Kim Park.",
+                              "503 555 7777", "Yes."])
+    assert "no table for 2" in replies[0].text and "6:30 PM" in replies[0].text
+    [row] = new_rows(database, schema.bookings, before)
+    assert row.starts_at == datetime(2026, 12, 6, 18, 30)
+
+
+def test_an_order_with_a_price_question_at_night_gets_the_price_and_pickup_at_opening(database):
+    before = last_id(database, schema.orders)
+    replies = call(database, ["I would like to order two salmon nigiri for pickup. How much will that be?",
+                              "My name is Ann.", "Five oh three, five five five, four four four four.", "Yes please.",
+                              "How much will that be?"], clock=WEDNESDAY_NIGHT)
+    assert "$12" in replies[0].text and "noon" in replies[0].text
+    assert "Shall I place the order?" in replies[2].text
+    assert "$12" in replies[4].text
+    [order] = new_rows(database, schema.orders, before)  # the question after it placed nothing again
+    assert (order.total_cents, order.pickup_at) == (1200, datetime(2026, 12, 2, 12, 0))
+
+
+def test_an_order_changed_after_it_is_placed_is_changed_not_placed_again(database):
+    before = last_id(database, schema.orders)
+    call(database, ["I want to order a margherita pizza and a tiramisu for takeout, name is Eva, phone 217 555 5555.",
+                    "Actually, make it two pizzas.", "Yes.", "Can you add a lasagna?"], company=1)
+    [order] = new_rows(database, schema.orders, before, company=1)
+    assert order.total_cents == 2 * 1400 + 800 + 1800
+    with database.engine.connect() as db:
+        lines = list(db.execute(select(schema.order_items).where(schema.order_items.c.order_id == order.id)))
+    assert sorted((line.name, line.quantity) for line in lines) == [
+        ("Lasagna", 1), ("Margherita pizza", 2), ("Tiramisu", 1)]
+
+
+def test_a_dish_not_on_the_menu_is_never_confirmed(database):
+    before = last_id(database, schema.orders)
+    replies = call(database, ["Do you have ramen?", "I'd like two spicy tuna rolls to go."])
+    assert replies[0].text.startswith("Sorry, we don't have ramen")
+    assert "we don't have" in replies[1].text and "Dragon roll" in replies[1].text
+    assert new_rows(database, schema.orders, before) == []
+
+
+def test_allergy_questions_are_answered_from_the_data_only(database):
+    shellfish, nuts = call(database, ["Is the California roll safe for someone with a shellfish allergy?",
+                                      "Is the dragon roll OK if I have a nut allergy?"])
+    assert "crab" in shellfish.text and "shellfish" in shellfish.text and "safe" not in shellfish.text.lower()
+    assert "can't promise" in nuts.text and "message" in nuts.text
+
+
+def test_a_cancellation_finds_the_booking_by_number_and_cancels_it_after_a_yes(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    made = desk.bookings.book("Lee Chan", "503 555 8080", 3, "Friday", "6 pm")
+    replies = call(database, ["Hi, I need to cancel my reservation.", "503 555 8080", "Yes."])
+    assert "table for 3" in replies[1].text and "Shall I cancel it?" in replies[1].text
+    assert "cancelled" in replies[2].text
+    [row] = [r for r in rows(database, schema.bookings) if r.id == made.data["booking_id"]]
+    assert row.status == "cancelled"
+
+
+def test_questions_that_are_not_the_desks_go_to_the_llm_and_the_desk_asks_again_after(database):
+    replies = call(database, ["I'd like to book a table for two on Friday at 7 pm.", "Do you have parking?"])
+    assert replies[1].after_answer and "name" in replies[1].text
+    assert call(database, ["Where are you located?"]) == [None]
+
+
+def test_goodbye_ends_the_call_and_a_person_is_offered_with_the_restaurants_number(database):
+    bye, = call(database, ["No, that's all, thanks. Bye!"])
+    assert bye.end_call and "Goodbye" in bye.text
+    person, = call(database, ["Can I talk to a real person?"])
+    assert person.transfer and "555-0142" in person.text
+
+
+def test_a_database_failure_is_told_to_the_caller_and_nothing_is_claimed(database, monkeypatch):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    dialog = desk.dialog()
+    dialog.respond("A table for two on Friday at 7 pm, I'm Ann Lee, 503 555 4444.")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(desk.bookings, "book", broken)
+    reply = dialog.respond("Yes.")
+    assert reply.text == SAVE_FAILED and "all set" not in reply.text
+
+
+def test_just_before_closing_an_order_is_ready_before_close_and_a_booking_tonight_is_refused(database):
+    order, = call(database, ["Can I get a miso soup to go?"], clock=WEDNESDAY_LATE)
+    assert "Could I have your name" in order.text
+    booking, = call(database, ["A table for two tonight at 8:50 pm."], clock=WEDNESDAY_LATE)
+    assert "from noon to 8 PM" in booking.text
+
+
+def test_a_number_given_in_two_breaths_waits_for_the_rest_and_is_joined(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    dialog = desk.dialog()
+    dialog.respond("A table for two on Friday at 7 pm for Ann Lee.")
+    first = dialog.respond("503")
+    assert first.wait_s > 0 and "3 digits" in first.text  # said only if the caller stops there
+    second = dialog.respond("555-1234")
+    assert "five oh three, five five five, one two three four" in second.text and second.wait_s == 0
+
+
+def test_an_answer_talked_over_is_said_again_when_the_next_turn_adds_nothing(database):
+    before = last_id(database, schema.bookings)
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    dialog = desk.dialog()
+    dialog.respond("A table for two on Friday at 7 pm for Ann Lee, 503 555 6060.")
+    booked = dialog.respond("Yes.")
+    dialog.unheard = booked.text  # the caller's "that's right" talked over it
+    again = dialog.respond("That's right.")
+    assert again.text == booked.text
+    assert len(new_rows(database, schema.bookings, before)) == 1
+
+
+def test_actually_alone_waits_for_the_change(database):
+    replies = call(database, ["A table for two on Friday at 7 pm for Ann Lee, 503 555 6161.", "Yes.", "Actually...",
+                              "Make that 8 pm."])
+    assert replies[2].wait_s > 0
+    assert "now for 2 on Friday" in replies[3].text and "8 PM" in replies[3].text
