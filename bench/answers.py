@@ -20,10 +20,12 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from calls import CLOCKS, DAY
+from rows import last_ids, new_rows, rule_breaking_rows
 
 from voicebot.business import CompanyRepository, Database, schema
 from voicebot.business.bookings import BookingBook
@@ -61,18 +63,20 @@ CASES = [
     Case(2, "rules", ["I'd like a table for two tomorrow at 8:45 in the evening, for Ann Lee, phone five five "
                       "five, three three three three."], r"\b(8|eight)\b|last|earlier|close", no_booking=True),
     Case(2, "bookings", ["Hi, I'd like to book a table for four people this Saturday at 7 pm. My name is John "
-                         "Smith, and my number is five five five, one two three four."], CONFIRMED,
+                         "Smith, and my number is five oh three, five five five, one two three four.",
+                         "Yes, that's right."], CONFIRMED,
          booking={"party": 4, "weekday": 5, "hour": 19, "name": "smith"}),
     Case(2, "bookings", ["Can I reserve a table for two for tomorrow at six thirty in the evening?",
-                         "It's Maria Garcia, and my number is five five five, nine eight seven six."], CONFIRMED,
+                         "It's Maria Garcia, and my number is five oh three, five five five, nine eight seven six.",
+                         "Yes, please."], CONFIRMED,
          booking={"party": 2, "tomorrow": True, "hour": 18, "name": "garcia"}),
     Case(2, "orders", ["I'd like to order two dragon rolls and one miso soup for pickup. My name is Ann, "
-                       "my number is five five five, four four four four."], r"\b(34|thirty[- ]four)\b",
-         order_total_cents=3400),
-    Case(2, "orders", ["Can I get three California rolls to go? I'm Tom, five five five, six six six six."],
-         r"\b(27|twenty[- ]seven)\b", order_total_cents=2700),
+                       "my number is five oh three, five five five, four one four two.", "Yes."],
+         r"\b(34|thirty[- ]four)\b", order_total_cents=3400),
+    Case(2, "orders", ["Can I get three California rolls to go? I'm Tom, five oh three, five five five, six two six "
+                       "one.", "Yes, please."], r"\b(27|twenty[- ]seven)\b", order_total_cents=2700),
     Case(2, "messages", ["Could you tell the manager I left my umbrella there yesterday? I'm Bob, "
-                         "five five five, two two two two."], r"messag|pass|let .* know|tell",
+                         "five oh three, five five five, two eight one nine.", "Yes."], r"messag|pass|let .* know|tell",
          message_has="umbrella"),
     # Luigi's Trattoria (#1): closed Mondays, Tue-Sun 11 AM-10 PM, up to 10 people.
     Case(1, "facts", ["Are you open on Mondays?"], r"\bclosed\b|\bnot open\b|\bno\b"),
@@ -81,42 +85,30 @@ CASES = [
     Case(1, "facts", ["Do you have high chairs for kids?"], r"high chair|kid|yes"),
     Case(1, "prices", ["How much is the lasagna?"], r"\b(18|eighteen)\b"),
     Case(1, "prices", ["What does the tiramisu cost?"], r"\b(8|eight)\b"),
-    Case(1, "rules", ["Can I book a table for twelve people next Friday at 7 pm? I'm Sam Stone, five five five, "
-                      "seven seven seven seven."], r"\b(10|ten)\b", no_booking=True),
+    Case(1, "rules", ["Can I book a table for twelve people next Friday at 7 pm? I'm Sam Stone, two one seven, "
+                      "five five five, seven five one three."], r"\b(10|ten)\b", no_booking=True),
     Case(1, "rules", ["I'd like a table for two next Monday at 7 pm, name Lisa Ray, phone five five five, "
                       "eight eight eight eight."], r"closed|monday", no_booking=True),
     Case(1, "bookings", ["Please book a table for six next Friday at 8 pm under the name Carlo Rossi, my number "
-                         "is five five five, one one one one."], CONFIRMED,
+                         "is two one seven, five five five, one nine one nine.", "Yes, thank you."], CONFIRMED,
          booking={"party": 6, "weekday": 4, "hour": 20, "name": "rossi"}),
-    Case(1, "orders", ["I want to order a margherita pizza and a tiramisu for takeout, name is Eva, phone five "
-                       "five five, five five five five."], r"\b(22|twenty[- ]two)\b", order_total_cents=2200),
-    Case(1, "messages", ["Can you ask the owner to call me back about a birthday party? I'm Nina, five five "
-                         "five, three one three one."], r"messag|pass|let .* know|call you back",
+    Case(1, "orders", ["I want to order a margherita pizza and a tiramisu for takeout, name is Eva, phone two one "
+                       "seven, five five five, five one five two.", "Yes."], r"\b(22|twenty[- ]two)\b",
+         order_total_cents=2200),
+    Case(1, "messages", ["Can you ask the owner to call me back about a birthday party? I'm Nina, two one seven, "
+                         "five five five, three one three one.", "Yes."], r"messag|pass|let .* know|call you back",
          message_has="birthday"),
     # The Green Fork (#3): no reservations, Mon-Sat 8 AM-6 PM.
     Case(3, "facts", ["What are your hours on Saturday?"], r"\b(8|eight)\b.*\b(6|six)\b"),
     Case(3, "facts", ["Do you have wifi?"], r"wi-?fi|yes"),
     Case(3, "prices", ["How much is the buddha bowl?"], r"\b(13|thirteen)\b"),
-    Case(3, "rules", ["Can I reserve a table for four tomorrow at noon? I'm Kim, five five five, four three two "
-                      "one."], r"walk|no reserv|don't take|do not take", no_booking=True),
+    Case(3, "rules", ["Can I reserve a table for four tomorrow at noon? I'm Kim, three oh five, five five five, "
+                      "four three two one."], r"walk|no reserv|don't take|do not take", no_booking=True),
 ]
 
 
-def new_rows(database: Database, table, since_id: int, company: int) -> list:
-    with database.engine.connect() as db:
-        return list(db.execute(select(table).where(table.c.id > since_id, table.c.company_id == company)
-                               .order_by(table.c.id)))
-
-
-def last_ids(database: Database) -> dict[str, int]:
-    ids = {}
-    with database.engine.connect() as db:
-        for name, table in (("bookings", schema.bookings), ("orders", schema.orders), ("messages", schema.messages)):
-            ids[name] = max([r.id for r in db.execute(select(table.c.id))] or [0])
-    return ids
-
-
-def score(case: Case, bot_words: str, database: Database, before: dict[str, int], company) -> list[str]:
+def score(case: Case, bot_words: str, database: Database, before: dict[str, int], company,
+          now: datetime | None = None) -> list[str]:
     """Why the case failed (empty: it passed)."""
     problems = []
     if case.expect and not re.search(case.expect, bot_words, re.IGNORECASE):
@@ -130,7 +122,7 @@ def score(case: Case, bot_words: str, database: Database, before: dict[str, int]
             problems.append(f"{len(bookings)} bookings stored, expected 1")
         else:
             row = bookings[0]
-            clock = BookingBook(database, company).clock()
+            clock = now or BookingBook(database, company).clock()
             want_day = (row.starts_at.date() - clock.date()).days == 1 if b.get("tomorrow") else \
                 row.starts_at.weekday() == b["weekday"]
             if (row.party_size, row.starts_at.hour) != (b["party"], b["hour"]) or not want_day \
@@ -148,26 +140,21 @@ def score(case: Case, bot_words: str, database: Database, before: dict[str, int]
     return problems
 
 
-def rule_breaking_bookings(database: Database) -> list[str]:
-    """Every stored booking checked against its company's rules again (party size, hours)."""
-    repo, found = CompanyRepository(database), []
-    with database.engine.connect() as db:
-        rows = list(db.execute(select(schema.bookings).where(schema.bookings.c.status == "booked")))
-    for row in rows:
-        company = repo.get(row.company_id)
-        book = BookingBook(database, company, clock=lambda r=row: r.created_at)
-        problem = book.rule_problem(row.party_size, row.starts_at)
-        if problem:
-            found.append(f"booking #{row.id} ({company.name}): {problem}")
-    return found
-
-
-async def run_company(company_id: int, cases: list[Case], workdir: Path, server_args: list[str], log) -> list[dict]:
+async def run_company(company_id: int, cases: list[Case], workdir: Path, server_args: list[str], log,
+                      clock: str | None = None) -> list[dict]:
     texts = [(text, workdir / f"c{company_id}-{i}-{j}.wav") for i, case in enumerate(cases)
              for j, text in enumerate(case.said)]
-    await speak_all_to_wav(texts, voice="am_michael")
-    log(f"Starting the server for company #{company_id} ...")
-    server = LocalServer.start(workdir / f"company{company_id}", str(company_id), *server_args)
+    missing = [(text, path) for text, path in texts if not path.exists()]
+    if missing:
+        await speak_all_to_wav(missing, voice="am_michael")
+    env, now = {}, None
+    if clock is not None:
+        env["VOICEBOT_CLOCK"] = f"{DAY.isoformat()}T{CLOCKS[clock][company_id]}"
+        now = datetime.fromisoformat(env["VOICEBOT_CLOCK"])
+    log(f"Starting the server for company #{company_id}" + (f" at {clock} ({env['VOICEBOT_CLOCK']})" if clock else "")
+        + " ...")
+    server = LocalServer.start(workdir / f"company{company_id}-{clock or 'now'}", str(company_id), *server_args,
+                               env=env)
     database = Database(server.workdir / "business.db", seed_demo=False)
     company = CompanyRepository(database).get(company_id)
     results = []
@@ -176,44 +163,49 @@ async def run_company(company_id: int, cases: list[Case], workdir: Path, server_
             before = last_ids(database)
             wavs = [workdir / f"c{company_id}-{i}-{j}.wav" for j in range(len(case.said))]
             # A reply can pause for seconds between its first clause and the rest (issue #7).
-            probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=4.0, answer_timeout_s=90.0))
+            probe = CallProbe(server.url, ProbeConfig(post_speech_gap_s=2.5, answer_timeout_s=60.0))
             call = await probe.call(say=wavs, timeout=180)
             first_said = call.first_said_start_s if call.first_said_start_s is not None else call.said_start_s
             bot_words = " ".join(e.text for e in call.transcript if e.role == "bot"
                                  and first_said is not None and e.t > first_said)
-            problems = score(case, bot_words, database, before, company) + call.errors
-            results.append({"company": company_id, "category": case.category, "said": case.said,
+            problems = score(case, bot_words, database, before, company, now) + call.errors
+            results.append({"company": company_id, "clock": clock, "category": case.category, "said": case.said,
                             "heard": call.user_text(), "answer": bot_words, "correct": not problems,
                             "problems": problems})
             log(f"#{company_id} {case.category:<9} {'ok ' if not problems else 'BAD'} said {case.said!r}\n"
                 f"    heard {call.user_text()!r}\n    bot {bot_words!r}" + (f"\n    {problems}" if problems else ""))
             await asyncio.sleep(1.0)
-        results.append({"rule_breaking": rule_breaking_bookings(database)})
+        results.append({"rule_breaking": rule_breaking_rows(database)})
     finally:
         database.dispose()
         server.stop()
     return results
 
 
-async def bench(cases: list[Case], workdir: Path, server_args: list[str], log) -> dict:
+async def bench(cases: list[Case], workdir: Path, server_args: list[str], log,
+                clocks: list[str | None] | None = None) -> dict:
     per_company: dict[int, list[Case]] = {}
     for case in cases:
         per_company.setdefault(case.company, []).append(case)
     results, rule_breaking = [], []
-    for company_id, company_cases in sorted(per_company.items()):
-        for entry in await run_company(company_id, company_cases, workdir, server_args, log):
-            if "rule_breaking" in entry:
-                rule_breaking += entry["rule_breaking"]
-            else:
-                results.append(entry)
+    for clock in clocks or [None]:
+        for company_id, company_cases in sorted(per_company.items()):
+            for entry in await run_company(company_id, company_cases, workdir, server_args, log, clock):
+                if "rule_breaking" in entry:
+                    rule_breaking += entry["rule_breaking"]
+                else:
+                    results.append(entry)
     categories: dict[str, dict[str, int]] = {}
     for r in results:
         c = categories.setdefault(r["category"], {"correct": 0, "n": 0})
         c["n"] += 1
         c["correct"] += r["correct"]
     correct = sum(r["correct"] for r in results)
+    by_clock = {str(clock): {"correct": sum(r["correct"] for r in results if r["clock"] == clock),
+                             "n": sum(1 for r in results if r["clock"] == clock)} for clock in clocks or [None]}
     return {"correct": correct, "n": len(results), "share": round(correct / max(1, len(results)), 3),
-            "categories": categories, "rule_breaking_bookings": rule_breaking, "server_args": server_args,
+            "categories": categories, "by_clock": by_clock, "rule_breaking_rows": rule_breaking,
+            "server_args": server_args,
             "cases": results}
 
 
@@ -223,6 +215,9 @@ def main() -> int:
     parser.add_argument("--only", default=None,
                         help="categories, comma-separated: facts, prices, rules, bookings, orders, messages")
     parser.add_argument("--company", type=int, default=None, help="only this demo company's cases")
+    parser.add_argument("--clocks", default=None,
+                        help=f"run at these restaurant clocks (VOICEBOT_CLOCK), comma-separated: {', '.join(CLOCKS)}; "
+                             "default: the real time")
     parser.add_argument("server_args", nargs="*", help="extra server flags, after --")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
@@ -233,15 +228,18 @@ def main() -> int:
     logger.add(sys.stderr, level="WARNING")
     log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
     with tempfile.TemporaryDirectory(prefix="answers-") as tmp:
-        summary = asyncio.run(bench(cases, Path(tmp), args.server_args, log))
+        clocks = args.clocks.split(",") if args.clocks else None
+        summary = asyncio.run(bench(cases, Path(tmp), args.server_args, log, clocks))
     if args.json:
         print(json.dumps(summary))
         return 0
     print(f"\ncorrect: {summary['correct']}/{summary['n']} ({summary['share']:.0%})")
+    for clock, c in summary["by_clock"].items():
+        print(f"  at {clock:<8}{c['correct']}/{c['n']}")
     for name, c in summary["categories"].items():
         print(f"  {name:<10}{c['correct']}/{c['n']}")
-    print(f"bookings that break a house rule: {len(summary['rule_breaking_bookings'])}")
-    for line in summary["rule_breaking_bookings"]:
+    print(f"stored rows that break a house rule: {len(summary['rule_breaking_rows'])}")
+    for line in summary["rule_breaking_rows"]:
         print(f"  {line}")
     return 0
 

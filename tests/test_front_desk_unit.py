@@ -246,9 +246,18 @@ def test_a_cancellation_finds_the_booking_by_number_and_cancels_it_after_a_yes(d
 
 
 def test_questions_that_are_not_the_desks_go_to_the_llm_and_the_desk_asks_again_after(database):
-    replies = call(database, ["I'd like to book a table for two on Friday at 7 pm.", "Do you have parking?"])
+    replies = call(database, ["I'd like to book a table for two on Friday at 7 pm.", "What's your address again?"])
     assert replies[1].after_answer and "name" in replies[1].text
     assert call(database, ["Where are you located?"]) == [None]
+
+
+def test_a_question_on_an_faq_topic_gets_the_owners_own_answer(database):
+    delivery, parking, vegetarian, dessert = call(database, [
+        "Do you guys do delivery?", "Is there somewhere to park nearby?", "Is the tempura vegetarian?",
+        "What are my options for dessert?"])
+    assert delivery.text == "We do takeout only, no delivery; orders are ready in about 20 minutes."
+    assert "garage" in parking.text and "vegetable tempura and miso soup are vegetarian" in vegetarian.text
+    assert dessert is None  # a menu section, not a missing dish: the LLM answers with the notes
 
 
 def test_goodbye_ends_the_call_and_a_person_is_offered_with_the_restaurants_number(database):

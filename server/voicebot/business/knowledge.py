@@ -29,12 +29,52 @@ def search_terms(question: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in _STOPWORDS))
 
 
+# Topic words too general to say what a question is about ("what are my options?").
+_GENERIC_TOPIC_WORDS = frozenset("options option work free food menu time times hours info information policy".split())
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _same_word(a: str, b: str) -> bool:
+    a, b = _stem(a), _stem(b)
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
 class KnowledgeBase:
     """Full-text search over one company's knowledge entries."""
 
     def __init__(self, database: Database, company_id: int):
         self.database = database
         self.company_id = company_id
+        self._faq: list[tuple[list[str], str]] | None = None
+
+    def faq_answer(self, question: str) -> str | None:
+        """The owner's own answer when the question is about one FAQ entry's topic ("Do you deliver?" →
+        the delivery entry), else None. Menu entries are not FAQ (prices are answered from the menu)."""
+        terms = search_terms(re.sub(r"\bwi[\s-]?fi\b", "wifi", question.lower()))
+        scored = []
+        for topic_words, text in self._faq_entries():
+            hits = [w for w in topic_words if w not in _GENERIC_TOPIC_WORDS and any(_same_word(w, t) for t in terms)]
+            if hits:
+                scored.append((len(hits), text))
+        scored.sort(key=lambda pair: -pair[0])
+        if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+            return None
+        return scored[0][1]
+
+    def _faq_entries(self) -> list[tuple[list[str], str]]:
+        if self._faq is None:
+            with self.database.engine.connect() as db:
+                rows = db.execute(text("SELECT topic, text FROM knowledge WHERE company_id = :company"),
+                                  {"company": self.company_id})
+                self._faq = [(search_terms(row.topic), row.text) for row in rows
+                             if ":" not in row.topic and " costs " not in row.text]
+        return self._faq
 
     def search(self, question: str, limit: int = 3) -> list[tuple[int, str]]:
         """(entry id, text) of the best matches, best first; empty when nothing matches."""

@@ -103,6 +103,8 @@ class Menu:
                 self._aliases.setdefault(head, owners[0])
         self._menu_words = {w for s in shorts.values() for w in s.split()} | {
             w for item in self.items for w in normalize(item.name).split()}
+        # "Desserts", "starters": the menu's own sections, not dishes it lacks.
+        self._categories = {normalize(item.category) for item in self.items if item.category}
 
     def names(self) -> str:
         """The dishes' names, for "our menu has …"."""
@@ -166,6 +168,8 @@ class Menu:
         item = self._match(phrase)
         if item is not None:
             return DishMention(said, item, quantity, change, start, content[-1].end)
+        if phrase in self._categories:
+            return None
         if any(w.text in FOOD_WORDS for w in content):
             return DishMention(said, None, quantity, change, start, content[-1].end)
         return None

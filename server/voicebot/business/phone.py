@@ -115,7 +115,7 @@ def missing_digits_question(digits: str) -> str:
     if 0 < count < 10:
         return (f"I only got {count} digits. Could you give me the whole number, with the area code, "
                 "one digit at a time?")
-    if count > 11:
+    if count > 10:
         return f"I got {count} digits, which is too many. Could you say the number again, one digit at a time?"
     return "What's a good phone number for you, with the area code?"
 

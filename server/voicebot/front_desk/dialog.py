@@ -32,6 +32,7 @@ from voicebot.business.money import format_price
 from voicebot.business.orders import PREP_MINUTES, OrderDesk, listed, total_cents
 from voicebot.business.phone import missing_digits_question, normalized_phone, spoken_phone
 from voicebot.business.prompt import goodbye
+from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import WhenError
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
@@ -48,6 +49,8 @@ SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message inst
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
 _MAX_LOOKUPS = 2
+# "Do you have miso soup?", "do you serve sushi?": a question whether a dish is on the menu.
+_HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get)\b", re.I)
 
 
 # How long the desk waits for more words after a turn that stopped mid-way (part of a phone
@@ -90,6 +93,8 @@ class FrontDeskDialog:
         self.unheard: str | None = None  # the desk's last reply, if the caller talked over all of it
         self._lookups = 0
         self._wait_s = 0.0
+        self._last_dishes: list = []  # the menu items last spoken of ("how much is the bowl?" … "I'll take one")
+        self._prev_dishes: list = []
 
     # --- a turn ---------------------------------------------------------------------------
 
@@ -99,6 +104,9 @@ class FrontDeskDialog:
         expecting = self.expecting
         unheard, self.unheard = self.unheard, None
         logger.debug(f"Front desk heard {heard} (expecting {expecting})")
+        self._prev_dishes = self._last_dishes
+        if any(m.item for m in heard.dishes):
+            self._last_dishes = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
         if unheard and not (heard.details or heard.intents or heard.question or heard.no or heard.correction):
             # "Yes." … "that's right": the caller's second breath talked over the desk's answer.
             return DeskReply(unheard)
@@ -210,11 +218,12 @@ class FrontDeskDialog:
 
     def _apply(self, request: Request, heard: Heard, expecting: Slot | None, notes: list[str]) -> bool:
         """Update ``request`` and the caller from the turn; ``notes`` gets what must be said about it."""
+        last_dishes = self._prev_dishes
         applied = self._apply_contact(heard, expecting, notes)
         if isinstance(request, BookingRequest):
             applied |= self._apply_booking(request, heard, expecting)
         elif isinstance(request, OrderRequest):
-            applied |= self._apply_order(request, heard, notes)
+            applied |= self._apply_order(request, heard, notes, last_dishes)
         elif isinstance(request, MessageRequest):
             if heard.message and heard.message != request.text:
                 request.text, applied = heard.message, True
@@ -258,9 +267,13 @@ class FrontDeskDialog:
             request.when, request.available = None, False
         return applied
 
-    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str]) -> bool:
+    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str], last_dishes: list) -> bool:
         applied = False
         unknown = []
+        if not heard.dishes and not request.lines and len(last_dishes) == 1 and Intent.ORDER in heard.intents:
+            # "How much is the Buddha bowl?" … "Great, I'll take one to go."
+            request.set_quantity(last_dishes[0], _spoken_quantity(heard.text))
+            applied = True
         for mention in heard.dishes:
             if mention.item is None:
                 unknown.append(mention.said)
@@ -542,18 +555,30 @@ class FrontDeskDialog:
             if heard.asks_ready:
                 parts.append(f"It'll be ready {spoken_when(order.pickup_at, self.orders.clock())}.")
             return " ".join(parts)
-        if not heard.question or not heard.dishes:
+        if not heard.question:
             return None
         unknown = [m.said for m in heard.dishes if m.item is None]
         known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
+        asks_for_dish = bool(_HAVE_DISH.search(heard.text))
+        if not (unknown or (known and (heard.asks_price or asks_for_dish))):
+            return self._faq_answer(heard)
         parts = []
         if unknown:
             parts.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
         if known and (heard.asks_price or not unknown):
             prices = " and ".join(f"the {item.name} is {format_price(item.price_cents)}" for item in known)
             sentence = prices + "."
-            parts.append(sentence[:1].upper() + sentence[1:] if heard.asks_price else f"Yes, {sentence}")
+            parts.append(f"Yes, {sentence}" if asks_for_dish else sentence[:1].upper() + sentence[1:])
         return " ".join(parts) or None
+
+    def _faq_answer(self, heard: Heard) -> str | None:
+        if self.knowledge is None:
+            return None
+        try:
+            return self.knowledge.faq_answer(heard.text)
+        except Exception:
+            logger.exception("Front desk: FAQ lookup failed")
+            return None
 
     def _allergy_answer(self, heard: Heard) -> str:
         """Only from the data: name the allergen where it is; where the data is silent, promise nothing."""
@@ -561,9 +586,12 @@ class FrontDeskDialog:
         facts = []
         for allergen in heard.allergens:
             for item in dishes:
-                carriers = carriers_in(f"{item.name} {item.description}", allergen)
+                in_name = carriers_in(item.name, allergen)
+                carriers = [c for c in carriers_in(item.description, allergen) if c not in in_name]
                 if carriers:
                     facts.append(f"the {item.name} has {', '.join(carriers)} in it, which is {allergen}")
+                elif in_name:
+                    facts.append(f"the {item.name} contains {allergen}")
         entries = self._knowledge_about(heard.allergens)
         allergens = " or ".join(heard.allergens)
         if facts:
@@ -601,6 +629,16 @@ class FrontDeskDialog:
     def _say(notes: list[str], reply: DeskReply) -> DeskReply:
         text = " ".join(part for part in [*notes, reply.text] if part)
         return DeskReply(text, reply.end_call, reply.transfer, reply.after_answer)
+
+
+def _spoken_quantity(text: str) -> int:
+    """The first quantity in the words ("I'll take two" → 2), else 1."""
+    for word in re.findall(r"[a-z]+|\d+", text.lower()):
+        if word.isdigit() and 0 < int(word) <= 50:
+            return int(word)
+        if word in QUANTITY_WORDS and word not in ("a", "an"):
+            return QUANTITY_WORDS[word]
+    return 1
 
 
 __all__ = ["DeskReply", "DeskResult", "FrontDeskDialog", "SAVE_FAILED"]

@@ -122,7 +122,8 @@ _NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is 
 sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
 very really still also going trying hoping actually available open closed free booked interested allergic
 monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays
-sundays today tonight tomorrow january february march april may june july august september october november
+sundays today tonight tomorrow perfect wonderful awesome cool alright right excellent lovely thank bye goodbye
+january february march april may june july august september october november
 december next this pickup takeout two three four five six seven eight nine ten table reservation
 """.split())
 
@@ -159,7 +160,7 @@ _INTENTS = {
 }
 # "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
-_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|call me|put me|i'?d like|i would like|"
+_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|take a message|call me|put me|i'?d like|i would like|"
                             r"i want|i'?ll have|i will have|can i (get|have|order|book|make)|could i (get|have|order|"
                             r"book|make)|give me|get me)\b", re.I)
 _ORDER_VERBS = re.compile(r"\b(i'?d like|i would like|i want|i'?ll have|i will have|i'?ll take|can i (get|have)|"
@@ -304,6 +305,9 @@ def _name(text: str, expecting: bool) -> str | None:
                 name_words.append(word)
             if name_words and words:
                 return " ".join(name_words).strip("'")
+    bare = re.fullmatch(rf"\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})\W*", text.strip())
+    if bare and not any(w.lower() in _NOT_NAMES for w in bare.group(1).split()):
+        return bare.group(1)  # "Sam Stone." said on its own is a name, whatever was asked
     if expecting:
         cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|it'?s|it is|my name is|my name'?s|"
                          r"name is|this is|i'?m|i am|that'?s|the name is|under)\W+)*", "", text, flags=re.I)
@@ -348,6 +352,9 @@ def _message_text(text: str) -> str | None:
         kept.append(sentence.strip())
     message = " ".join(kept).strip(" ,")
     message = re.sub(r"^(please|that|just)\s+", "", message, flags=re.I)
+    message = re.sub(r"\W*\b(then|please|now|thanks|thank you)\W*$", "", message, flags=re.I)
+    if len(re.findall(r"[A-Za-z]{2,}", message)) < 2:
+        return None  # "take a message for the manager, then?": the message itself is still to come
     return _sentence(message) or None
 
 
