@@ -41,9 +41,18 @@ def total_cents(lines: list[Line]) -> int:
     return sum(item.price_cents * quantity for item, quantity in lines)
 
 
+def plural(name: str, quantity: int) -> str:
+    """"2 Dragon rolls", "2 Salmon nigiri, two pieces": the head of the name (before a comma) takes an s."""
+    head, comma, rest = name.partition(",")
+    if quantity == 1 or head.endswith(("s", "i", "sh", "ch")):
+        return name
+    head = head[:-1] + "ies" if head.endswith("y") and head[-2:-1] not in "aeiou" else head + "s"
+    return head + comma + rest
+
+
 def listed(lines: list[Line]) -> str:
-    """"2 Dragon roll and 1 Miso soup"."""
-    return " and ".join(f"{quantity} {item.name}" for item, quantity in lines)
+    """"2 Dragon rolls and 1 Miso soup"."""
+    return " and ".join(f"{quantity} {plural(item.name, quantity)}" for item, quantity in lines)
 
 
 class OrderDesk:
