@@ -374,6 +374,7 @@ def main() -> int:
     parser.add_argument("--clocks", default=",".join(CLOCKS), help=f"comma-separated: {', '.join(CLOCKS)}")
     parser.add_argument("--company", type=int, default=None, help="only this demo company's scenarios")
     parser.add_argument("--only", default=None, help="scenario names, comma-separated (a prefix is enough)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON summary to this file")
     parser.add_argument("server_args", nargs="*", help="extra server flags, after --")
     args = parser.parse_args()
     only = [o.strip() for o in args.only.split(",")] if args.only else None
@@ -390,6 +391,8 @@ def main() -> int:
     log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
     with tempfile.TemporaryDirectory(prefix="calls-") as tmp:
         summary = asyncio.run(bench(scenarios, clocks, Path(tmp), args.server_args, log))
+    if args.out is not None:
+        args.out.write_text(json.dumps(summary, indent=1))
     if args.json:
         print(json.dumps(summary))
         return 0
