@@ -1,17 +1,17 @@
 """The embedded llama.cpp server with the real Qwen2.5-1.5B model: no mocks.
 
-Starts it the way the bot does (preload + warm-up), streams one turn through Pipecat's
-OpenAILLMService request path, checks the answer and that the system prompt came from
-the KV cache, then stops it and checks the port is closed. ~15-25 s on 2 cores.
+Starts it the way the bot does (its own process, preload + warm-up), streams turns through
+Pipecat's OpenAILLMService request path, checks the answers and that the system prompt came
+from the KV cache, kills it to see it restarted, then stops it and checks it is gone.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import psutil
@@ -24,8 +24,8 @@ from voicebot.llm import (
     LLMBackend,
     LLMConfig,
     create_llm_service,
+    embedded_process,
     preload_llm,
-    shared_embedded_server,
     shutdown_llm,
 )
 
@@ -47,66 +47,81 @@ def _port_accepts(port: int) -> bool:
         return False
 
 
-def _native_threads() -> int:
-    """OS threads that are not Python threads: those the C++ server starts."""
-    return len(psutil.Process().threads()) - threading.active_count()
-
-
-@pytest.mark.timeout(120)
-async def test_embedded_llm_answers_from_a_warm_cache_and_stops_cleanly():
+@pytest.mark.timeout(180)
+async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cleanly():
+    """The bot server's own LLM: its own process, one warm slot per call, timings reported."""
     settings = LLMConfig(backend=LLMBackend.EMBEDDED, threads=2)
-    native_before = _native_threads()
-
-    warmup = preload_llm(settings, SYSTEM_PROMPT)
-    server = shared_embedded_server()
-    assert server is not None and server.running and warmup is not None
-    port = server.port
-    assert server.base_url == f"http://127.0.0.1:{port}/v1"
+    warmup = preload_llm(settings, SYSTEM_PROMPT, slots=2)
+    process = embedded_process()
+    assert process is not None and process.running and warmup is not None
+    pid, port = process.pid, process.port
+    assert pid != os.getpid() and psutil.pid_exists(pid)
+    assert process.base_url == f"http://127.0.0.1:{port}/v1"
     # The warm-up's check request reused the system prompt instead of recomputing it.
     assert warmup.cold.cached_tokens == 0
     assert warmup.prefix_reused
     assert warmup.cached.cached_tokens >= warmup.cold.prompt_tokens - 10
 
     try:
-        service = create_llm_service(settings, SYSTEM_PROMPT)
-        context = LLMContext(messages=[{"role": "user", "content": "What time do you close?"}])
+        for slot in (0, 1):  # the second slot got a copy of the first one's warm cache
+            reported = []
 
-        started = time.perf_counter()
-        ttft: float | None = None
-        text = ""
-        usage = None
-        timings: dict = {}
-        stream = await service.get_chat_completions(context)  # Pipecat's exact request
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                ttft = ttft if ttft is not None else time.perf_counter() - started
-                text += chunk.choices[0].delta.content
-            if chunk.usage:
-                usage = chunk.usage
-            timings = (chunk.model_extra or {}).get("timings") or timings
-        await stream.close()
+            async def on_timings(timings):
+                reported.append(timings)
 
-        logger.info(
-            f"cold prompt {warmup.cold.wall_s:.2f} s ({warmup.cold.prompt_tokens} tokens); "
-            f"warm TTFT {ttft:.2f} s, cached {usage.prompt_tokens_details.cached_tokens}/"
-            f"{usage.prompt_tokens}; {timings.get('predicted_per_second', 0):.1f} tok/s; {text!r}"
-        )
-        assert ttft is not None, "no text streamed"
-        assert "10" in text or "ten" in text.lower(), text
-        # The system prompt was served from the KV cache: only the new turn was computed.
-        cached = usage.prompt_tokens_details.cached_tokens
-        assert cached >= warmup.cold.prompt_tokens - 10, (cached, usage)
-        assert usage.prompt_tokens - cached < warmup.cold.prompt_tokens / 3, usage
-        assert timings["cache_n"] == cached
-        assert usage.completion_tokens <= 150  # the phone-bot cap reached the server
+            service = create_llm_service(settings, SYSTEM_PROMPT, slot=slot)
+            service.on_timings = on_timings
+            context = LLMContext(messages=[{"role": "user", "content": "What time do you close?"}])
+            started = time.perf_counter()
+            ttft: float | None = None
+            text = ""
+            stream = await service.get_chat_completions(context)  # Pipecat's exact request
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    ttft = ttft if ttft is not None else time.perf_counter() - started
+                    text += chunk.choices[0].delta.content
+            await stream.close()
+            logger.info(f"slot {slot}: TTFT {ttft:.2f} s, {reported[0]}; {text!r}")
+            assert ttft is not None, "no text streamed"
+            assert "10" in text or "ten" in text.lower(), text
+            # The system prompt came from the slot's cache: only the new turn was evaluated.
+            first = reported[0]
+            assert first.cache_n >= warmup.cold.prompt_tokens - 10, first
+            assert first.prompt_n < warmup.cold.prompt_tokens / 3, first
+            await service.cleanup()
     finally:
         shutdown_llm()
 
-    assert shared_embedded_server() is None and not server.running
+    assert embedded_process() is None and not psutil.pid_exists(pid)
     assert not _port_accepts(port), "port still open after stop()"
-    # llama.cpp's threads are joined; what may remain is ggml's idle OpenMP pool
-    # (threads - 1 workers), which never blocks exit (see the next test).
-    assert _native_threads() <= native_before + settings.threads - 1, _native_threads()
+
+
+@pytest.mark.timeout(240)
+async def test_a_killed_llm_process_is_restarted_and_answers_again():
+    """SIGKILL mid-answer: the supervisor starts it again on the same address, warm."""
+    settings = LLMConfig(backend=LLMBackend.EMBEDDED, threads=2)
+    preload_llm(settings, SYSTEM_PROMPT, slots=1)
+    process = embedded_process()
+    first_pid = process.pid
+    try:
+        service = create_llm_service(settings, SYSTEM_PROMPT, slot=0)
+        context = LLMContext(messages=[{"role": "user", "content": "Tell me about your restaurant in detail."}])
+        stream = await service.get_chat_completions(context)
+        with pytest.raises(Exception):
+            async for _ in stream:
+                process.kill_for_test()
+        wait_until(lambda: process.running and process.pid != first_pid, timeout=180)
+        assert process.restarts == 1
+        context = LLMContext(messages=[{"role": "user", "content": "What time do you close?"}])
+        answer = ""
+        stream = await service.get_chat_completions(context)
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                answer += chunk.choices[0].delta.content
+        assert "10" in answer or "ten" in answer.lower(), answer
+        await service.cleanup()
+    finally:
+        shutdown_llm()
 
 
 @pytest.mark.timeout(90)

@@ -46,6 +46,7 @@ from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
 from voicebot.llm import create_llm_service
+from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
 from voicebot.preload import Preloaded
 from voicebot.stt import create_stt_service
@@ -219,6 +220,8 @@ def assemble_call(parts: CallParts) -> Call:
         await worker.queue_frame(RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages}))
 
     parts.timeline.on_turn = report_turn
+    if isinstance(parts.llm, LlamaCppLLMService):
+        parts.llm.on_timings = parts.timeline.llm_timings
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 
@@ -239,11 +242,12 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
 
     desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock)
     turn_analyzer = preloaded.smart_turn.take()
+    slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(
         transport=make_transport(),
         stt=create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company)),
         desk=desk,
-        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock())),
+        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()), slot=slot),
         tts=tts,
         vad=preloaded.vad.take(),
         turn_analyzer=turn_analyzer,
@@ -286,6 +290,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
             warmup_task.cancel()
         await tts.stop_worker()
         preloaded.smart_turn.give_back(turn_analyzer)
+        if preloaded.llm_slots is not None:
+            preloaded.llm_slots.give_back(slot)
         if settings.trim_after_call:
             await asyncio.to_thread(release_freed_memory)
         if timeline.turns:

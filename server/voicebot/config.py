@@ -215,7 +215,8 @@ class LLMConfig:
     api_key: str | None = None
     threads: int = 2  # embedded only
     generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
-    context_size: int = 8192  # embedded only, shared by its two slots
+    context_size: int = 0  # embedded only, shared by the slots (0: 4096 per call taken at once)
+    nice: int = 0  # embedded only: the LLM process's niceness (higher: the TTS worker goes first)
     poll: int = 50  # embedded only: llama.cpp's busy-wait level
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
@@ -226,7 +227,7 @@ class LLMConfig:
         """Settings from the environment, overridden by command-line ``flags`` that are not None.
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
-        (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, POLL, CACHE_RAM_MIB,
+        (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, NICE, POLL, CACHE_RAM_MIB,
         MAX_TOKENS, TEMPERATURE).
         """
         backend = env_text("VOICEBOT_LLM_BACKEND", env=env)
@@ -238,6 +239,7 @@ class LLMConfig:
             threads=env_number("VOICEBOT_LLM_THREADS", int, env=env) or cls.threads,
             generation_threads=env_number("VOICEBOT_LLM_GENERATION_THREADS", int, cls.generation_threads, env=env),
             context_size=env_number("VOICEBOT_LLM_CONTEXT", int, env=env) or cls.context_size,
+            nice=env_number("VOICEBOT_LLM_NICE", int, cls.nice, env=env),
             poll=env_number("VOICEBOT_LLM_POLL", int, cls.poll, env=env),  # 0 is a value, not "unset"
             cache_ram_mib=env_number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib, env=env),
             max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),

@@ -23,8 +23,9 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
 from voicebot.business.prompt import goodbye, opening_messages, system_prompt
-from voicebot.config import GreetingMode, ServerSettings, TTSWarmup, forkserver_enabled
+from voicebot.config import GreetingMode, LLMBackend, ServerSettings, TTSWarmup, choose_backend, forkserver_enabled
 from voicebot.llm import describe_backend, preload_llm
+from voicebot.llm.slots import SlotPool
 from voicebot.logs import progress
 from voicebot.stt import describe_stt, preload_stt
 from voicebot.tts import forkserver
@@ -96,6 +97,7 @@ class Preloaded:
     smart_turn: ReadyPool[LocalSmartTurnAnalyzerV3]
     tts_pool: WarmWorkerPool | None = None
     phrases: PhraseCache | None = None
+    llm_slots: SlotPool | None = None  # the embedded model's slots, one per call
     timings: dict[str, float] = field(default_factory=dict)
     ready: bool = False
 
@@ -146,13 +148,16 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
          lambda: preload_stt(settings.stt)),
         ("Starting the LLM and caching the system prompt", "LLM",
-         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting))),
+         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting),
+                             slots=settings.max_calls)),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
         loaded.timings[short] = elapsed
         progress(f"  ✓ {short} loaded in {elapsed:.2f}s")
 
+    if choose_backend(settings.llm) is LLMBackend.EMBEDDED:
+        loaded.llm_slots = SlotPool(settings.max_calls)
     step = len(steps)
     if pool_mode:
         step += 1

@@ -48,19 +48,27 @@ class TurnStages:
         self.voice_end = voice_end
         self.times: dict[str, float] = {"vad_stop": vad_stop}
         self.smart_turn_complete: bool | None = None
+        self.llm: dict[str, float] = {}  # llama.cpp's own account (voicebot.llm.service.LLMTurnTimings)
 
     def mark(self, stage: str, at: float | None = None) -> None:
         self.times.setdefault(stage, at or time.monotonic())
 
     def relative(self) -> dict[str, float]:
-        """Seconds after the end of the caller's voice, per stage reached."""
-        return {s: round(self.times[s] - self.voice_end, 3) for s in TURN_STAGES if s in self.times}
+        """Seconds after the end of the caller's voice, per stage reached (and llama.cpp's counts)."""
+        stages = {s: round(self.times[s] - self.voice_end, 3) for s in TURN_STAGES if s in self.times}
+        return {**stages, **self.llm}
 
     def summary(self) -> str:
-        stages = self.relative()
+        stages = {s: v for s, v in self.relative().items() if s in _STAGE_LABELS}
         parts = [f"{_STAGE_LABELS[s]} {v:.2f}s" for s, v in stages.items()]
         verdict = {True: "complete", False: "incomplete", None: "n/a"}[self.smart_turn_complete]
-        return "voice end 0.00s → " + " → ".join(parts) + f" (Smart Turn: {verdict})"
+        llm = ""
+        if "llm_prompt_n" in self.llm:
+            llm = (f"; LLM evaluated {self.llm['llm_prompt_n']:.0f} tokens in {self.llm['llm_prompt_ms']:.0f} ms "
+                   f"({self.llm['llm_cache_n']:.0f} cached)")
+            if "llm_tokens_before_clause" in self.llm:
+                llm += f", {self.llm['llm_tokens_before_clause']:.0f} pieces before the first clause"
+        return "voice end 0.00s → " + " → ".join(parts) + f" (Smart Turn: {verdict}{llm})"
 
 
 class CallTimeline(BaseObserver):
@@ -81,6 +89,11 @@ class CallTimeline(BaseObserver):
         self.on_turn = on_turn
         self._turn: TurnStages | None = None
         self._logged = False
+
+    async def llm_timings(self, timings) -> None:
+        """llama.cpp's account of the turn's completion (``LLMTurnTimings``), kept with the turn."""
+        if self._turn is not None:
+            self._turn.llm.update(timings.stages())
 
     def mark(self, name: str, at: float | None = None) -> None:
         """Record a milestone once (the first occurrence counts)."""

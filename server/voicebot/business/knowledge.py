@@ -58,10 +58,10 @@ class KnowledgeBase:
         the delivery entry), else None. Menu entries are not FAQ (prices are answered from the menu)."""
         terms = search_terms(re.sub(r"\bwi[\s-]?fi\b", "wifi", question.lower()))
         scored = []
-        for topic_words, text in self._faq_entries():
+        for topic_words, answer in self._faq_entries():
             hits = [w for w in topic_words if w not in _GENERIC_TOPIC_WORDS and any(_same_word(w, t) for t in terms)]
             if hits:
-                scored.append((len(hits), text))
+                scored.append((len(hits), answer))
         scored.sort(key=lambda pair: -pair[0])
         if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
             return None

@@ -1,39 +1,29 @@
-"""The bot's LLM: OpenAI, any OpenAI-compatible server, or an embedded llama.cpp server."""
+"""The bot's LLM: OpenAI, any OpenAI-compatible server, or the embedded llama.cpp model in its own process.
 
-from voicebot.llm.embedded import (
-    EmbeddedLlamaConfig,
-    EmbeddedLlamaServer,
-    PromptTimings,
-    WarmupReport,
-    shared_embedded_server,
-    start_shared_embedded_server,
-    stop_shared_embedded_server,
-)
-from voicebot.llm.factory import (
-    LLMBackend,
-    LLMConfig,
-    choose_backend,
-    create_llm_service,
-    describe_backend,
-    preload_llm,
-    resolve_model,
-    shutdown_llm,
-)
+The factory (and with it Pipecat) is imported on first use, so that ``voicebot-llm``
+(``voicebot.llm.serve``), which only runs llama.cpp, starts without loading Pipecat.
+"""
 
-__all__ = [
-    "EmbeddedLlamaConfig",
-    "EmbeddedLlamaServer",
-    "LLMBackend",
-    "LLMConfig",
-    "PromptTimings",
-    "WarmupReport",
-    "choose_backend",
-    "create_llm_service",
-    "describe_backend",
-    "preload_llm",
-    "resolve_model",
-    "shared_embedded_server",
-    "shutdown_llm",
-    "start_shared_embedded_server",
-    "stop_shared_embedded_server",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_FROM = {
+    "EmbeddedLlamaConfig": "voicebot.llm.embedded", "EmbeddedLlamaServer": "voicebot.llm.embedded",
+    "PromptTimings": "voicebot.llm.embedded", "WarmupReport": "voicebot.llm.embedded",
+    "LLMBackend": "voicebot.llm.factory", "LLMConfig": "voicebot.llm.factory",
+    "choose_backend": "voicebot.llm.factory", "create_llm_service": "voicebot.llm.factory",
+    "describe_backend": "voicebot.llm.factory", "embedded_process": "voicebot.llm.factory",
+    "preload_llm": "voicebot.llm.factory", "resolve_model": "voicebot.llm.factory",
+    "shutdown_llm": "voicebot.llm.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM:
+        return getattr(import_module(_FROM[name]), name)
+    raise AttributeError(f"module 'voicebot.llm' has no attribute {name!r}")
+
+
+__all__ = sorted(_FROM)

@@ -78,6 +78,8 @@ class EmbeddedLlamaConfig:
     host: str = "127.0.0.1"
     port: int = 0
     api_key: str | None = None  # None: a random per-process key
+    # Where slots' KV caches may be saved and restored (the warm prompt copied into every slot).
+    slot_save_path: str = ""
     # llama.cpp's own log (printed by the C++ code, not loguru): 2 = warnings and errors;
     # 3 adds a few lines per request (slot choice, prompt/eval timings).
     log_verbosity: int = 2
@@ -132,7 +134,114 @@ class WarmupReport:
         return self.cached.cached_tokens > 0
 
 
-class EmbeddedLlamaServer:
+class LlamaEndpoint:
+    """What the bot asks of a running llama.cpp server over HTTP: health, a completion, the warm-up.
+
+    Shared by the in-process server (``EmbeddedLlamaServer``, what ``voicebot-llm`` runs) and
+    the supervised process the bot server starts (``voicebot.llm.process.LlamaProcess``).
+    Subclasses provide ``address``, ``base_url``, ``api_key`` and ``model``.
+    """
+
+    address: str
+    base_url: str
+    api_key: str
+    model: str
+    slots: int = 1
+
+    def copy_slot(self, source: int, targets: range) -> int:
+        """Copy one slot's KV cache into others (llama.cpp's slot save/restore): every call's slot
+        then starts with the system prompt cached (a cold one costs ~3-4 s on 2 cores). Needs
+        ``slot_save_path``; returns how many slots got the copy (0 if the server cannot)."""
+        name = f"warm-{secrets.token_hex(4)}.bin"
+        copied = 0
+        try:
+            self._post(f"/slots/{source}?action=save", {"filename": name})
+            for target in targets:
+                self._post(f"/slots/{target}?action=restore", {"filename": name})
+                copied += 1
+        except (OSError, ValueError) as e:
+            logger.warning(f"LLM: could not copy the warm slot ({e}); other slots start cold")
+        return copied
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.address}{path}", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.loads(r.read())
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Poll ``/health`` until the model is loaded and the HTTP side answers."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.address}/health", timeout=2) as r:
+                    if r.status == 200 and json.loads(r.read()).get("status") == "ok":
+                        return
+            except (OSError, ValueError) as e:  # 503 while loading, refused before listening
+                last_error = e
+            time.sleep(0.1)
+        raise TimeoutError(f"Embedded llama.cpp server not healthy after {timeout:.0f} s: {last_error}")
+
+    def complete(
+        self, messages: list[dict[str, Any]], max_tokens: int = 1, tools: list[dict] | None = None,
+        slot: int = ANSWER_SLOT,
+    ) -> PromptTimings:
+        """One blocking, non-streaming chat completion in ``slot``; returns llama.cpp's timings."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "cache_prompt": True,
+            "id_slot": slot,
+        }
+        if tools:
+            body["tools"] = tools
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=120) as r:
+            response = json.loads(r.read())
+        return PromptTimings.from_response(response, time.perf_counter() - started)
+
+    def warm(self, system_prompt: str, tools: list[dict] | None = None,
+             opening: list[dict] | None = None) -> WarmupReport:
+        """Put ``system_prompt``'s tokens in the KV cache so the first real turn is fast.
+
+        Pipecat sends ``[system, *context]``, so the cached prefix is the rendered system
+        message (plus the tools block, which Qwen's template puts there: pass the same
+        tools the bot registers). A second request checks that the prefix is reused; it is
+        the call's ``opening`` messages when given (the greeting turn), so that every call's
+        first turn finds them in the cache.
+        """
+        system = {"role": "system", "content": system_prompt}
+        cold = self.complete([system, {"role": "user", "content": _WARMUP_USER_MESSAGE}], tools=tools)
+        # Last, the exact opening turn of every call (if known): it then stays in the slot's
+        # cache whole, and the greeting's time to first token is nearly nothing.
+        cached = self.complete([system, *(opening or [{"role": "user", "content": "Hi!"}])], tools=tools)
+        report = WarmupReport(cold=cold, cached=cached)
+        copied = self.copy_slot(ANSWER_SLOT, range(1, self.slots)) if self.slots > 1 else 0
+        if copied:
+            logger.info(f"LLM: the warm prompt copied into {copied} more slot(s), one per call")
+        if report.prefix_reused:
+            logger.info(
+                f"LLM warmed: system prompt {cold.prompt_tokens} tokens, cold {cold.wall_s:.2f} s; "
+                f"next call reused {cached.cached_tokens} cached tokens, {cached.wall_s:.2f} s"
+            )
+        else:
+            logger.warning(
+                f"LLM warm-up: the prompt prefix was not reused ({cached.evaluated_tokens} tokens "
+                f"recomputed); every first turn will take ~{cold.wall_s:.1f} s"
+            )
+        return report
+
+
+class EmbeddedLlamaServer(LlamaEndpoint):
     """Owns one in-process llama.cpp server: start, health, warm-up, stop."""
 
     def __init__(self, config: EmbeddedLlamaConfig | None = None):
@@ -173,6 +282,10 @@ class EmbeddedLlamaServer:
     @property
     def model(self) -> str:
         return self._config.model_alias
+
+    @property
+    def slots(self) -> int:  # type: ignore[override]
+        return self._config.parallel
 
     def _require_running(self) -> None:
         if self._server is None:
@@ -236,76 +349,11 @@ class EmbeddedLlamaServer:
         params.cache_ram_mib = c.cache_ram_mib
         params.sse_ping_interval = _SSE_PING_SECONDS
         params.ui = False
+        if c.slot_save_path:
+            params.slot_save_path = c.slot_save_path
         params.warmup = True  # one empty decode at load so the first real one is not slower
         params.verbosity = c.log_verbosity
         return params
-
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        """Poll ``/health`` until the model is loaded and the HTTP side answers."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.address}/health", timeout=2) as r:
-                    if r.status == 200 and json.loads(r.read()).get("status") == "ok":
-                        return
-            except (OSError, ValueError) as e:  # 503 while loading, refused before listening
-                last_error = e
-            time.sleep(0.1)
-        raise TimeoutError(f"Embedded llama.cpp server not healthy after {timeout:.0f} s: {last_error}")
-
-    def complete(
-        self, messages: list[dict[str, Any]], max_tokens: int = 1, tools: list[dict] | None = None,
-        slot: int = ANSWER_SLOT,
-    ) -> PromptTimings:
-        """One blocking, non-streaming chat completion in ``slot``; returns llama.cpp's timings."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": 0.0,
-            "cache_prompt": True,
-            "id_slot": slot,
-        }
-        if tools:
-            body["tools"] = tools
-        request = urllib.request.Request(
-            f"{self.base_url}/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._api_key}"},
-        )
-        started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=120) as r:
-            response = json.loads(r.read())
-        return PromptTimings.from_response(response, time.perf_counter() - started)
-
-    def warm(self, system_prompt: str, tools: list[dict] | None = None,
-             opening: list[dict] | None = None) -> WarmupReport:
-        """Put ``system_prompt``'s tokens in the KV cache so the first real turn is fast.
-
-        Pipecat sends ``[system, *context]``, so the cached prefix is the rendered system
-        message (plus the tools block, which Qwen's template puts there: pass the same
-        tools the bot registers). A second request checks that the prefix is reused; it is
-        the call's ``opening`` messages when given (the greeting turn), so that every call's
-        first turn finds them in the cache.
-        """
-        system = {"role": "system", "content": system_prompt}
-        cold = self.complete([system, {"role": "user", "content": _WARMUP_USER_MESSAGE}], tools=tools)
-        # Last, the exact opening turn of every call (if known): it then stays in the slot's
-        # cache whole, and the greeting's time to first token is nearly nothing.
-        cached = self.complete([system, *(opening or [{"role": "user", "content": "Hi!"}])], tools=tools)
-        report = WarmupReport(cold=cold, cached=cached)
-        if report.prefix_reused:
-            logger.info(
-                f"LLM warmed: system prompt {cold.prompt_tokens} tokens, cold {cold.wall_s:.2f} s; "
-                f"next call reused {cached.cached_tokens} cached tokens, {cached.wall_s:.2f} s"
-            )
-        else:
-            logger.warning(
-                f"LLM warm-up: the prompt prefix was not reused ({cached.evaluated_tokens} tokens "
-                f"recomputed); every first turn will take ~{cold.wall_s:.1f} s"
-            )
-        return report
 
     def stop(self) -> None:
         """Terminate the server and join its threads; idempotent, safe from atexit.
@@ -321,34 +369,3 @@ class EmbeddedLlamaServer:
             # Dropping the last reference runs the C++ destructor: terminate + join.
             del server
         logger.info(f"LLM: embedded llama.cpp server stopped in {time.perf_counter() - started:.2f} s")
-
-
-_shared: EmbeddedLlamaServer | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_embedded_server() -> EmbeddedLlamaServer | None:
-    """The process-wide embedded server, if one was started."""
-    return _shared
-
-
-def start_shared_embedded_server(config: EmbeddedLlamaConfig | None = None) -> EmbeddedLlamaServer:
-    """Start (once) the process-wide embedded server; later calls return the same one."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            server = EmbeddedLlamaServer(config)
-            server.start()
-            _shared = server
-        elif config is not None and config != _shared.config:
-            logger.warning(f"LLM: embedded server already running as {_shared.describe()}; ignoring {config}")
-        return _shared
-
-
-def stop_shared_embedded_server() -> None:
-    """Stop the process-wide embedded server, if any."""
-    global _shared
-    with _shared_lock:
-        server, _shared = _shared, None
-    if server is not None:
-        server.stop()

@@ -21,15 +21,13 @@ from pipecat.services.openai.llm import OpenAILLMService
 
 from voicebot.config import LLMBackend, LLMConfig, choose_backend
 from voicebot.llm.embedded import (
-    ANSWER_SLOT,
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
     EmbeddedLlamaServer,
     WarmupReport,
-    shared_embedded_server,
-    start_shared_embedded_server,
-    stop_shared_embedded_server,
 )
+from voicebot.llm.process import LlamaProcess
+from voicebot.llm.service import LlamaCppLLMService
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
@@ -44,11 +42,22 @@ EMBEDDED_TEMPERATURE = 0.2
 _PLACEHOLDER_API_KEY = "not-needed"
 
 
-def embedded_config(settings: LLMConfig) -> EmbeddedLlamaConfig:
-    """How to run the embedded server for these settings."""
+# Tokens of context each call's slot holds: the system prompt (~200) and a whole call.
+CONTEXT_PER_SLOT = 4096
+
+_process: LlamaProcess | None = None
+
+
+def embedded_config(settings: LLMConfig, slots: int = 1) -> EmbeddedLlamaConfig:
+    """How to run the embedded server for these settings: one slot per call taken at once."""
     return EmbeddedLlamaConfig(threads=settings.threads, generation_threads=settings.generation_threads,
-                               context_size=settings.context_size, poll=settings.poll,
-                               cache_ram_mib=settings.cache_ram_mib)
+                               context_size=settings.context_size or CONTEXT_PER_SLOT * slots,
+                               parallel=slots, poll=settings.poll, cache_ram_mib=settings.cache_ram_mib)
+
+
+def embedded_process() -> LlamaProcess | None:
+    """The embedded model's process, once preload started it."""
+    return _process
 
 
 def resolve_model(settings: LLMConfig) -> str:
@@ -69,9 +78,8 @@ def describe_backend(settings: LLMConfig) -> str:
     if backend is LLMBackend.OPENAI_COMPATIBLE:
         key = "with API key" if settings.api_key else "no API key"
         return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key})"
-    server = shared_embedded_server()
-    if server is not None:
-        return f"LLM: {server.describe()}"
+    if _process is not None:
+        return f"LLM: {_process.describe()}"
     return (
         f"LLM: embedded llama.cpp ({model}, {settings.threads} threads, ctx {settings.context_size}), "
         "not started yet"
@@ -80,38 +88,43 @@ def describe_backend(settings: LLMConfig) -> str:
 
 def preload_llm(
     settings: LLMConfig, system_instruction: str | None = None, tools: list[dict] | None = None,
-    opening: list[dict] | None = None,
+    opening: list[dict] | None = None, slots: int = 1,
 ) -> WarmupReport | None:
-    """Startup step: for the embedded backend, start the server and warm its prompt cache.
+    """Startup step: for the embedded backend, start its process and warm its prompt cache.
 
     Blocking (~3 s load + ~3 s cold prompt on 2 cores); run it before serving calls.
-    Loading the model holds the GIL (xllamacpp), so a worker thread does not keep the
-    event loop responsive meanwhile. The embedded server logs its own ready line.
-    ``tools`` must be the OpenAI-format tools the bot will send, if any: they are part
-    of the cached prefix. A no-op for remote backends.
+    ``slots``: calls taken at once (each gets its own KV cache). ``tools`` must be the
+    OpenAI-format tools the bot will send, if any. A no-op for remote backends.
     """
+    global _process
     if choose_backend(settings) is not LLMBackend.EMBEDDED:
         logger.info(describe_backend(settings))
         return None
-    server = start_shared_embedded_server(embedded_config(settings))
+    if _process is None or not _process.running:
+        _process = LlamaProcess(embedded_config(settings, slots), nice=settings.nice)
+        _process.start()
     if system_instruction:
-        return server.warm(system_instruction, tools=tools, opening=opening)
+        return _process.warm(system_instruction, tools=tools, opening=opening)
     return None
 
 
 def shutdown_llm() -> None:
-    """Shutdown step: stop the embedded server if one runs."""
-    stop_shared_embedded_server()
+    """Shutdown step: stop the embedded model's process if one runs."""
+    global _process
+    process, _process = _process, None
+    if process is not None:
+        process.stop()
 
 
-def create_llm_service(settings: LLMConfig, system_instruction: str, **kwargs: Any) -> OpenAILLMService:
+def create_llm_service(settings: LLMConfig, system_instruction: str, slot: int | None = None,
+                       **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
 
     The LLM answers the caller's questions in words; bookings, orders and messages are the
     front desk's, kept in code (``voicebot.front_desk``), so no backend is offered tools.
-    For the embedded backend the shared server is used; if preload did not start it,
-    it is started here (blocking for seconds, so prefer preload). ``kwargs`` go to
-    ``OpenAILLMService`` (e.g. ``retry_on_timeout``).
+    The embedded backend (its process started by preload) gets a
+    :class:`~voicebot.llm.service.LlamaCppLLMService` on the call's ``slot``. ``kwargs``
+    go to ``OpenAILLMService`` (e.g. ``retry_on_timeout``).
     """
     backend = choose_backend(settings)
     service_settings = OpenAILLMService.Settings(
@@ -119,18 +132,17 @@ def create_llm_service(settings: LLMConfig, system_instruction: str, **kwargs: A
     )
 
     if backend is LLMBackend.EMBEDDED:
-        server = shared_embedded_server()
-        if server is None or not server.running:
-            logger.warning("LLM: embedded server not preloaded; starting it now (blocks ~3 s)")
-            server = start_shared_embedded_server(embedded_config(settings))
-        base_url, api_key = server.base_url, server.api_key
+        if _process is None:
+            raise RuntimeError("The embedded LLM was not started (preload_llm)")
         service_settings.max_tokens = settings.max_tokens or EMBEDDED_MAX_TOKENS
         service_settings.temperature = (
             EMBEDDED_TEMPERATURE if settings.temperature is None else settings.temperature
         )
-        # llama.cpp-only field: keep the KV cache between turns (its default, made explicit).
-        # It must travel in extra_body: the OpenAI client rejects unknown keyword arguments.
-        service_settings.extra = {"extra_body": {"cache_prompt": True, "id_slot": ANSWER_SLOT}}
+        service = LlamaCppLLMService(base_url=_process.base_url, api_key=_process.api_key, slot=slot,
+                                     settings=service_settings, **kwargs)
+        # "developer" is an OpenAI role; Qwen's chat template does not know it.
+        service.supports_developer_role = False
+        return service
     else:
         base_url = settings.base_url if backend is LLMBackend.OPENAI_COMPATIBLE else None
         api_key = settings.api_key or (_PLACEHOLDER_API_KEY if base_url else None)
@@ -157,11 +169,13 @@ __all__ = [
     "EMBEDDED_TEMPERATURE",
     "EmbeddedLlamaServer",
     "LLMBackend",
+    "LlamaProcess",
     "LLMConfig",
     "choose_backend",
     "create_llm_service",
     "describe_backend",
     "embedded_config",
+    "embedded_process",
     "preload_llm",
     "resolve_model",
     "shutdown_llm",

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slots", type=int, default=4, help="requests served at once (default 4)")
     parser.add_argument("--context", type=int, default=None, help="tokens, shared by the slots (default 4096 each)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--generation-threads", type=int, default=0, help="threads while writing (0: --threads)")
+    parser.add_argument("--poll", type=int, default=50, help="llama.cpp busy-wait level, 0-100")
+    parser.add_argument("--cache-ram-mib", type=int, default=512, help="host-RAM prompt cache (0: off)")
+    parser.add_argument("--slot-save-path", default="", help="folder for saved slot caches (copying a warm slot)")
     parser.add_argument("--api-key", default=shared_llm_api_key(),
                         help="key the bots must send (env VOICEBOT_LLM_API_KEY; default: a random one, printed)")
     return parser
@@ -45,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.slots < 1 or not 0 < args.port < 65536:
         print("voicebot-llm: --slots must be at least 1 and --port within 1-65535", file=sys.stderr)
         return 2
-    config = EmbeddedLlamaConfig(threads=args.threads, parallel=args.slots, host=args.host, port=args.port,
-                                 context_size=args.context or 4096 * args.slots, api_key=args.api_key)
+    config = EmbeddedLlamaConfig(threads=args.threads, generation_threads=args.generation_threads, poll=args.poll,
+                                 cache_ram_mib=args.cache_ram_mib, slot_save_path=args.slot_save_path,
+                                 parallel=args.slots, host=args.host,
+                                 port=args.port, context_size=args.context or 4096 * args.slots, api_key=args.api_key)
     server = EmbeddedLlamaServer(config)
     try:
         server.start(health_timeout=120)
