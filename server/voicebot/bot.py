@@ -45,6 +45,9 @@ from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
+from voicebot.listening.prefill import SpeculativePrefill
+from voicebot.listening.stt import ListeningWhisperSTTService
+from voicebot.listening.turns import HeldReplyTurnStopStrategy
 from voicebot.llm import create_llm_service
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
@@ -168,6 +171,7 @@ class CallParts:
     turn_analyzer: BaseTurnAnalyzer
     timeline: CallTimeline
     opening: Callable[[LLMContext], Frame]  # what makes the bot speak first
+    listen_ahead: bool = False  # work while the caller speaks (voicebot.listening)
 
 
 @dataclass
@@ -186,20 +190,28 @@ def assemble_call(parts: CallParts) -> Call:
     → LLM → the desk's follow-up → TTS → transport out → assistant aggregator
     """
     desk = parts.desk
-    front_desk = FrontDeskProcessor(desk.dialog())
+    dialog = desk.dialog()
+    front_desk = FrontDeskProcessor(dialog)
     notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
     context = LLMContext()
+    listening = (parts.listen_ahead and isinstance(parts.stt, ListeningWhisperSTTService)
+                 and isinstance(parts.llm, LlamaCppLLMService))
+    if listening:
+        # The desk's own turns are not answered ahead: its answers take milliseconds.
+        stop = HeldReplyTurnStopStrategy(turn_analyzer=parts.turn_analyzer,
+                                         should_speculate=lambda words: not dialog.takes(words))
+    else:
+        stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=parts.turn_analyzer)
     aggregators = LLMContextAggregatorPair(
         context,
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=parts.vad,
-            user_turn_strategies=UserTurnStrategies(
-                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=parts.turn_analyzer)]),
-        ),
+        user_params=LLMUserAggregatorParams(vad_analyzer=parts.vad,
+                                            user_turn_strategies=UserTurnStrategies(stop=[stop])),
     )
+    prefill = [SpeculativePrefill(parts.llm, context, notes)] if listening else []
     pipeline = Pipeline([
         parts.transport.input(),
         parts.stt,
+        *prefill,
         aggregators.user(),
         front_desk,
         notes,
@@ -245,7 +257,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
     slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(
         transport=make_transport(),
-        stt=create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company)),
+        stt=create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company),
+                               listening=settings.listen_ahead),
         desk=desk,
         llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()), slot=slot),
         tts=tts,
@@ -253,6 +266,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         turn_analyzer=turn_analyzer,
         timeline=timeline,
         opening=lambda context: opening_frame(preloaded, context),
+        listen_ahead=settings.listen_ahead,
     )
     call = assemble_call(parts)
     worker, transport = call.worker, parts.transport

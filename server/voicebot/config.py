@@ -292,6 +292,8 @@ class ServerSettings:
     trim_after_call: bool = True
     # The restaurant's wall clock fixed at this local time (tests and benchmarks); None: the real time.
     clock: datetime | time | None = None
+    # Work while the caller speaks: partial transcripts, LLM prefill and a held reply (voicebot.listening).
+    listen_ahead: bool = True
 
 
 def parse_clock(text: str | None) -> datetime | time | None:
@@ -383,4 +385,5 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
         clock=parse_clock(env_text("VOICEBOT_CLOCK")),
+        listen_ahead=env_flag("VOICEBOT_LISTEN_AHEAD", True),
     )

@@ -87,9 +87,10 @@ def usable_engine(settings: WhisperConfig) -> WhisperConfig:
     return WhisperConfig(engine="mlx", model=repo, threads=settings.threads)
 
 
-def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, **kwargs):
+def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, listening: bool = False, **kwargs):
     """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`).
 
+    ``listening``: transcribe while the caller speaks (``voicebot.listening.stt``).
     ``hotwords``: the business's own words (menu items, street), which Whisper then hears
     as such. On our 13 test questions (bench/stt_options.py, tiny.en, beam 5) the overall
     share of words missed stayed the same (5.1 % without, 5.3 % with), but the menu words
@@ -104,6 +105,10 @@ def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, **k
         )
     if settings.engine != "faster-whisper":
         raise ValueError(f"Unknown speech-to-text engine '{settings.engine}': use faster-whisper or mlx")
+    if listening:
+        from voicebot.listening.stt import ListeningWhisperSTTService
+
+        return ListeningWhisperSTTService(stt_settings=settings, hotwords=hotwords, **kwargs)
     return PreloadedWhisperSTTService(stt_settings=settings, hotwords=hotwords, **kwargs)
 
 

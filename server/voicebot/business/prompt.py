@@ -103,16 +103,23 @@ NOTES_MARKER = "(Notes for this question:"
 
 
 def with_notes(question: str, notes: list[str]) -> str:
-    """The caller's words with the knowledge entries found for them."""
+    """The caller's words with the knowledge entries found for them, the notes first.
+
+    Notes first: while the caller speaks, the prompt is evaluated ahead (``voicebot.listening``)
+    with the notes chosen from their words so far; what changes least must come first, so
+    that only the caller's last words are left to evaluate when they stop.
+    """
     if not notes:
         return question
-    return f"{question}\n{NOTES_MARKER} {' '.join(notes)})"
+    return f"{NOTES_MARKER} {' '.join(notes)})\n{question}"
 
 
 def without_notes(text: str) -> str:
     """The caller's words alone, the knowledge notes taken off."""
-    head, marker, _ = text.partition(f"\n{NOTES_MARKER}")
-    return head if marker else text
+    if text.startswith(NOTES_MARKER):
+        _, newline, rest = text.partition(")\n")
+        return rest if newline else text
+    return text
 
 
 def speech_vocabulary(company: Company) -> str:

@@ -159,6 +159,20 @@ class FrontDeskDialog:
                 return DeskReply(again, after_answer=True) if again else None
         return self._next_step(request, notes, heard)
 
+    def takes(self, text: str) -> bool:
+        """Whether the desk would answer these words itself (nothing is changed by asking).
+
+        Used before a turn is over, to leave the desk's turns out of the LLM's held replies.
+        """
+        if self.request is not None or self.unheard:
+            return True
+        heard = understand(text, self.menu, self.expecting)
+        if heard.intents or heard.details or heard.correction or heard.never_mind:
+            return True
+        if self.expecting is Slot.ANYTHING_ELSE and (heard.yes or heard.no):
+            return True
+        return self._answer(heard) is not None
+
     # --- which request --------------------------------------------------------------------
 
     def _ends_call(self, heard: Heard, expecting: Slot | None) -> bool:

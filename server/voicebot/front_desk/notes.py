@@ -39,6 +39,21 @@ class KnowledgeNotes(FrameProcessor):
             await self._annotate(frame)
         await self.push_frame(frame, direction)
 
+    def annotated(self, words: str) -> tuple[str, list[int]]:
+        """The caller's ``words`` with their notes, and the entries those notes came from.
+
+        Pure (nothing recorded), so the prefill while the caller speaks writes exactly what
+        the turn's request will.
+        """
+        hits = self._knowledge.search(words, self._limit)
+        notes = [text for entry_id, text in hits if entry_id not in self._given]
+        now = self._clock()
+        if self._company is not None:
+            notes[:0] = day_hours_notes(self._company, now, words)
+        if _TIME_WORDS.intersection(search_terms(words)):
+            notes.insert(0, clock_note(now))
+        return with_notes(words, notes), [entry_id for entry_id, _ in hits]
+
     async def _annotate(self, frame: LLMContextFrame) -> None:
         messages = frame.context.messages
         if not messages:
@@ -48,14 +63,7 @@ class KnowledgeNotes(FrameProcessor):
             return
         if NOTES_MARKER in last["content"]:
             return
-        hits = await asyncio.to_thread(self._knowledge.search, last["content"], self._limit)
-        notes = [text for entry_id, text in hits if entry_id not in self._given]
-        now = self._clock()
-        if self._company is not None:
-            notes[:0] = day_hours_notes(self._company, now, last["content"])
-        if _TIME_WORDS.intersection(search_terms(last["content"])):
-            notes.insert(0, clock_note(now))
+        text, entries = await asyncio.to_thread(self.annotated, last["content"])
         if not frame.speculation:
-            self._given.update(entry_id for entry_id, _ in hits)
-        if notes:
-            last["content"] = with_notes(last["content"], notes)
+            self._given.update(entries)
+        last["content"] = text

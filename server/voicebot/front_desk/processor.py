@@ -84,9 +84,15 @@ class FrontDeskProcessor(FrameProcessor):
         await self._say(reply)
 
     def _new_caller_words(self, context: LLMContext) -> str:
-        """What the caller said since the desk last looked (a caller who pauses leaves several messages)."""
+        """What the caller said since the desk last looked (a caller who pauses leaves several messages).
+
+        Only after the bot's last answer: a turn the LLM answered ahead of its end (a held
+        reply, ``voicebot.listening``) reached the context without passing here.
+        """
         messages = context.messages
-        start = min(self._handled_messages, len(messages))
+        answered = max((i + 1 for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
+                       default=0)
+        start = max(min(self._handled_messages, len(messages)), answered)
         self._handled_messages = len(messages)
         said = [without_notes(m["content"]) for m in messages[start:]
                 if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]

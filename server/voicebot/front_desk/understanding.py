@@ -221,6 +221,10 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         heard.message = _message_text(rest)
     body = rest if heard.message is None else rest.replace(heard.message, " ")
 
+    if heard.phone is not None and len(heard.phone) < 7 and (
+            _party(text, None) or re.search(r"\b(at|around|by)\s+\w+|\b(a\.?m\b|p\.?m\b|o'?clock)", text, re.I)):
+        # "make it six people" while the desk waits for the rest of a number: a party, not digits.
+        heard.phone, body = None, text
     heard.name = _name(body, expecting is Slot.NAME and not heard.question)
     if heard.name:
         body = body.replace(heard.name, " ")

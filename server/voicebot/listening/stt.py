@@ -1,0 +1,181 @@
+"""Whisper that listens while the caller talks: partial transcripts, and the last one confirmed.
+
+Pipecat's segmented Whisper starts transcribing when the VAD says the caller stopped
+(~0.2 s after their voice ended) and takes ~0.6 s on our two cores: the transcript is the
+first thing a turn waits for, while both cores sat idle during the caller's speech.
+
+This service transcribes the growing utterance while it is spoken:
+
+- every ``partial_every_s`` of new speech, and as soon as the caller pauses (the last
+  ``pause_s`` quiet), it runs the same model (same hotwords, same beam) on the audio so
+  far and pushes an ``InterimTranscriptionFrame`` (the browser shows it live; the prefill
+  and the held reply use it);
+- a pause's transcript also goes out as an ``EagerTranscriptionFrame``: the turn may be
+  over, and a reply can be prepared (held until Smart Turn and the VAD agree);
+- when the VAD stops, a partial made of all the speech (only silence came after it) is
+  the final transcript at once; otherwise one final pass runs, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import (
+    EagerTranscriptionFrame,
+    InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.types import assert_given
+
+from voicebot.stt import PreloadedWhisperSTTService
+
+# 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
+_FRAME_S = 0.02
+_QUIET_BELOW_SPEECH_DB = 20.0
+_QUIET_FLOOR_DBFS = -45.0
+
+
+def _frame_levels(pcm: bytes, sample_rate: int) -> np.ndarray:
+    """dBFS of each 20 ms frame of 16-bit mono PCM."""
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16).astype(np.float32) / 32768.0
+    size = max(1, int(sample_rate * _FRAME_S))
+    frames = samples[: len(samples) - len(samples) % size].reshape(-1, size)
+    if not len(frames):
+        return np.zeros(0)
+    rms = np.sqrt(np.mean(frames * frames, axis=1)) + 1e-9
+    return 20 * np.log10(rms)
+
+
+class Loudness:
+    """Whether the end of an utterance is quiet, measured against the caller's own speech."""
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate = sample_rate
+
+    def quiet_tail(self, pcm: bytes, seconds: float) -> bool:
+        """True if the last ``seconds`` are quiet and the audio before them held speech."""
+        levels = _frame_levels(pcm, self.sample_rate)
+        tail = max(1, int(round(seconds / _FRAME_S)))
+        if len(levels) <= tail:
+            return False
+        speech = float(np.percentile(levels[:-tail], 90))
+        threshold = max(_QUIET_FLOOR_DBFS, speech - _QUIET_BELOW_SPEECH_DB)
+        return speech > _QUIET_FLOOR_DBFS and bool(np.all(levels[-tail:] < threshold))
+
+    def quiet_after(self, pcm: bytes, start: int) -> bool:
+        """True if everything in ``pcm`` from byte ``start`` on is quiet next to the speech before it."""
+        if start >= len(pcm):
+            return True
+        levels = _frame_levels(pcm, self.sample_rate)
+        split = start // (2 * max(1, int(self.sample_rate * _FRAME_S)))
+        if split <= 0:
+            return False
+        speech = float(np.percentile(levels[:split], 90))
+        threshold = max(_QUIET_FLOOR_DBFS, speech - _QUIET_BELOW_SPEECH_DB)
+        return bool(np.all(levels[split:] < threshold))
+
+
+class ListeningWhisperSTTService(PreloadedWhisperSTTService):
+    """faster-whisper with partial transcripts during speech and a confirmed last partial."""
+
+    def __init__(self, *, partial_every_s: float = 0.6, pause_s: float = 0.12, **kwargs):
+        super().__init__(**kwargs)
+        self._partial_every_s = partial_every_s
+        self._pause_s = pause_s
+        self._partial_task: asyncio.Task | None = None
+        self._partial: tuple[str, int] | None = None  # (text, bytes of the utterance it covers)
+        self._partial_started_at = 0  # bytes of the utterance when the last partial started
+        self._loudness: Loudness | None = None
+        self.confirmed_partials = 0
+        self.final_passes = 0
+
+    def _bytes(self, seconds: float) -> int:
+        return int(self.sample_rate * seconds) * 2
+
+    async def process_frame(self, frame, direction: FrameDirection):
+        if isinstance(frame, VADUserStartedSpeakingFrame) and not self._user_speaking:
+            self._partial, self._partial_started_at = None, 0
+        await super().process_frame(frame, direction)
+
+    async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
+        await super().process_audio_frame(frame, direction)
+        if not self._user_speaking or (self._partial_task is not None and not self._partial_task.done()):
+            return
+        if self._loudness is None:
+            self._loudness = Loudness(self.sample_rate)
+        size = len(self._audio_buffer)
+        grown = size - self._partial_started_at
+        if grown <= 0:
+            return
+        pause = grown >= self._bytes(self._pause_s) and self._loudness.quiet_tail(bytes(self._audio_buffer),
+                                                                                   self._pause_s)
+        if pause or grown >= self._bytes(self._partial_every_s):
+            self._partial_started_at = size
+            self._partial_task = self.create_task(self._transcribe_partial(bytes(self._audio_buffer), pause),
+                                                  name="partial-transcript")
+
+    async def _transcribe_partial(self, pcm: bytes, pause: bool) -> None:
+        text = await self._transcribe(pcm + self._trailing_silence())
+        if not self._user_speaking and self._partial is not None and len(pcm) <= self._partial[1]:
+            return  # the turn moved on meanwhile
+        self._partial = (text, len(pcm))
+        if not text:
+            return
+        result = {"covers_s": round(len(pcm) / self._bytes(1.0), 2), "pause": pause}
+        await self.push_frame(InterimTranscriptionFrame(text, self._user_id, time_now_iso8601(), result=result))
+        if pause and self._user_speaking:
+            await self.push_frame(EagerTranscriptionFrame(text, self._user_id, time_now_iso8601(), result=result))
+
+    async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        self._user_speaking = False
+        if not self.is_usable:
+            self._audio_buffer.clear()
+            return
+        pcm = bytes(self._audio_buffer)
+        self._audio_buffer.clear()
+        running = self._partial_task if self._partial_task is not None and not self._partial_task.done() else None
+        # Off the frame path: waiting here would hold back the audio behind this frame.
+        self.create_task(self._finish(pcm, running), name="final-transcript")
+
+    async def _finish(self, pcm: bytes, running: asyncio.Task | None) -> None:
+        if running is not None:
+            await asyncio.wait([running])
+        loudness = self._loudness or Loudness(self.sample_rate)
+        if self._partial is not None and self._partial[0] and loudness.quiet_after(pcm, self._partial[1]):
+            text = self._partial[0]
+            self.confirmed_partials += 1
+            logger.debug(f"{self}: the last partial covers the utterance: [{text}]")
+            await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
+            return
+        self.final_passes += 1
+        self._record_stt_audio_usage(pcm)
+        await self._segment_queue.put(pcm + self._trailing_silence())
+
+    async def _transcribe(self, pcm: bytes) -> str:
+        """The text of ``pcm`` with the service's own model and settings (as ``run_stt``)."""
+        model = self._model
+        if model is None:
+            return ""
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        language = assert_given(self._settings.language)
+        hotwords = assert_given(self._settings.hotwords)
+        initial_prompt = assert_given(self._settings.initial_prompt)
+        threshold = assert_given(self._settings.no_speech_prob)
+
+        def transcribe() -> str:
+            segments, _ = model.transcribe(audio, language=language, hotwords=hotwords,
+                                           initial_prompt=initial_prompt)
+            return "".join(s.text for s in segments if threshold is None or s.no_speech_prob < threshold).strip()
+
+        try:
+            return await asyncio.to_thread(transcribe)
+        except Exception as e:  # a partial is only a head start; the final pass still runs
+            logger.warning(f"{self}: partial transcription failed: {e}")
+            return ""

@@ -1,0 +1,85 @@
+"""A held reply: the answer is prepared from the caller's pause, released when the turn is over.
+
+Smart Turn decides when the caller is done (Pipecat's ``TurnAnalyzerUserTurnStopStrategy``);
+this strategy adds what LiveKit Agents calls preemptive generation. When the listening
+Whisper hears a pause, its transcript comes as an ``EagerTranscriptionFrame``, and the
+LLM starts answering it at once, speculatively: Pipecat's speculation gate holds every
+frame of that answer. When the turn ends, the answer is kept if the final transcript says
+the same words (normalized), else dropped and the turn answered again; if the caller goes
+on talking, it is dropped. A dropped reply never reaches the caller or the context.
+
+Turns the front desk answers itself (bookings, orders, prices…) are not speculated on:
+its answers take milliseconds and change what it stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from loguru import logger
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer
+from pipecat.frames.frames import EagerTranscriptionFrame, Frame, VADUserStartedSpeakingFrame
+from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, NormalizedMatch
+
+
+class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """Smart Turn decides; a pause's transcript starts the reply early, held until then."""
+
+    def __init__(self, *, turn_analyzer: BaseTurnAnalyzer, should_speculate: Callable[[str], bool] | None = None,
+                 match_policy: EagerMatchPolicy | None = None, **kwargs):
+        super().__init__(turn_analyzer=turn_analyzer, **kwargs)
+        self._should_speculate = should_speculate or (lambda text: True)
+        self._match_policy = match_policy or NormalizedMatch()
+        self._speculation: UserTurnSpeculation | None = None
+        self.kept = 0
+        self.dropped = 0
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, EagerTranscriptionFrame):
+            await self._speculate(frame.text)
+        elif isinstance(frame, VADUserStartedSpeakingFrame) and self._speculation is not None:
+            await self._withdraw("the caller went on")
+        return await super().process_frame(frame)
+
+    async def _speculate(self, text: str) -> None:
+        text = (self._text + " " + text).strip() if self._text else text.strip()
+        if not text or (self._speculation is not None and self._speculation.text == text):
+            return
+        if self._speculation is not None:
+            await self._withdraw("a newer pause")
+        if not self._should_speculate(text):
+            logger.debug(f"{self}: not speculating on a front-desk turn: [{text}]")
+            return
+        self._speculation = UserTurnSpeculation(text=text)
+        logger.debug(f"{self}: answering the pause ahead of the turn's end: [{text}]")
+        await self.trigger_user_turn_inference_triggered(speculation=self._speculation)
+
+    async def _withdraw(self, why: str) -> None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None:
+            self.dropped += 1
+            logger.debug(f"{self}: held reply dropped ({why}): [{speculation.text}]")
+            await self.trigger_user_turn_speculation_cancelled()
+
+    async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and self._match_policy.matches(speculation.text, self._text):
+            self.kept += 1
+            logger.debug(f"{self}: the held reply answers the turn: [{self._text}]")
+            await self.trigger_user_turn_finalized(enable_user_speaking_frames=enable_user_speaking_frames,
+                                                   confirms_speculation=True)
+            return
+        if speculation is not None:
+            self.dropped += 1
+            logger.debug(f"{self}: held reply dropped (final [{self._text}] is not [{speculation.text}])")
+            await self.trigger_user_turn_speculation_cancelled()
+        await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
+
+    async def _reset(self):
+        speculation, self._speculation = self._speculation, None
+        await super()._reset()
+        if speculation is not None:
+            self.dropped += 1
+            await self.trigger_user_turn_speculation_cancelled()
