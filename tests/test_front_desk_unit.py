@@ -314,3 +314,8 @@ def test_actually_alone_waits_for_the_change(database):
                               "Make that 8 pm."])
     assert replies[2].wait_s > 0
     assert "now for 2 on Friday" in replies[3].text and "8 PM" in replies[3].text
+
+
+def test_a_time_written_as_an_ordinal_is_still_a_time(database):
+    replies = call(database, ["Hi, do you have a table for two this Friday at 7 pm?", "7th 30 is fine."])
+    assert "7:30 PM" in replies[1].text or "name" in replies[1].text

@@ -38,8 +38,13 @@ _PART_OF_DAY = [(re.compile(r"\bin the (evening|afternoon)\b|\bat night\b", re.I
                 (re.compile(r"\bin the morning\b", re.IGNORECASE), " am")]
 
 
+# "7th 30" for "seven thirty": Whisper writes an ordinal before the minutes now and then.
+_ORDINAL_CLOCK = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+(\d{2})\b", re.IGNORECASE)
+
+
 def spoken_clock(text: str) -> str:
     """Times as speech-to-text writes them, in a form dateparser reads."""
+    text = _ORDINAL_CLOCK.sub(lambda m: f"{m.group(1)}:{m.group(2)}" if int(m.group(2)) < 60 else m.group(0), text)
     def clock(match: re.Match) -> str:
         hour = _HOUR_WORDS.get(match.group(1).lower(), match.group(1))
         minute = _MINUTE_WORDS.get(match.group(2).lower(), match.group(2))

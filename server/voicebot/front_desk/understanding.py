@@ -312,7 +312,7 @@ def _name(text: str, expecting: bool) -> str | None:
     bare = re.fullmatch(rf"\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})\W*", text.strip())
     if bare and not any(w.lower() in _NOT_NAMES for w in bare.group(1).split()):
         return bare.group(1)  # "Sam Stone." said on its own is a name, whatever was asked
-    if expecting:
+    if expecting and not re.search(r"\d", text):
         cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|it'?s|it is|my name is|my name'?s|"
                          r"name is|this is|i'?m|i am|that'?s|the name is|under)\W+)*", "", text, flags=re.I)
         words = re.findall(r"[A-Za-z][A-Za-z'\-]*", cleaned)
