@@ -319,3 +319,16 @@ def test_actually_alone_waits_for_the_change(database):
 def test_a_time_written_as_an_ordinal_is_still_a_time(database):
     replies = call(database, ["Hi, do you have a table for two this Friday at 7 pm?", "7th 30 is fine."])
     assert "7:30 PM" in replies[1].text or "name" in replies[1].text
+
+
+def test_every_fixed_question_of_the_desk_is_pre_synthesized():
+    """A literal the desk asks must be in FIXED_LINES, or it is synthesized on every call."""
+    import re
+    from pathlib import Path
+
+    from voicebot.front_desk import dialog
+
+    source = Path(dialog.__file__).read_text()
+    asked = set(re.findall(r'_ask\(\s*(?:Slot\.\w+|None)[^,]*,\s*"([^"{]+)"\)', source))
+    asked |= set(re.findall(r'DeskReply\("([^"{]+)"', source))
+    assert asked and asked <= set(dialog.FIXED_LINES), asked - set(dialog.FIXED_LINES)

@@ -213,6 +213,8 @@ async def shutdown(state: ServerState) -> None:
     for task in calls:
         task.cancel()
     await asyncio.gather(*calls, return_exceptions=True)
+    if state.preloaded is not None and state.preloaded.background is not None:
+        state.preloaded.background.cancel()
     await state.webrtc.close()
     if state.preloaded and state.preloaded.tts_pool:
         await state.preloaded.tts_pool.close()

@@ -22,14 +22,17 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
+from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, LLMBackend, ServerSettings, TTSWarmup, choose_backend, forkserver_enabled
+from voicebot.front_desk.dialog import company_lines
 from voicebot.llm import describe_backend, preload_llm
 from voicebot.llm.slots import SlotPool
 from voicebot.logs import progress
 from voicebot.stt import describe_stt, preload_stt
 from voicebot.tts import forkserver
-from voicebot.tts.phrases import PhraseCache, load_phrases
+from voicebot.tts.aggregation import spoken_pieces
+from voicebot.tts.phrases import COMMON_OPENERS, PhraseCache, load_phrases
 from voicebot.tts.pool import WarmWorkerPool
 from voicebot.tts.voices import resolve_model_location, resolve_voice
 
@@ -98,6 +101,7 @@ class Preloaded:
     tts_pool: WarmWorkerPool | None = None
     phrases: PhraseCache | None = None
     llm_slots: SlotPool | None = None  # the embedded model's slots, one per call
+    background: asyncio.Task | None = None  # start-up work that goes on after ready
     timings: dict[str, float] = field(default_factory=dict)
     ready: bool = False
 
@@ -187,4 +191,23 @@ async def preload(settings: ServerSettings, company: Company, database: Database
 
     loaded.ready = True
     progress("✓ ALL MODELS PRELOADED - Ready for instant connections!")
+    if loaded.phrases is not None:
+        # The desk's fixed sentences and common first words, after start-up: calls may already come in.
+        loaded.background = asyncio.create_task(_load_fixed_phrases(loaded), name="fixed-phrases")
     return loaded
+
+
+async def _load_fixed_phrases(loaded: Preloaded) -> None:
+    """Pre-synthesize, as the TTS will be given them, every fixed sentence of the desk and the LLM's openers."""
+    started = time.monotonic()
+    faq = await asyncio.to_thread(KnowledgeBase(loaded.database, loaded.company.id).faq_answers)
+    texts = [piece for line in company_lines(loaded.company, faq) for piece in await spoken_pieces(line)]
+    texts = list(dict.fromkeys([*texts, *COMMON_OPENERS]))
+    worker = await loaded.tts_pool.take() if loaded.tts_pool else None
+    try:
+        await load_phrases(loaded.phrases, texts, worker, quiet=True)
+    finally:
+        if worker is not None:
+            await loaded.tts_pool.give_back(worker)
+    logger.info(f"{len(texts)} fixed phrases ready in {time.monotonic() - started:.1f}s "
+                "(the front desk's questions, FAQ answers, common first words)")

@@ -67,6 +67,10 @@ class KnowledgeBase:
             return None
         return scored[0][1]
 
+    def faq_answers(self) -> list[str]:
+        """Every FAQ answer the owner wrote (the desk says them word for word)."""
+        return [answer for _, answer in self._faq_entries()]
+
     def _faq_entries(self) -> list[tuple[list[str], str]]:
         if self._faq is None:
             with self.database.engine.connect() as db:

@@ -58,6 +58,43 @@ _HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get)\b", re.I)
 WAIT_FOR_MORE_S = 2.0
 
 
+# The desk's fixed sentences, pre-synthesized at start-up (voicebot.tts.phrases) so that
+# asking them costs no synthesis; tests keep this list in step with the code.
+FIXED_LINES = (
+    "Sure, what would you like to change?",
+    "All right, I've dropped that. Anything else?",
+    "Sorry about that. What should I change?",
+    "Sure. For how many people, and what day and time?",
+    "For how many people?",
+    "What day and time would you like?",
+    "Which day would you like?",
+    "Sorry, which day and time was that?",
+    "Anything else?",
+    "What would you like to order?",
+    "When would you like to pick it up?",
+    "Sure. What's the message?",
+    "What's the phone number the booking is under?",
+    "And what's a good phone number for you, with the area code?",
+    "Could I have your name for the booking?",
+    "Could I have your name for the order?",
+    "Could I have your name for the message?",
+    SAVE_FAILED,
+)
+
+
+def company_lines(company: Company, faq_answers: list[str]) -> list[str]:
+    """The fixed sentences of one company's desk: the FAQ answers, the goodbye, the way to a person."""
+    lines = [*FIXED_LINES, goodbye(company), *faq_answers, transfer_line(company)]
+    if not company.policy.takes_reservations:
+        lines.append(f"Sorry, {company.name} doesn't take reservations; just walk in. Anything else?")
+    return lines
+
+
+def transfer_line(company: Company) -> str:
+    """What the bot says when the caller asks for a person (a browser call: the number to call)."""
+    return f"Of course. You can reach our staff directly at {company.phone}."
+
+
 @dataclass(frozen=True)
 class DeskReply:
     """What the desk says to a turn.
@@ -184,7 +221,7 @@ class FrontDeskDialog:
 
     def _transfer(self) -> DeskReply:
         self.transfer_requested = True
-        return DeskReply(f"Of course. You can reach our staff directly at {self.company.phone}.", transfer=True)
+        return DeskReply(transfer_line(self.company), transfer=True)
 
     def _kind_asked_for(self, heard: Heard, expecting: Slot | None) -> Intent | None:
         if expecting is Slot.MESSAGE and isinstance(self.request, MessageRequest):

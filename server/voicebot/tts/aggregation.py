@@ -76,3 +76,14 @@ class FirstClauseTextAggregator(PendingTextAggregator):
     async def reset(self):
         self._released_in_reply = False
         await super().reset()
+
+
+async def spoken_pieces(text: str) -> list[str]:
+    """The pieces the TTS service is given for ``text`` written as one reply (the first clause, then
+    sentences): what to pre-synthesize for a fixed reply to be played from the phrase cache."""
+    aggregator = FirstClauseTextAggregator()
+    pieces = [a.text async for a in aggregator.aggregate(text)]
+    last = await aggregator.flush()
+    if last is not None and last.text.strip():
+        pieces.append(last.text)
+    return [" ".join(p.split()) for p in pieces if p.strip()]

@@ -22,6 +22,11 @@ from voicebot.tts.worker_client import KokoroWorkerProcess
 
 _FORMAT_VERSION = 1
 
+# First clauses the LLM often opens a reply with: played from the cache, they cost no synthesis.
+COMMON_OPENERS = ("Sure.", "Sure,", "Yes,", "Yes.", "Yes!", "No,", "Of course.", "Of course!", "Of course,",
+                  "Absolutely!", "Certainly!", "Sorry,", "I'm sorry,", "Great question!", "Okay,", "Hello!",
+                  "You're welcome!")
+
 
 def normalize(text: str) -> str:
     """The lookup key for a phrase: Pipecat may add a trailing space before synthesis."""
@@ -92,8 +97,9 @@ class PhraseCache:
         logger.debug(f"Phrase cached ({len(pcm) / 2 / self.sample_rate:.2f}s of audio): {text!r}")
 
 
-async def load_phrases(cache: PhraseCache, texts: list[str], worker: KokoroWorkerProcess | None = None) -> None:
-    """Start-up helper that logs what was loaded; never lets a failure stop the server."""
+async def load_phrases(cache: PhraseCache, texts: list[str], worker: KokoroWorkerProcess | None = None,
+                       quiet: bool = False) -> None:
+    """Start-up helper that logs what was loaded (``quiet``: at DEBUG); never lets a failure stop the server."""
     try:
         origins = await cache.load(texts, worker)
     except asyncio.CancelledError:
@@ -102,4 +108,4 @@ async def load_phrases(cache: PhraseCache, texts: list[str], worker: KokoroWorke
         logger.exception("Could not pre-synthesize the fixed phrases; they will be synthesized per call")
         return
     for text, origin in origins.items():
-        logger.info(f"Phrase ready ({origin}): {text!r}")
+        (logger.debug if quiet else logger.info)(f"Phrase ready ({origin}): {text!r}")
