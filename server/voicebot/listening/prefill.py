@@ -38,7 +38,7 @@ class SpeculativePrefill(FrameProcessor):
         self._context = context
         self._notes = notes
         self._task: asyncio.Task | None = None
-        self._next: str | None = None
+        self._pending_words: str | None = None
         self._answering = False  # a held reply is being written: the slot is busy with it
         self.prefills = 0
 
@@ -48,18 +48,18 @@ class SpeculativePrefill(FrameProcessor):
             self._answering = False
         elif isinstance(frame, EagerTranscriptionFrame):
             self._answering = True  # the held reply's request follows: no prefill in its way
-            self._next = None
+            self._pending_words = None
         elif isinstance(frame, TranscriptionFrame):
-            self._next = None
+            self._pending_words = None
         elif isinstance(frame, InterimTranscriptionFrame) and not self._answering and frame.text.strip():
-            self._next = frame.text.strip()
+            self._pending_words = frame.text.strip()
             if self._task is None or self._task.done():
                 self._task = self.create_task(self._run(), name="llm-prefill")
         await self.push_frame(frame, direction)
 
     async def _run(self) -> None:
-        while self._next is not None and not self._answering:
-            words, self._next = self._next, None
+        while self._pending_words is not None and not self._answering:
+            words, self._pending_words = self._pending_words, None
             text, _ = await asyncio.to_thread(self._notes.annotated, words)
             provisional = LLMContext(messages=[*self._context.messages, {"role": "user", "content": text}])
             timings = await self._llm.prefill(provisional)

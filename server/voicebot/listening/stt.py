@@ -38,8 +38,8 @@ from voicebot.stt import PreloadedWhisperSTTService
 
 # 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
 _FRAME_S = 0.02
-_QUIET_BELOW_SPEECH_DB = 20.0
-_QUIET_FLOOR_DBFS = -45.0
+_QUIET_BELOW_SPEECH_DB = 35.0
+_QUIET_FLOOR_DBFS = -60.0
 
 
 def _frame_levels(pcm: bytes, sample_rate: int) -> np.ndarray:
