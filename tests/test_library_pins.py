@@ -84,3 +84,25 @@ def test_mlx_audio_kokoro_convolutions_take_the_conv_we_swap():
 def test_the_standard_forkserver_can_be_stopped():
     server = multiprocessing.forkserver.ForkServer()
     assert callable(getattr(server, "_stop", None)) and hasattr(server, "_forkserver_pid")
+
+
+def test_pipecat_segmented_stt_keeps_what_the_listening_whisper_reads():
+    from pipecat.services.stt_service import SegmentedSTTService
+
+    init = inspect.getsource(SegmentedSTTService.__init__)
+    assert "self._audio_buffer = bytearray()" in init and "self._user_speaking = False" in init
+    assert "self._segment_queue" in init
+    source = inspect.getsource(SegmentedSTTService)
+    assert "def _trailing_silence(self)" in source and "await self.process_generator(self.run_stt(audio))" in source
+    assert "def _handle_user_stopped_speaking(self" in source
+    assert callable(getattr(SegmentedSTTService, "_record_stt_audio_usage", None))
+    assert "self._user_id" in inspect.getsource(SegmentedSTTService.process_audio_frame)
+
+
+def test_pipecat_turn_analyzer_strategy_keeps_the_turns_transcript():
+    from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+    source = inspect.getsource(TurnAnalyzerUserTurnStopStrategy)
+    assert "self._text = frame.text" in source and 'self._text = ""' in source
+    assert "async def _reset(self)" in source and "async def trigger_user_turn_stopped" in inspect.getsource(
+        TurnAnalyzerUserTurnStopStrategy.__mro__[1])

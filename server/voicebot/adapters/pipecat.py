@@ -8,12 +8,18 @@
   first-clause aggregator releases part of it early.
 - ``WhisperSTTService`` loads its model in ``_load`` (from the constructor, per call); we
   hand it the model preloaded at start-up.
+- ``SegmentedSTTService`` keeps the utterance's audio, the VAD state and its queue of
+  segments to transcribe privately; the listening Whisper transcribes the audio while it
+  grows and queues the final pass itself.
+- ``TurnAnalyzerUserTurnStopStrategy`` keeps the turn's transcript privately; the held
+  reply compares it with the text it answered.
 """
 
 from __future__ import annotations
 
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import BaseTextAggregator, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
@@ -66,3 +72,43 @@ class PreloadableWhisperSTTService(WhisperSTTService):
         unsupported = self._unsupported_language()
         if unsupported:
             raise ValueError(unsupported)
+
+
+class SegmentInternals(PreloadableWhisperSTTService):
+    """The segmented service's private state, under names that say what it is."""
+
+    @property
+    def utterance_audio(self) -> bytearray:
+        """16-bit PCM since a little before the caller started speaking (grows while they do)."""
+        return self._audio_buffer
+
+    @property
+    def caller_speaking(self) -> bool:
+        """The VAD's last word: is the caller speaking?"""
+        return self._user_speaking
+
+    @caller_speaking.setter
+    def caller_speaking(self, value: bool) -> None:
+        self._user_speaking = value
+
+    @property
+    def caller_id(self) -> str:
+        return getattr(self, "_user_id", "")
+
+    @property
+    def whisper_model(self):
+        return self._model
+
+    def silence_padding(self) -> bytes:
+        """The silence appended to a segment before it is transcribed."""
+        return self._trailing_silence()
+
+    async def queue_final_pass(self, pcm: bytes) -> None:
+        """Transcribe ``pcm`` as the utterance's final segment (counted as STT usage)."""
+        self._record_stt_audio_usage(pcm)
+        await self._segment_queue.put(pcm + self._trailing_silence())
+
+
+def turn_transcript(strategy: TurnAnalyzerUserTurnStopStrategy) -> str:
+    """The transcript of the turn so far, as the stop strategy collected it."""
+    return strategy._text

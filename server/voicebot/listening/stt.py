@@ -34,6 +34,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
+from voicebot.adapters.pipecat import SegmentInternals
 from voicebot.stt import PreloadedWhisperSTTService
 
 # 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
@@ -82,7 +83,7 @@ class Loudness:
         return bool(np.all(levels[split:] < threshold))
 
 
-class ListeningWhisperSTTService(PreloadedWhisperSTTService):
+class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     """faster-whisper with partial transcripts during speech and a confirmed last partial."""
 
     def __init__(self, *, partial_every_s: float = 0.6, pause_s: float = 0.12, **kwargs):
@@ -100,46 +101,45 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService):
         return int(self.sample_rate * seconds) * 2
 
     async def process_frame(self, frame, direction: FrameDirection):
-        if isinstance(frame, VADUserStartedSpeakingFrame) and not self._user_speaking:
+        if isinstance(frame, VADUserStartedSpeakingFrame) and not self.caller_speaking:
             self._partial, self._partial_started_at = None, 0
         await super().process_frame(frame, direction)
 
     async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
         await super().process_audio_frame(frame, direction)
-        if not self._user_speaking or (self._partial_task is not None and not self._partial_task.done()):
+        if not self.caller_speaking or (self._partial_task is not None and not self._partial_task.done()):
             return
         if self._loudness is None:
             self._loudness = Loudness(self.sample_rate)
-        size = len(self._audio_buffer)
-        grown = size - self._partial_started_at
+        audio = self.utterance_audio
+        grown = len(audio) - self._partial_started_at
         if grown <= 0:
             return
-        pause = grown >= self._bytes(self._pause_s) and self._loudness.quiet_tail(bytes(self._audio_buffer),
-                                                                                   self._pause_s)
+        pause = grown >= self._bytes(self._pause_s) and self._loudness.quiet_tail(bytes(audio), self._pause_s)
         if pause or grown >= self._bytes(self._partial_every_s):
-            self._partial_started_at = size
-            self._partial_task = self.create_task(self._transcribe_partial(bytes(self._audio_buffer), pause),
+            self._partial_started_at = len(audio)
+            self._partial_task = self.create_task(self._transcribe_partial(bytes(audio), pause),
                                                   name="partial-transcript")
 
     async def _transcribe_partial(self, pcm: bytes, pause: bool) -> None:
-        text = await self._transcribe(pcm + self._trailing_silence())
-        if not self._user_speaking and self._partial is not None and len(pcm) <= self._partial[1]:
+        text = await self._transcribe(pcm + self.silence_padding())
+        if not self.caller_speaking and self._partial is not None and len(pcm) <= self._partial[1]:
             return  # the turn moved on meanwhile
         self._partial = (text, len(pcm))
         if not text:
             return
         result = {"covers_s": round(len(pcm) / self._bytes(1.0), 2), "pause": pause}
-        await self.push_frame(InterimTranscriptionFrame(text, self._user_id, time_now_iso8601(), result=result))
-        if pause and self._user_speaking:
-            await self.push_frame(EagerTranscriptionFrame(text, self._user_id, time_now_iso8601(), result=result))
+        await self.push_frame(InterimTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
+        if pause and self.caller_speaking:
+            await self.push_frame(EagerTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
-        self._user_speaking = False
+        self.caller_speaking = False
         if not self.is_usable:
-            self._audio_buffer.clear()
+            self.utterance_audio.clear()
             return
-        pcm = bytes(self._audio_buffer)
-        self._audio_buffer.clear()
+        pcm = bytes(self.utterance_audio)
+        self.utterance_audio.clear()
         running = self._partial_task if self._partial_task is not None and not self._partial_task.done() else None
         # Off the frame path: waiting here would hold back the audio behind this frame.
         self.create_task(self._finish(pcm, running), name="final-transcript")
@@ -152,15 +152,14 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService):
             text = self._partial[0]
             self.confirmed_partials += 1
             logger.debug(f"{self}: the last partial covers the utterance: [{text}]")
-            await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
+            await self.push_frame(TranscriptionFrame(text, self.caller_id, time_now_iso8601(), finalized=True))
             return
         self.final_passes += 1
-        self._record_stt_audio_usage(pcm)
-        await self._segment_queue.put(pcm + self._trailing_silence())
+        await self.queue_final_pass(pcm)
 
     async def _transcribe(self, pcm: bytes) -> str:
         """The text of ``pcm`` with the service's own model and settings (as ``run_stt``)."""
-        model = self._model
+        model = self.whisper_model
         if model is None:
             return ""
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0

@@ -23,6 +23,8 @@ from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, NormalizedMatch
 
+from voicebot.adapters.pipecat import turn_transcript
+
 
 class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     """Smart Turn decides; a pause's transcript starts the reply early, held until then."""
@@ -44,7 +46,8 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         return await super().process_frame(frame)
 
     async def _speculate(self, text: str) -> None:
-        text = (self._text + " " + text).strip() if self._text else text.strip()
+        said = turn_transcript(self)
+        text = f"{said} {text}".strip() if said else text.strip()
         if not text or (self._speculation is not None and self._speculation.text == text):
             return
         if self._speculation is not None:
@@ -65,15 +68,16 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
         speculation, self._speculation = self._speculation, None
-        if speculation is not None and self._match_policy.matches(speculation.text, self._text):
+        final = turn_transcript(self)
+        if speculation is not None and self._match_policy.matches(speculation.text, final):
             self.kept += 1
-            logger.debug(f"{self}: the held reply answers the turn: [{self._text}]")
+            logger.debug(f"{self}: the held reply answers the turn: [{final}]")
             await self.trigger_user_turn_finalized(enable_user_speaking_frames=enable_user_speaking_frames,
                                                    confirms_speculation=True)
             return
         if speculation is not None:
             self.dropped += 1
-            logger.debug(f"{self}: held reply dropped (final [{self._text}] is not [{speculation.text}])")
+            logger.debug(f"{self}: held reply dropped (final [{final}] is not [{speculation.text}])")
             await self.trigger_user_turn_speculation_cancelled()
         await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 
