@@ -58,9 +58,14 @@ export class View {
       vad_stop: "VAD", smart_turn: "Smart Turn", transcript: "transcript", turn_end: "turn end",
       llm_first_token: "LLM", tts_request: "to TTS", first_tts_audio: "TTS audio", bot_audio_out: "sent",
     };
-    this.stages.textContent = Object.entries(stages)
-      .map(([k, v]) => `${labels[k] ?? k} ${v.toFixed(2)} s`)
-      .join(" → ");
+    // Times are seconds after the caller's voice ended; llm_* are llama.cpp's own counts.
+    const times = Object.entries(stages).filter(([k]) => !k.startsWith("llm_"));
+    let text = times.map(([k, v]) => `${labels[k] ?? k} ${v.toFixed(2)} s`).join(" → ");
+    if (stages.llm_prompt_n != null) {
+      text += ` (LLM read ${stages.llm_prompt_n} new tokens in ${Math.round(stages.llm_prompt_ms ?? 0)} ms,`
+        + ` ${stages.llm_cache_n ?? 0} cached)`;
+    }
+    this.stages.textContent = text;
   }
 
   showLatency(s: VoicebotState): void {
