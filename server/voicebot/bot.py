@@ -234,6 +234,7 @@ def assemble_call(parts: CallParts) -> Call:
     parts.timeline.on_turn = report_turn
     if isinstance(parts.llm, LlamaCppLLMService):
         parts.llm.on_timings = parts.timeline.llm_timings
+    parts.tts.on_first_piece = parts.timeline.first_piece
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 

@@ -90,6 +90,11 @@ class CallTimeline(BaseObserver):
         self._turn: TurnStages | None = None
         self._logged = False
 
+    async def first_piece(self, cached: bool) -> None:
+        """Whether the turn's reply began with a phrase from the cache (no synthesis at all)."""
+        if self._turn is not None:
+            self._turn.llm.setdefault("tts_first_piece_cached", 1.0 if cached else 0.0)
+
     async def llm_timings(self, timings) -> None:
         """llama.cpp's account of the turn's completion (``LLMTurnTimings``), kept with the turn."""
         if self._turn is not None:

@@ -101,6 +101,9 @@ class KokoroIsolatedTTSService(TTSService):
         self._worker_source = worker_source or self._spawn_worker
         self._worker_sink = worker_sink
         self._phrases = phrases
+        self._reply_context: str | None = None
+        # Told, for each reply, whether its first piece came from the phrase cache.
+        self.on_first_piece: Callable[[bool], Awaitable[None]] | None = None
         self._worker: KokoroWorkerProcess | None = None
         self._init_lock = asyncio.Lock()
 
@@ -167,6 +170,11 @@ class KokoroIsolatedTTSService(TTSService):
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""
         cached = self._phrases.get(text) if self._phrases is not None else None
+        if context_id != self._reply_context:
+            # A reply's first piece: from the phrase cache or synthesized (reported per turn).
+            self._reply_context = context_id
+            if self.on_first_piece is not None:
+                await self.on_first_piece(cached is not None)
         if cached is not None and self._phrases.sample_rate == self.sample_rate:
             async for frame in self._play_cached(cached, context_id):
                 yield frame
