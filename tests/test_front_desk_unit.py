@@ -332,3 +332,23 @@ def test_every_fixed_question_of_the_desk_is_pre_synthesized():
     asked = set(re.findall(r'_ask\(\s*(?:Slot\.\w+|None)[^,]*,\s*"([^"{]+)"\)', source))
     asked |= set(re.findall(r'DeskReply\("([^"{]+)"', source))
     assert asked and asked <= set(dialog.FIXED_LINES), asked - set(dialog.FIXED_LINES)
+
+
+def test_the_desk_hears_each_of_the_callers_words_once(database):
+    """A second message, or words Pipecat added to the first: only the new ones reach the desk."""
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    from voicebot.front_desk.processor import FrontDeskProcessor
+
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    processor = FrontDeskProcessor(desk.dialog())
+    context = LLMContext(messages=[{"role": "assistant", "content": "Hello!"},
+                                   {"role": "user", "content": "Can I get two dragon rolls?"}])
+    assert processor._new_caller_words(context) == "Can I get two dragon rolls?"
+    context.messages[-1]["content"] += " and a miso soup to go."  # the answer was cut: the words were added
+    assert processor._new_caller_words(context) == "and a miso soup to go."
+    context.add_message({"role": "user", "content": "Oh, and a tea."})  # or a message of their own
+    assert processor._new_caller_words(context) == "Oh, and a tea."
+    context.add_message({"role": "assistant", "content": "Sure."})
+    context.add_message({"role": "user", "content": "(Notes for this question: x)\nThanks."})
+    assert processor._new_caller_words(context) == "Thanks."

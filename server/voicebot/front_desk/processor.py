@@ -42,7 +42,7 @@ class FrontDeskProcessor(FrameProcessor):
         super().__init__(**kwargs)
         self.dialog = dialog
         self.follow_up: str | None = None
-        self._handled_messages = 0  # context messages already given to the desk
+        self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
         self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
         self._speaking: str | None = None  # the desk's reply being spoken
 
@@ -84,19 +84,23 @@ class FrontDeskProcessor(FrameProcessor):
         await self._say(reply)
 
     def _new_caller_words(self, context: LLMContext) -> str:
-        """What the caller said since the desk last looked (a caller who pauses leaves several messages).
+        """What the caller said since the desk last looked.
 
-        Only after the bot's last answer: a turn the LLM answered ahead of its end (a held
-        reply, ``voicebot.listening``) reached the context without passing here.
+        The caller's words since the bot's last answer, less what the desk already heard of
+        them: a caller who pauses mid-sentence leaves a second message, or (when the bot's
+        answer was cut before a word of it was spoken) Pipecat adds their words to the first.
+        A turn the LLM answered ahead of its end (a held reply) never passed here.
         """
         messages = context.messages
         answered = max((i + 1 for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
                        default=0)
-        start = max(min(self._handled_messages, len(messages)), answered)
-        self._handled_messages = len(messages)
-        said = [without_notes(m["content"]) for m in messages[start:]
-                if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)]
-        return " ".join(s.strip() for s in said if s.strip())
+        said = " ".join(without_notes(m["content"]).strip() for m in messages[answered:]
+                        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
+        said = " ".join(said.split())
+        heard, self._heard = self._heard, said
+        if heard and said.startswith(heard):
+            return said[len(heard):].strip()
+        return said
 
     async def _say(self, reply: DeskReply) -> None:
         logger.info(f"{self}: front desk answers: {reply.text!r}")
