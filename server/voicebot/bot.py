@@ -45,6 +45,7 @@ from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
+from voicebot.front_desk.understanding import Slot
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
@@ -52,7 +53,7 @@ from voicebot.llm import create_llm_service
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
 from voicebot.preload import Preloaded
-from voicebot.stt import create_stt_service
+from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService, create_stt_service
 from voicebot.timeline import CallTimeline
 from voicebot.tts.service import KokoroIsolatedTTSService
 
@@ -235,6 +236,8 @@ def assemble_call(parts: CallParts) -> Call:
     if isinstance(parts.llm, LlamaCppLLMService):
         parts.llm.on_timings = parts.timeline.llm_timings
     parts.tts.on_first_piece = parts.timeline.first_piece
+    if isinstance(parts.stt, PreloadedWhisperSTTService):
+        parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 

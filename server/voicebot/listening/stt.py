@@ -162,6 +162,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         model = self.whisper_model
         if model is None:
             return ""
+        self.apply_context_prompt()
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         language = assert_given(self._settings.language)
         hotwords = assert_given(self._settings.hotwords)
