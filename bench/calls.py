@@ -338,6 +338,8 @@ async def run_scenarios(company_id: int, clock_name: str, scenarios: list[Scenar
             v2v = [s.get("bot_audio_out") for s in call.turn_stages_s if s.get("bot_audio_out") is not None]
             results.append({"scenario": scenario.name, "company": company_id, "clock": clock_name,
                             "passed": not problems, "problems": problems, "turns": len(scenario.said),
+                            # Answers beyond one per line said: a line cut in two by a pause, answered twice.
+                            "answered_early": max(0, len(call.turn_stages_s) - len(scenario.said)),
                             "duration_s": round(duration, 1), "voice_to_voice_s": [round(v, 2) for v in v2v],
                             "said": scenario.said, "heard": call.user_text(), "bot": bot_words})
             log(f"#{company_id} {clock_name:<7} {'ok ' if not problems else 'BAD'} {scenario.name} "
@@ -363,6 +365,8 @@ async def bench(scenarios: list[Scenario], clocks: list[str], workdir: Path, ser
                         "of": sum(1 for r in results if r["clock"] == clock)} for clock in clocks}
     v2v = [v for r in results for v in r["voice_to_voice_s"]]
     return {"passed": sum(r["passed"] for r in results), "of": len(results),
+            "answered_early": sum(r["answered_early"] for r in results),
+            "lines_said": sum(r["turns"] for r in results),
             "rule_breaking_rows": len(rule_breaking), "rule_breaking": rule_breaking, "by_clock": by_clock,
             "median_voice_to_voice_s": round(statistics.median(v2v), 2) if v2v else None,
             "server_args": server_args, "scenarios": results}
@@ -397,7 +401,8 @@ def main() -> int:
         print(json.dumps(summary))
         return 0
     print(f"\nscenarios passed: {summary['passed']}/{summary['of']}; rule-breaking rows: "
-          f"{summary['rule_breaking_rows']}; median voice-to-voice per turn {summary['median_voice_to_voice_s']} s")
+          f"{summary['rule_breaking_rows']}; median voice-to-voice per turn {summary['median_voice_to_voice_s']} s; "
+          f"lines answered before the caller finished: {summary['answered_early']} of {summary['lines_said']}")
     for clock, c in summary["by_clock"].items():
         print(f"  {clock:<8}{c['passed']}/{c['of']}")
     for line in summary["rule_breaking"]:

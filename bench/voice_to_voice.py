@@ -154,6 +154,7 @@ async def call_once(variant: Variant, wav: Path, index: int) -> dict:
         "longest_reply_gap_s": result.longest_reply_gap_s,
         "ttfb_s": {kind: (values[-1] if values else None) for kind, values in result.ttfb_by_kind.items()},
         "cpu_s": round(variant.cpu_seconds() - cpu_before, 2),
+        "answered_early": len(result.turn_stages_s) > 1,  # the question cut in two by a pause, answered twice
         "heard": result.user_text(),
         "answer": answer,
         "correct": bool(re.search(expected, answer, re.IGNORECASE)),
@@ -179,6 +180,7 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
         "n": len(calls),
         "answered": sum(c["voice_to_voice_s"] is not None for c in calls),
         "cpu_s_per_turn": median(c["cpu_s"] for c in calls),
+        "answered_early": sum(c["answered_early"] for c in calls),
         "idle_cpu_per_s": median(variant.idle_cpu),
         "env": env,
         "calls": calls,
