@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ from typing import Any
 
 import httpx
 from loguru import logger
+from pipecat.frames.frames import LLMTextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.utils.types import assert_given
+
+# Said when the model's process fails mid-answer (it is restarted; the next question is answered).
+LOST_ANSWER_APOLOGY = "Sorry, I lost my train of thought. Could you ask me that again?"
 
 # Characters after which the first clause of a reply can go to TTS (see voicebot.tts.clauses).
 _CLAUSE_END = frozenset(",.;:!?")
@@ -113,6 +118,20 @@ class LlamaCppLLMService(OpenAILLMService):
     async def get_chat_completions(self, context: LLMContext):
         stream = await super().get_chat_completions(context)
         return _TimedStream(stream, self._report)
+
+    async def _process_context(self, context: LLMContext):
+        """Answer the turn; if the model's process fails on the way, the caller hears an apology.
+
+        The supervisor (``voicebot.llm.process``) restarts the process within seconds; the
+        call goes on, and its next question is answered.
+        """
+        try:
+            await super()._process_context(context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.error(f"{self}: the LLM failed mid-answer ({type(e).__name__}: {e}); apologizing to the caller")
+            await self.push_frame(LLMTextFrame(f" {LOST_ANSWER_APOLOGY}"))
 
     async def _report(self, timings: LLMTurnTimings) -> None:
         if timings.tokens_before_clause is None:
