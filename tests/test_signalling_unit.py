@@ -86,7 +86,7 @@ def test_good_patch_and_end_of_candidates_marker():
 
 
 def test_admission_caps_calls_and_unconnected_offers():
-    admission = Admission(max_calls=3, max_pending_per_client=2, max_pending_total=8)
+    admission = Admission(max_calls=2, max_pending_per_client=2, max_pending_total=3)
     admission.reserve("a")
     admission.answered("a", "pc1")
     admission.reserve("a")
@@ -94,14 +94,32 @@ def test_admission_caps_calls_and_unconnected_offers():
         admission.reserve("a")
     assert per_client.value.status == 429
     admission.release("a")  # that offer failed
-    admission.connected("pc1")
+    assert admission.connected("pc1")
     admission.reserve("b")
     admission.answered("b", "pc2")
     admission.reserve("c")
     admission.answered("c", "pc3")
+    with pytest.raises(BadSignalling, match="Too many unconnected offers on this server") as total:
+        admission.reserve("d")  # three offers wait to connect: the total cap
+    assert total.value.status == 429
+    assert admission.connected("pc2")
+    assert not admission.connected("pc3"), "the lines filled up while pc3 was connecting"
     with pytest.raises(BadSignalling, match="All lines are busy") as busy:
         admission.reserve("d")
     assert busy.value.status == 503
-    admission.ended("pc2")  # an unconnected offer dropped
+    admission.ended("pc2")
     admission.reserve("d")
-    assert admission.status() == {"capacity": 3, "calls_in_progress": 1, "offers_pending": 1, "retry_after_s": 5}
+    assert admission.status() == {"capacity": 2, "calls_in_progress": 1, "offers_pending": 0, "retry_after_s": 5}
+
+
+def test_offers_that_never_connect_hold_no_place_of_a_call():
+    admission = Admission(max_calls=1, max_pending_per_client=2, max_pending_total=4)
+    for client, pc in (("10.0.0.1", "a1"), ("10.0.0.1", "a2"), ("10.0.0.2", "b1"), ("10.0.0.2", "b2")):
+        admission.reserve(client)
+        admission.answered(client, pc)
+    # Four junk offers wait; a real caller's offer would be refused only by the pending cap, never as busy.
+    assert admission.status()["calls_in_progress"] == 0 and admission.in_progress == 0
+    admission.ended("a1")
+    admission.reserve("10.0.0.3")
+    admission.answered("10.0.0.3", "real")
+    assert admission.connected("real")

@@ -4,8 +4,10 @@ On a small machine every call in progress slows the others (they share the cores
 server refuses calls beyond its capacity at signalling time, with a 503 and a
 ``Retry-After``, instead of degrading the calls already talking. An offer that has not
 connected yet is "pending": it holds a peer connection but nothing heavy (see
-:func:`voicebot.bot.run_bot`), and pending offers are capped per client address and in
-total (429), so that a burst of abandoned offers cannot starve real callers.
+:func:`voicebot.bot.run_bot`) and no call's place: offers that never connect cannot make
+real callers wait. Pending offers are still capped per client address and in total (429).
+Capacity is checked again when an offer connects: if the lines filled up meanwhile, that
+caller is told so and the connection is closed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class Admission:
 
     @property
     def in_progress(self) -> int:
-        return len(self.active) + len(self.pending) + sum(self._reserved.values())
+        """Calls talking, and offers being answered this instant (not the ones waiting to connect)."""
+        return len(self.active) + sum(self._reserved.values())
 
     def reserve(self, client: str) -> None:
         """Hold a place for an offer being answered, or raise 503 (full) / 429 (too many pending)."""
@@ -57,9 +60,13 @@ class Admission:
         self.release(client)
         self.pending[pc_id] = client
 
-    def connected(self, pc_id: str) -> None:
+    def connected(self, pc_id: str) -> bool:
+        """The caller connected: True if there is a line for them (else the call is refused)."""
         self.pending.pop(pc_id, None)
+        if len(self.active) >= self.max_calls:
+            return False
         self.active.add(pc_id)
+        return True
 
     def ended(self, pc_id: str) -> None:
         self.pending.pop(pc_id, None)

@@ -148,8 +148,10 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
                        f"(connection {connection.pc.connectionState}); offer dropped")
         await connection.disconnect()
         return
-    if admission is not None:
-        admission.connected(call_id)
+    if admission is not None and not admission.connected(call_id):
+        logger.warning(f"Call {call_id}: connected, but every line filled up meanwhile; closing it")
+        await connection.disconnect()
+        return
 
     def webrtc_transport() -> SmallWebRTCTransport:
         return SmallWebRTCTransport(webrtc_connection=connection,
