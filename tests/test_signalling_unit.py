@@ -99,17 +99,19 @@ def test_admission_caps_calls_and_unconnected_offers():
     admission.answered("b", "pc2")
     admission.reserve("c")
     admission.answered("c", "pc3")
+    admission.reserve("d")
+    admission.answered("d", "pc4")
     with pytest.raises(BadSignalling, match="Too many unconnected offers on this server") as total:
-        admission.reserve("d")  # three offers wait to connect: the total cap
+        admission.reserve("e")  # three offers wait to connect: the total cap
     assert total.value.status == 429
     assert admission.connected("pc2")
     assert not admission.connected("pc3"), "the lines filled up while pc3 was connecting"
     with pytest.raises(BadSignalling, match="All lines are busy") as busy:
-        admission.reserve("d")
+        admission.reserve("e")
     assert busy.value.status == 503
     admission.ended("pc2")
-    admission.reserve("d")
-    assert admission.status() == {"capacity": 2, "calls_in_progress": 1, "offers_pending": 0, "retry_after_s": 5}
+    admission.reserve("e")
+    assert admission.status() == {"capacity": 2, "calls_in_progress": 1, "offers_pending": 1, "retry_after_s": 5}
 
 
 def test_offers_that_never_connect_hold_no_place_of_a_call():
