@@ -74,6 +74,8 @@ fi
 
 # 3. The replicas: one warm TTS worker and one call each, to fit one small machine.
 export VOICEBOT_TTS_POOL_SIZE="${VOICEBOT_TTS_POOL_SIZE:-1}" VOICEBOT_MAX_CALLS="${VOICEBOT_MAX_CALLS:-1}"
+# nginx runs on this host: its X-Forwarded-For is believed, so per-address limits see the caller.
+export VOICEBOT_TRUSTED_PROXIES="${VOICEBOT_TRUSTED_PROXIES:-127.0.0.1}"
 upstreams=""
 replica_pids=()
 for i in $(seq 1 "$REPLICAS"); do

@@ -122,10 +122,16 @@ def test_sign_in_sets_a_strict_httponly_session_cookie_and_log_out_ends_it(tmp_p
 
 
 def test_the_cookie_is_secure_behind_an_https_proxy(tmp_path):
-    client, state = owner_server(tmp_path)
-    signed_in = client.post("/owner/login", data={"token": state.owner.credential.current()},
-                            headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+    client, state = owner_server(tmp_path, trusted_proxies="127.0.0.1")
+    via_proxy = TestClient(client.app, client=("127.0.0.1", 50000))
+    signed_in = via_proxy.post("/owner/login", data={"token": state.owner.credential.current()},
+                               headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
     assert "secure" in signed_in.headers["set-cookie"].lower()
+    # Anyone else saying so is not believed (the header is the client's own word).
+    direct = TestClient(client.app, client=("198.51.100.9", 50000))
+    signed_in = direct.post("/owner/login", data={"token": state.owner.credential.current()},
+                            headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+    assert "secure" not in signed_in.headers["set-cookie"].lower()
 
 
 def test_wrong_credentials_are_counted_per_address_and_slowed_down(tmp_path, captured_logs):

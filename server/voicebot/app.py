@@ -27,6 +27,7 @@ from voicebot.business import Company, Database
 from voicebot.config import ServerSettings
 from voicebot.llm import shutdown_llm
 from voicebot.owner.web import OwnerAccess, owner_router
+from voicebot.peers import TrustedProxies, client_address
 from voicebot.preload import Preloaded, preload
 from voicebot.signalling import MAX_BODY_BYTES, BadSignalling, offer_request, parse_json_object, patch_request
 from voicebot.tts import forkserver
@@ -89,6 +90,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     app = FastAPI(title="voicebot", lifespan=lifespan)
     app.state.voicebot = state
+    app.state.trusted_proxies = TrustedProxies.parse(state.settings.trusted_proxies)
 
     @app.get("/health")
     async def health():
@@ -192,7 +194,7 @@ def _pool_status(state: ServerState) -> dict | None:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
 
 
 async def _preload(state: ServerState) -> None:

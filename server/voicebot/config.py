@@ -294,6 +294,8 @@ class ServerSettings:
     clock: datetime | time | None = None
     # Work while the caller speaks: partial transcripts, LLM prefill and a held reply (voicebot.listening).
     listen_ahead: bool = True
+    # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks, comma-separated).
+    trusted_proxies: str = ""
 
 
 def parse_clock(text: str | None) -> datetime | time | None:
@@ -386,4 +388,5 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
         clock=parse_clock(env_text("VOICEBOT_CLOCK")),
         listen_ahead=env_flag("VOICEBOT_LISTEN_AHEAD", True),
+        trusted_proxies=env_text("VOICEBOT_TRUSTED_PROXIES", ""),
     )

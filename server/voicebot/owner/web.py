@@ -25,6 +25,7 @@ from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, tok
 from voicebot.owner.limiter import FailureLimiter
 from voicebot.owner.page import login_page, owner_page
 from voicebot.owner.sessions import COOKIE_NAME, OwnerSessions
+from voicebot.peers import client_address, reached_over_https
 
 COOKIE_PATH = "/owner"
 MAX_FORM_BYTES = 4096
@@ -188,10 +189,9 @@ async def _form_token(request: Request) -> str:
 
 
 def _https(request: Request) -> bool:
-    """Reached over https, directly or through a proxy that says so (then the cookie is Secure)."""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
+    """Reached over https, directly or through a trusted proxy that says so (then the cookie is Secure)."""
+    return reached_over_https(request)
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
