@@ -394,7 +394,8 @@ class FrontDeskDialog:
         if request.day is None:
             return self._say(notes, self._ask(Slot.DAY, "Which day would you like?"))
         if request.time is None:
-            return self._say(notes, self._ask(Slot.TIME, f"What time would you like on {request.day}?"))
+            day = re.sub(r"^(on|this|for)\s+", "", request.day, flags=re.I)
+            return self._say(notes, self._ask(Slot.TIME, f"What time would you like on {day}?"))
         if request.when is None:
             try:
                 when = self.bookings.when(request.day, request.time)

@@ -92,6 +92,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self._pause_s = pause_s
         self._partial_task: asyncio.Task | None = None
         self._partial: tuple[str, int] | None = None  # (text, bytes of the utterance it covers)
+        self._utterance = 0  # counts VAD starts: a partial belongs to the utterance it was made of
         self._partial_started_at = 0  # bytes of the utterance when the last partial started
         self._loudness: Loudness | None = None
         self.confirmed_partials = 0
@@ -102,6 +103,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
 
     async def process_frame(self, frame, direction: FrameDirection):
         if isinstance(frame, VADUserStartedSpeakingFrame) and not self.caller_speaking:
+            self._utterance += 1
             self._partial, self._partial_started_at = None, 0
         await super().process_frame(frame, direction)
 
@@ -118,13 +120,13 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         pause = grown >= self._bytes(self._pause_s) and self._loudness.quiet_tail(bytes(audio), self._pause_s)
         if pause or grown >= self._bytes(self._partial_every_s):
             self._partial_started_at = len(audio)
-            self._partial_task = self.create_task(self._transcribe_partial(bytes(audio), pause),
+            self._partial_task = self.create_task(self._transcribe_partial(bytes(audio), pause, self._utterance),
                                                   name="partial-transcript")
 
-    async def _transcribe_partial(self, pcm: bytes, pause: bool) -> None:
+    async def _transcribe_partial(self, pcm: bytes, pause: bool, utterance: int) -> None:
         text = await self._transcribe(pcm + self.silence_padding())
-        if not self.caller_speaking and self._partial is not None and len(pcm) <= self._partial[1]:
-            return  # the turn moved on meanwhile
+        if utterance != self._utterance:
+            return  # the caller has started another utterance meanwhile: this one is stale
         self._partial = (text, len(pcm))
         if not text:
             return
@@ -142,14 +144,16 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self.utterance_audio.clear()
         running = self._partial_task if self._partial_task is not None and not self._partial_task.done() else None
         # Off the frame path: waiting here would hold back the audio behind this frame.
-        self.create_task(self._finish(pcm, running), name="final-transcript")
+        self.create_task(self._finish(pcm, running, self._utterance), name="final-transcript")
 
-    async def _finish(self, pcm: bytes, running: asyncio.Task | None) -> None:
+    async def _finish(self, pcm: bytes, running: asyncio.Task | None, utterance: int) -> None:
         if running is not None:
             await asyncio.wait([running])
         loudness = self._loudness or Loudness(self.sample_rate)
-        if self._partial is not None and self._partial[0] and loudness.quiet_after(pcm, self._partial[1]):
-            text = self._partial[0]
+        partial = self._partial if utterance == self._utterance else None
+        self._partial = None  # used once: the next utterance starts afresh
+        if partial is not None and partial[0] and partial[1] <= len(pcm) and loudness.quiet_after(pcm, partial[1]):
+            text = partial[0]
             self.confirmed_partials += 1
             logger.debug(f"{self}: the last partial covers the utterance: [{text}]")
             await self.push_frame(TranscriptionFrame(text, self.caller_id, time_now_iso8601(), finalized=True))
