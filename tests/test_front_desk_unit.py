@@ -352,3 +352,18 @@ def test_the_desk_hears_each_of_the_callers_words_once(database):
     context.add_message({"role": "assistant", "content": "Sure."})
     context.add_message({"role": "user", "content": "(Notes for this question: x)\nThanks."})
     assert processor._new_caller_words(context) == "Thanks."
+
+
+def test_no_thanks_after_an_answer_ends_the_call(database):
+    bye, = call(database, ["No thanks."])
+    assert bye.end_call
+
+
+def test_a_question_the_data_says_nothing_about_is_noted_as_unknown_for_the_llm(database):
+    from voicebot.front_desk.notes import NOTHING_KNOWN, KnowledgeNotes
+
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
+    assert NOTHING_KNOWN in notes.annotated("Do you have live music on the weekends?")[0]
+    assert NOTHING_KNOWN not in notes.annotated("Where are you located?")[0]
+    assert NOTHING_KNOWN not in notes.annotated("Is there parking?")[0]

@@ -216,6 +216,9 @@ class FrontDeskDialog:
         requests = heard.intents - {Intent.GOODBYE}
         if Intent.GOODBYE in heard.intents and not requests and not heard.details and not heard.question:
             return True
+        if (heard.no and re.search(r"\bthanks?\b|\bthank you\b", heard.text, re.I) and not requests
+                and not heard.details and not heard.question and len(heard.text.split()) <= 5):
+            return True  # "No thanks." after an answer: the caller is done
         return (expecting is Slot.ANYTHING_ELSE and heard.no and not requests and not heard.details
                 and not heard.question)
 

@@ -12,6 +12,14 @@ from voicebot.business.desk import Clock
 from voicebot.business.knowledge import KnowledgeBase, search_terms
 from voicebot.business.prompt import NOTES_MARKER, clock_note, day_hours_notes, with_notes
 
+# What the system prompt itself answers (who, where, when, how to reach us, what we serve).
+_PROMPT_TOPICS = frozenset("""where located location address street directions find phone number call reach hours
+open opening close closing closed time today tonight tomorrow reservation reservations reserve book booking takeout
+pickup order menu food serve eat kind type name who what""".split())
+# Said when the data holds nothing for a question (the 1.5B model otherwise makes an answer up).
+NOTHING_KNOWN = ("Our information says nothing about this: say you are not sure and offer to take a message "
+                 "for the staff.")
+
 # Words that make the current time worth telling the LLM ("are you still open?").
 _TIME_WORDS = frozenset({"now", "open", "close", "closing", "closed", "today", "tonight", "still", "late", "hours"})
 
@@ -50,8 +58,11 @@ class KnowledgeNotes(FrameProcessor):
         now = self._clock()
         if self._company is not None:
             notes[:0] = day_hours_notes(self._company, now, words)
-        if _TIME_WORDS.intersection(search_terms(words)):
+        terms = search_terms(words)
+        if _TIME_WORDS.intersection(terms):
             notes.insert(0, clock_note(now))
+        if not hits and not notes and terms and not _PROMPT_TOPICS.intersection(terms) and "?" in words:
+            notes.append(NOTHING_KNOWN)
         return with_notes(words, notes), [entry_id for entry_id, _ in hits]
 
     async def _annotate(self, frame: LLMContextFrame) -> None:
