@@ -180,6 +180,9 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
         "n": len(calls),
         "answered": sum(c["voice_to_voice_s"] is not None for c in calls),
         "cpu_s_per_turn": median(c["cpu_s"] for c in calls),
+        # Replies whose first piece was played from the phrase cache (no synthesis), by who answered.
+        "first_piece_cached": {kind: sum(c["stages"].get("tts_first_piece_cached") == 1.0 for c in calls
+                                         if c["answered_by"] == kind) for kind in ("llm", "desk")},
         "answered_early": sum(c["answered_early"] for c in calls),
         "idle_cpu_per_s": median(variant.idle_cpu),
         "env": env,
@@ -233,7 +236,10 @@ def print_report(name: str, summary: dict) -> None:
     print(f"answers holding the expected fact: {summary['correct']}/{summary['n']}; "
           f"longest silence inside a reply: max {summary['longest_reply_gap_s']}s, median "
           f"{summary['median_reply_gap_s']}s; CPU per turn {summary['cpu_s_per_turn']}s; "
-          f"idle CPU {summary['idle_cpu_per_s']} s/s")
+          f"idle CPU {summary['idle_cpu_per_s']} s/s; first piece from the phrase cache: "
+          f"{summary['first_piece_cached']['llm']}/{summary['llm_turns']['n']} LLM turns, "
+          f"{summary['first_piece_cached']['desk']}/{summary['desk_turns']['n']} desk turns; "
+          f"answered before the caller finished: {summary['answered_early']}")
     print("median stages (seconds after the caller's voice ended; llm_*: llama.cpp's counts):")
     for stage, value in summary["stages"].items():
         if value is not None:
