@@ -7,8 +7,9 @@ Starts the server as the README does (company #2), makes one full call to warm u
 ``--vanish-every``-th caller is a separate process killed mid-greeting (no goodbye: the
 server must notice by itself). Reports, at the start and every 25 calls and at the end:
 the server's RSS and threads, its own and its children's RSS, processes under it, open
-file descriptors; then the error lines logged and whether a final full call (greeting,
-question, answer) works.
+file descriptors; the RSS slope over the second half of the calls (MB per call, a fitted
+line); then the error lines logged and whether a final full call (greeting, question,
+answer) works.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
         "calls": calls,
         "samples": samples,
         "server_rss_growth_pct": round(100 * (last["server_rss_mb"] - first["server_rss_mb"]) / first["server_rss_mb"], 1),
+        # Least-squares slope of the server's RSS (and with its children) over the second half of the calls.
+        "server_rss_mb_per_call_late": rss_slope(samples, "server_rss_mb", calls // 2),
+        "tree_rss_mb_per_call_late": rss_slope(samples, "tree_rss_mb", calls // 2),
         "process_growth": last["processes"] - first["processes"],
         "fd_growth": last["fds"] - first["fds"],
         "failed_calls": failures,
@@ -103,6 +107,15 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
         "final_call_ok": final.connect_to_first_audio_s is not None and final.voice_to_voice_s is not None,
         "final_call": {"first_audio_s": final.connect_to_first_audio_s, "voice_to_voice_s": final.voice_to_voice_s},
     }
+
+
+def rss_slope(samples: list[dict], key: str, after_calls: int) -> float | None:
+    """MB per call over the samples taken after ``after_calls`` calls (a fitted line: one sample is noise)."""
+    late = [(s["calls"], s[key]) for s in samples if s["calls"] >= after_calls]
+    if len(late) < 2:
+        return None
+    slope = np.polyfit([c for c, _ in late], [m for _, m in late], 1)[0]
+    return round(float(slope), 3)
 
 
 def main() -> int:
