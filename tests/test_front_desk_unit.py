@@ -367,3 +367,16 @@ def test_a_question_the_data_says_nothing_about_is_noted_as_unknown_for_the_llm(
     assert NOTHING_KNOWN in notes.annotated("Do you have live music on the weekends?")[0]
     assert NOTHING_KNOWN not in notes.annotated("Where are you located?")[0]
     assert NOTHING_KNOWN not in notes.annotated("Is there parking?")[0]
+
+
+@pytest.mark.parametrize(("company", "clock", "question", "answer"), [
+    (3, datetime(2026, 12, 2, 12, 0), "Are you open on Sundays?", "No, we're closed on Sundays."),
+    (2, datetime(2026, 12, 2, 12, 0), "Are you open on Sundays?", "Yes, on Sundays we're open noon to 9 PM."),
+    (2, datetime(2026, 12, 2, 12, 0), "What time do you close tonight?", "Tonight we close at 9 PM."),
+    (2, datetime(2026, 12, 2, 1, 0), "Are you open right now?", "No, we're closed right now; we open at noon today."),
+    (3, datetime(2026, 12, 2, 20, 0), "What time do you close tonight?", "We've closed for today"),
+    (1, datetime(2026, 12, 2, 12, 0), "When do you close on Saturday?", "On Saturdays we close at 10 PM."),
+])
+def test_hours_are_answered_from_the_data(database, company, clock, question, answer):
+    reply, = call(database, [question], company=company, clock=clock)
+    assert reply.text.startswith(answer), reply.text

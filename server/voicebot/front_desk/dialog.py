@@ -34,6 +34,7 @@ from voicebot.business.phone import missing_digits_question, normalized_phone, s
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import WhenError
+from voicebot.front_desk.hours import hours_answer
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
     BookingRequest,
@@ -601,6 +602,9 @@ class FrontDeskDialog:
         """A question the data answers exactly: allergens, prices, dishes not on the menu, a stored order."""
         if heard.allergens:
             return self._allergy_answer(heard)
+        hours = hours_answer(self.company, self.bookings.clock(), heard.text)
+        if hours is not None and not heard.dishes:
+            return hours
         order = self.stored.get(Intent.ORDER)
         if order is not None and not heard.dishes and (heard.asks_price or heard.asks_ready):
             lines = order.menu_lines()
