@@ -49,7 +49,8 @@ from voicebot.front_desk.understanding import Slot
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
-from voicebot.llm import create_llm_service
+from voicebot.llm import create_llm_service, embedded_process
+from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
 from voicebot.preload import Preloaded
@@ -175,6 +176,28 @@ class CallParts:
     timeline: CallTimeline
     opening: Callable[[LLMContext], Frame]  # what makes the bot speak first
     listen_ahead: bool = False  # work while the caller speaks (voicebot.listening)
+    pause_llm: LlamaProcess | None = None  # stopped while a reply's first clause is synthesized
+
+
+class FirstWordsFirst:
+    """Stops the LLM's process while a reply's first clause is synthesized, so the TTS worker has
+    the cores to itself; the process goes on when the first audio is out (or after a bound)."""
+
+    MAX_PAUSE_S = 2.0
+
+    def __init__(self, process: LlamaProcess):
+        self._process = process
+        self._resume: asyncio.TimerHandle | None = None
+
+    def __call__(self, synthesizing: bool) -> None:
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        if synthesizing:
+            self._process.pause()
+            self._resume = asyncio.get_running_loop().call_later(self.MAX_PAUSE_S, self._process.resume)
+        else:
+            self._process.resume()
 
 
 @dataclass
@@ -238,6 +261,8 @@ def assemble_call(parts: CallParts) -> Call:
     if isinstance(parts.llm, LlamaCppLLMService):
         parts.llm.on_timings = parts.timeline.llm_timings
     parts.tts.on_first_piece = parts.timeline.first_piece
+    if parts.pause_llm is not None:
+        parts.tts.on_first_synthesis = FirstWordsFirst(parts.pause_llm)
     if isinstance(parts.stt, PreloadedWhisperSTTService):
         parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
     return Call(worker=worker, context=context, front_desk=front_desk)
@@ -273,6 +298,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         timeline=timeline,
         opening=lambda context: opening_frame(preloaded, context),
         listen_ahead=settings.listen_ahead,
+        pause_llm=embedded_process() if settings.llm.pause_for_first_words else None,
     )
     call = assemble_call(parts)
     worker, transport = call.worker, parts.transport

@@ -217,6 +217,8 @@ class LLMConfig:
     generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
     context_size: int = 0  # embedded only, shared by the slots (0: 4096 per call taken at once)
     nice: int = 0  # embedded only: the LLM process's niceness (higher: the TTS worker goes first)
+    # embedded only: stop the LLM process while a reply's first clause is synthesized (its first words out first)
+    pause_for_first_words: bool = False
     poll: int = 50  # embedded only: llama.cpp's busy-wait level
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
@@ -240,6 +242,7 @@ class LLMConfig:
             generation_threads=env_number("VOICEBOT_LLM_GENERATION_THREADS", int, cls.generation_threads, env=env),
             context_size=env_number("VOICEBOT_LLM_CONTEXT", int, env=env) or cls.context_size,
             nice=env_number("VOICEBOT_LLM_NICE", int, cls.nice, env=env),
+            pause_for_first_words=env_flag("VOICEBOT_LLM_PAUSE_FOR_FIRST_WORDS", cls.pause_for_first_words, env=env),
             poll=env_number("VOICEBOT_LLM_POLL", int, cls.poll, env=env),  # 0 is a value, not "unset"
             cache_ram_mib=env_number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib, env=env),
             max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),

@@ -19,6 +19,7 @@ import atexit
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,15 @@ class LlamaProcess(LlamaEndpoint):
             process.kill()
             process.wait(5)
         logger.info(f"LLM: process {process.pid} stopped in {time.perf_counter() - started:.2f} s")
+
+    def pause(self) -> None:
+        """Stop the process from running (SIGSTOP) until :meth:`resume`: its HTTP streams wait."""
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGCONT)
 
     def kill_for_test(self) -> None:
         """SIGKILL the process, as a crash would (the supervisor restarts it)."""

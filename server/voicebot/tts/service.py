@@ -102,8 +102,11 @@ class KokoroIsolatedTTSService(TTSService):
         self._worker_sink = worker_sink
         self._phrases = phrases
         self._reply_context: str | None = None
+        self._first_pending = False
         # Told, for each reply, whether its first piece came from the phrase cache.
         self.on_first_piece: Callable[[bool], Awaitable[None]] | None = None
+        # Told when a reply's first piece starts being synthesized (True) and when its first audio is out (False).
+        self.on_first_synthesis: Callable[[bool], None] | None = None
         self._worker: KokoroWorkerProcess | None = None
         self._init_lock = asyncio.Lock()
 
@@ -173,20 +176,28 @@ class KokoroIsolatedTTSService(TTSService):
         if context_id != self._reply_context:
             # A reply's first piece: from the phrase cache or synthesized (reported per turn).
             self._reply_context = context_id
+            self._first_pending = cached is None
             if self.on_first_piece is not None:
                 await self.on_first_piece(cached is not None)
         if cached is not None and self._phrases.sample_rate == self.sample_rate:
             async for frame in self._play_cached(cached, context_id):
                 yield frame
             return
+        first = self._first_pending
+        self._first_pending = False
         try:
             if not await self.warm_up():
                 yield ErrorFrame(error=f"{self}: Kokoro TTS worker is unavailable")
                 return
             await self.start_tts_usage_metrics(text)
+            if first and self.on_first_synthesis is not None:
+                self.on_first_synthesis(True)
             async for piece in self._worker.synthesize(
                 text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0)
             ):
+                if first and self.on_first_synthesis is not None:
+                    self.on_first_synthesis(False)
+                    first = False
                 await self.stop_ttfb_metrics()
                 pcm = piece.pcm
                 if piece.sample_rate != self.sample_rate:
@@ -200,6 +211,8 @@ class KokoroIsolatedTTSService(TTSService):
             logger.error(f"{self}: synthesis failed: {e}")
             yield ErrorFrame(error=f"{self}: {e}")
         finally:
+            if first and self.on_first_synthesis is not None:
+                self.on_first_synthesis(False)
             await self.stop_ttfb_metrics()
 
     async def _play_cached(self, pcm: bytes, context_id: str) -> AsyncGenerator[Frame, None]:
