@@ -25,7 +25,7 @@ from voicebot.admission import Admission
 from voicebot.bot import run_bot
 from voicebot.business import Company, Database
 from voicebot.config import ServerSettings
-from voicebot.llm import shutdown_llm
+from voicebot.llm import embedded_process, shutdown_llm
 from voicebot.owner.web import OwnerAccess, owner_router
 from voicebot.peers import TrustedProxies, client_address
 from voicebot.preload import Preloaded, preload
@@ -104,6 +104,7 @@ def create_app(state: ServerState) -> FastAPI:
             "active_calls": len(state.calls),
             "admission": state.admission.status(),
             "tts_worker_pids": live_worker_pids(),
+            "llm_process": _llm_status(),
             "tts_pool": _pool_status(state),
             "preload_s": {k: round(v, 2) for k, v in state.preloaded.timings.items()} if state.preloaded else {},
             "uptime_s": round(time.monotonic() - state.started_at, 1),
@@ -184,6 +185,14 @@ def create_app(state: ServerState) -> FastAPI:
                     "Run <code>npm ci && npm run build</code> in <code>client/</code>.</p>")
 
     return app
+
+
+def _llm_status() -> dict | None:
+    """The embedded model's process: its pid, whether it answers, how often it was restarted."""
+    process = embedded_process()
+    if process is None:
+        return None
+    return {"pid": process.pid, "running": process.running, "restarts": process.restarts}
 
 
 def _pool_status(state: ServerState) -> dict | None:
