@@ -276,8 +276,37 @@ def test_a_database_failure_is_told_to_the_caller_and_nothing_is_claimed(databas
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(desk.bookings, "book", broken)
+    before = last_id(database, schema.messages)
     reply = dialog.respond("Yes.")
     assert reply.text == SAVE_FAILED and "all set" not in reply.text
+    taken = dialog.respond("Yes, please.")  # the message says what the caller asked for
+    assert "passed your message on" in taken.text
+    [message] = new_rows(database, schema.messages, before)
+    assert message.text == "Please book a table for 2 on Friday, December 4 at 7 PM." and message.phone == "5035554444"
+
+
+def test_a_message_is_kept_while_the_database_is_down_and_stored_when_it_is_back(database, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from voicebot.business.messages import MessagePad
+
+    pad = MessagePad(database, CompanyRepository(database).get(2), lambda: WEDNESDAY_LUNCH,
+                     spool=tmp_path / "spool.jsonl")
+    real_insert = pad._insert
+
+    def down(row):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(pad, "_insert", down)
+    before = last_id(database, schema.messages)
+    kept = pad.take("Dee", "503 555 1212", "Call me about the party.")
+    assert kept.ok and "written your message down" in kept.summary and (tmp_path / "spool.jsonl").exists()
+    assert new_rows(database, schema.messages, before) == []
+    monkeypatch.setattr(pad, "_insert", real_insert)
+    assert pad.take("Eli", "503 555 3434", "Please call back.").ok  # the database is back: the kept one goes first
+    assert [(m.name, m.text) for m in new_rows(database, schema.messages, before)] == [
+        ("Dee", "Call me about the party."), ("Eli", "Please call back.")]
+    assert not (tmp_path / "spool.jsonl").exists()
 
 
 def test_just_before_closing_an_order_is_ready_before_close_and_a_booking_tonight_is_refused(database):

@@ -283,7 +283,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         # Fired first: the worker loads while everything below is built and the LLM runs.
         warmup_task = asyncio.create_task(warmup_tts_worker(tts, timeline), name=f"tts-warmup-{call_id}")
 
-    desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock)
+    desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock,
+                     spool=settings.data_dir / f"messages-company-{preloaded.company.id}.jsonl")
     turn_analyzer = preloaded.smart_turn.take()
     slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(

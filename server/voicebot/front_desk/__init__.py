@@ -8,6 +8,7 @@ before the LLM, and ``notes`` gives the LLM the business knowledge for the other
 from __future__ import annotations
 
 from datetime import datetime, time
+from pathlib import Path
 
 from voicebot.business.bookings import BookingBook
 from voicebot.business.database import Company, Database
@@ -21,12 +22,13 @@ from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 class FrontDesk:
     """One company's bookings, orders, messages and knowledge, on the restaurant's clock."""
 
-    def __init__(self, database: Database, company: Company, clock: datetime | time | None = None):
+    def __init__(self, database: Database, company: Company, clock: datetime | time | None = None,
+                 spool: Path | None = None):
         self.company = company
         self.clock = company_clock(company, clock)  # the restaurant's wall clock, shared by every desk
         self.bookings = BookingBook(database, company, self.clock)
         self.orders = OrderDesk(database, company, self.clock)
-        self.messages = MessagePad(database, company, self.clock)
+        self.messages = MessagePad(database, company, self.clock, spool)
         self.knowledge = KnowledgeBase(database, company.id)
 
     def dialog(self) -> FrontDeskDialog:

@@ -561,6 +561,9 @@ class FrontDeskDialog:
                                                                        caller.phone, request.pickup_at))
             key = "order_id"
         elif isinstance(request, MessageRequest):
+            contact = self._contact_question("message")
+            if contact is not None or not request.text:
+                return self._next_step(request, notes or [])  # the offer of a message was taken: its details
             result = self._guarded(lambda: self.messages.take(caller.name, caller.phone, request.text))
             key = "message_id"
         else:
@@ -568,7 +571,7 @@ class FrontDeskDialog:
             result = self._guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
             key = "booking_id"
         if result is None:
-            return self._failed(notes or [])
+            return self._failed(notes or [], request)
         if not result.ok:
             if isinstance(request, BookingRequest):
                 request.available, request.when = False, None
@@ -592,9 +595,23 @@ class FrontDeskDialog:
             logger.exception("Front desk: the database operation failed")
             return None
 
-    def _failed(self, notes: list[str]) -> DeskReply:
-        self.request = MessageRequest() if not isinstance(self.request, MessageRequest) else self.request
-        return self._say(notes, self._ask(None, SAVE_FAILED))
+    def _failed(self, notes: list[str], request: Request | None = None) -> DeskReply:
+        """The database failed: say so (nothing was stored) and offer a message saying what was asked."""
+        if not isinstance(self.request, MessageRequest):
+            self.request = MessageRequest(text=self._as_message(request))
+        return self._say(notes, self._ask(Slot.CONFIRM if self.request.text else None, SAVE_FAILED))
+
+    def _as_message(self, request: Request | None) -> str | None:
+        """A failed request as a message for the staff to act on ("Please book a table for 4 …")."""
+        clock = self.bookings.clock()
+        if isinstance(request, BookingRequest) and request.when is not None:
+            return f"Please book a table for {request.party} {spoken_when(request.when, clock)}."
+        if isinstance(request, OrderRequest) and request.lines:
+            ready = f", ready {spoken_when(request.pickup_at, clock)}" if request.pickup_at else ""
+            return f"Please make an order for pickup: {listed(request.menu_lines())}{ready}."
+        if isinstance(request, CancelRequest) and request.chosen is not None:
+            return f"Please cancel {self.bookings.describe(request.chosen)}."
+        return None
 
     # --- answers from the data --------------------------------------------------------------
 
