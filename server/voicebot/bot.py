@@ -53,7 +53,7 @@ from voicebot.llm import create_llm_service, embedded_process
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
-from voicebot.preload import Preloaded
+from voicebot.preload import Preloaded, message_spool
 from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService, create_stt_service
 from voicebot.timeline import CallTimeline
 from voicebot.tts.service import KokoroIsolatedTTSService
@@ -284,7 +284,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         warmup_task = asyncio.create_task(warmup_tts_worker(tts, timeline), name=f"tts-warmup-{call_id}")
 
     desk = FrontDesk(preloaded.database, preloaded.company, clock=settings.clock,
-                     spool=settings.data_dir / f"messages-company-{preloaded.company.id}.jsonl")
+                     spool=message_spool(settings, preloaded.company))
     turn_analyzer = preloaded.smart_turn.take()
     slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(

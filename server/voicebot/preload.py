@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from loguru import logger
@@ -23,6 +24,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from voicebot.business import Company, Database
 from voicebot.business.desk import company_clock
 from voicebot.business.knowledge import KnowledgeBase
+from voicebot.business.messages import MessagePad
 from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, LLMBackend, ServerSettings, TTSWarmup, choose_backend, forkserver_enabled
 from voicebot.front_desk.dialog import company_lines
@@ -162,6 +164,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
 
     if choose_backend(settings.llm) is LLMBackend.EMBEDDED:
         loaded.llm_slots = SlotPool(settings.max_calls)
+    await asyncio.to_thread(_replay_kept_messages, settings, company, database)
     step = len(steps)
     if pool_mode:
         step += 1
@@ -195,6 +198,19 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         # The desk's fixed sentences and common first words, after start-up: calls may already come in.
         loaded.background = asyncio.create_task(_load_fixed_phrases(loaded), name="fixed-phrases")
     return loaded
+
+
+def _replay_kept_messages(settings: ServerSettings, company: Company, database: Database) -> None:
+    """Messages kept in the spool while the database was down go into it now."""
+    try:
+        MessagePad(database, company, spool=message_spool(settings, company)).replay()
+    except Exception as e:  # still down: they wait for the next message
+        logger.warning(f"Messages kept while the database was down are still waiting: {e}")
+
+
+def message_spool(settings: ServerSettings, company: Company) -> Path:
+    """Where a company's messages wait while the database is down."""
+    return settings.data_dir / f"messages-company-{company.id}.jsonl"
 
 
 async def _load_fixed_phrases(loaded: Preloaded) -> None:
