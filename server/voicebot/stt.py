@@ -46,10 +46,11 @@ def load_whisper_model(settings: WhisperConfig):
         return _models[key]
 
 
-# Told to Whisper when the caller is about to say a phone number: with it, tiny.en wrote
-# 38 of 40 spoken numbers right (4 Kokoro voices), without it 36 (it drops a repeated digit,
-# "five five five" → "55"); measured 2026-12-02 with a one-off script over bench voices.
-PHONE_NUMBER_PROMPT = "My phone number is 503 555 1234."
+# Told to Whisper when the caller is about to say a phone number. tiny.en with our hotwords,
+# 40 spoken numbers (10 numbers, 4 Kokoro voices, 2026-12-02): without a prompt 36 right (it
+# drops a repeated digit, "five five five" → "55"); "My phone number is 503 555 1234." 38;
+# this one, with dashes, 40; two example numbers 37.
+PHONE_NUMBER_PROMPT = "My phone number is 503-555-1234."
 
 
 class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
