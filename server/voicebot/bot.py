@@ -289,7 +289,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
     slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(
         transport=make_transport(),
-        stt=create_stt_service(settings.stt, hotwords=speech_vocabulary(preloaded.company),
+        stt=create_stt_service(settings.stt,
+                               hotwords=speech_vocabulary(preloaded.company, desk.knowledge.faq_topic_words()),
                                listening=settings.listen_ahead),
         desk=desk,
         llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()), slot=slot),

@@ -67,6 +67,11 @@ class KnowledgeBase:
             return None
         return scored[0][1]
 
+    def faq_topic_words(self) -> list[str]:
+        """The words of the owner's FAQ topics ("parking", "wifi"), for speech recognition."""
+        return list(dict.fromkeys(w for topic_words, _ in self._faq_entries() for w in topic_words
+                                  if w not in _GENERIC_TOPIC_WORDS))
+
     def faq_answers(self) -> list[str]:
         """Every FAQ answer the owner wrote (the desk says them word for word)."""
         return [answer for _, answer in self._faq_entries()]

@@ -122,12 +122,15 @@ def without_notes(text: str) -> str:
     return text
 
 
-def speech_vocabulary(company: Company) -> str:
+def speech_vocabulary(company: Company, topics: list[str] | None = None) -> str:
     """The business's own words, to bias speech recognition towards them.
 
     Whisper hears "dragon roll" as "drag and roll" and "miso soup" as "missile soup"
-    unless it is told these words are likely; names, menu items and the address are.
+    unless it is told these words are likely; names, menu items and the address are, and
+    the words of the owner's FAQ topics (``topics``: "wifi" was heard as "wiper"). Measured
+    2026-12-02 on 42 spoken questions (two voices): 3.1 % of words missed with the menu
+    words, 2.4 % with the FAQ topics too.
     """
     names = [company.name] + [item.name.split(",")[0] for item in company.menu[:40]]
     street = company.address.split(",")[0].lstrip("0123456789 ")
-    return ", ".join(dict.fromkeys(names + [street]))
+    return ", ".join(dict.fromkeys(names + [street] + list(topics or [])))
