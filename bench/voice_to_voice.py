@@ -81,9 +81,15 @@ def median(values) -> float | None:
 class Variant:
     """A server under test: its URL, the processes whose CPU it costs, and how to stop it."""
 
-    def __init__(self, name: str, url: str, pids: list[int], stop):
-        self.name, self.url, self.pids, self.stop = name, url, pids, stop
+    def __init__(self, name: str, url: str, pids: list[int], stop, log: Path | None = None):
+        self.name, self.url, self.pids, self.stop, self.log = name, url, pids, stop, log
         self.idle_cpu: list[float] = []  # CPU seconds per second while the others were called
+
+    def count(self, text: str) -> int:
+        """Lines of the server's output that contain ``text`` (held replies kept, partials confirmed…)."""
+        if self.log is None or not self.log.exists():
+            return 0
+        return sum(text in line for line in self.log.read_text(errors="replace").splitlines())
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -101,7 +107,7 @@ class Variant:
 def start_ours(name: str, workdir: Path, server_args: list[str], env: dict[str, str]) -> Variant:
     server = LocalServer.start(workdir / name, "2", "--tts-pool-size", "1", *server_args,
                                env={"VOICEBOT_CLOCK": CLOCK, **env})
-    return Variant(name, server.url, [server.process.pid], server.stop)
+    return Variant(name, server.url, [server.process.pid], server.stop, server.log_path)
 
 
 def start_stock(workdir: Path) -> Variant:
@@ -186,6 +192,12 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
         "first_piece_cached": {kind: sum(c["stages"].get("tts_first_piece_cached") == 1.0 for c in calls
                                          if c["answered_by"] == kind) for kind in ("llm", "desk")},
         "answered_early": sum(c["answered_early"] for c in calls),
+        # How the listening pipeline fared (from the server's log): transcripts taken from the last
+        # partial or needing a final pass, and replies prepared at a pause that were kept or dropped.
+        "listening": {"partial_confirmed": variant.count("transcript from the last partial"),
+                      "final_pass": variant.count("transcript needs a final pass"),
+                      "held_reply_kept": variant.count("held reply kept"),
+                      "held_reply_dropped": variant.count("held reply dropped")},
         "idle_cpu_per_s": median(variant.idle_cpu),
         "env": env,
         "calls": calls,
@@ -241,7 +253,7 @@ def print_report(name: str, summary: dict) -> None:
           f"idle CPU {summary['idle_cpu_per_s']} s/s; first piece from the phrase cache: "
           f"{summary['first_piece_cached']['llm']}/{summary['llm_turns']['n']} LLM turns, "
           f"{summary['first_piece_cached']['desk']}/{summary['desk_turns']['n']} desk turns; "
-          f"answered before the caller finished: {summary['answered_early']}")
+          f"answered before the caller finished: {summary['answered_early']}; listening: {summary['listening']}")
     print("median stages (seconds after the caller's voice ended; llm_*: llama.cpp's counts):")
     for stage, value in summary["stages"].items():
         if value is not None:

@@ -155,10 +155,11 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         if partial is not None and partial[0] and partial[1] <= len(pcm) and loudness.quiet_after(pcm, partial[1]):
             text = partial[0]
             self.confirmed_partials += 1
-            logger.debug(f"{self}: the last partial covers the utterance: [{text}]")
+            logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
             await self.push_frame(TranscriptionFrame(text, self.caller_id, time_now_iso8601(), finalized=True))
             return
         self.final_passes += 1
+        logger.info(f"{self}: transcript needs a final pass (speech after the last partial)")
         await self.queue_final_pass(pcm)
 
     async def _transcribe(self, pcm: bytes) -> str:

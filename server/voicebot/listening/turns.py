@@ -63,7 +63,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         speculation, self._speculation = self._speculation, None
         if speculation is not None:
             self.dropped += 1
-            logger.debug(f"{self}: held reply dropped ({why}): [{speculation.text}]")
+            logger.info(f"{self}: held reply dropped ({why}): [{speculation.text}]")
             await self.trigger_user_turn_speculation_cancelled()
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
@@ -71,13 +71,13 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         final = turn_transcript(self)
         if speculation is not None and self._match_policy.matches(speculation.text, final):
             self.kept += 1
-            logger.debug(f"{self}: the held reply answers the turn: [{final}]")
+            logger.info(f"{self}: held reply kept: the final transcript is the one it answered: [{final}]")
             await self.trigger_user_turn_finalized(enable_user_speaking_frames=enable_user_speaking_frames,
                                                    confirms_speculation=True)
             return
         if speculation is not None:
             self.dropped += 1
-            logger.debug(f"{self}: held reply dropped (final [{final}] is not [{speculation.text}])")
+            logger.info(f"{self}: held reply dropped (final [{final}] is not [{speculation.text}])")
             await self.trigger_user_turn_speculation_cancelled()
         await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 
