@@ -216,7 +216,9 @@ class LLMConfig:
     threads: int = 2  # embedded only
     generation_threads: int = 0  # embedded only: threads while writing (0: ``threads``)
     context_size: int = 0  # embedded only, shared by the slots (0: 4096 per call taken at once)
-    nice: int = 0  # embedded only: the LLM process's niceness (higher: the TTS worker goes first)
+    # embedded only: the LLM process's niceness: Whisper (while the caller speaks) and the TTS worker
+    # (the reply's first words) go first; the LLM has the cores they leave.
+    nice: int = 10
     # embedded only: stop the LLM process while a reply's first clause is synthesized (its first words out first)
     pause_for_first_words: bool = False
     poll: int = 50  # embedded only: llama.cpp's busy-wait level

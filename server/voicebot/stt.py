@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from loguru import logger
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -75,6 +76,10 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     def preloaded_model(self):
         return load_whisper_model(self._stt_settings)
 
+    def partial_model(self):
+        """A single-threaded instance of the same model, for cheap passes beside the main one."""
+        return load_whisper_model(replace(self._stt_settings, threads=1))
+
     def apply_context_prompt(self) -> None:
         """Use the prompt the conversation calls for now (None: no prompt)."""
         if self.context_prompt is not None:
@@ -136,8 +141,9 @@ def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, lis
 
 
 def preload_stt(settings: WhisperConfig) -> None:
-    """Load the model now (server start-up) so no call pays for it."""
+    """Load the model now (server start-up) so no call pays for it (and its one-thread instance for partials)."""
     if settings.engine == "faster-whisper":
         load_whisper_model(settings)
+        load_whisper_model(replace(settings, threads=1))
     else:
         create_stt_service(settings)

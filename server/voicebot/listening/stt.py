@@ -54,6 +54,10 @@ def _frame_levels(pcm: bytes, sample_rate: int) -> np.ndarray:
     return 20 * np.log10(rms)
 
 
+def _running(task: asyncio.Task | None) -> bool:
+    return task is not None and not task.done()
+
+
 class Loudness:
     """Whether the end of an utterance is quiet, measured against the caller's own speech."""
 
@@ -84,16 +88,30 @@ class Loudness:
 
 
 class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
-    """faster-whisper with partial transcripts during speech and a confirmed last partial."""
+    """faster-whisper with partial transcripts during speech and a confirmed last partial.
 
-    def __init__(self, *, partial_every_s: float = 0.6, pause_s: float = 0.12, **kwargs):
+    Two kinds of pass share the two cores with the caller's own audio path:
+
+    - *partials*, every ``partial_every_s`` of new speech: greedy decoding on one thread
+      (a second, single-threaded instance of the same model), cheap, for the LLM's prefill
+      and the live transcript;
+    - a *pause pass*, as soon as the last ``pause_s`` are quiet: the same model and settings
+      as the final pass (beam 5, two threads). If only silence follows it, it is the final
+      transcript; its text also starts the held reply.
+
+    When the VAD stops with speech after the last pause pass, one final pass runs, as before.
+    """
+
+    def __init__(self, *, partial_every_s: float = 1.0, pause_s: float = 0.12, **kwargs):
         super().__init__(**kwargs)
         self._partial_every_s = partial_every_s
         self._pause_s = pause_s
         self._partial_task: asyncio.Task | None = None
-        self._partial: tuple[str, int] | None = None  # (text, bytes of the utterance it covers)
-        self._utterance = 0  # counts VAD starts: a partial belongs to the utterance it was made of
+        self._pause_task: asyncio.Task | None = None
+        self._pause: tuple[str, int] | None = None  # (text, bytes of the utterance it covers)
+        self._utterance = 0  # counts VAD starts: a pass belongs to the utterance it was made of
         self._partial_started_at = 0  # bytes of the utterance when the last partial started
+        self._pause_started_at = 0  # … when the last pause pass started
         self._loudness: Loudness | None = None
         self.confirmed_partials = 0
         self.final_passes = 0
@@ -104,36 +122,45 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     async def process_frame(self, frame, direction: FrameDirection):
         if isinstance(frame, VADUserStartedSpeakingFrame) and not self.caller_speaking:
             self._utterance += 1
-            self._partial, self._partial_started_at = None, 0
+            self._pause, self._partial_started_at, self._pause_started_at = None, 0, 0
         await super().process_frame(frame, direction)
 
     async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
         await super().process_audio_frame(frame, direction)
-        if not self.caller_speaking or (self._partial_task is not None and not self._partial_task.done()):
+        if not self.caller_speaking:
             return
         if self._loudness is None:
             self._loudness = Loudness(self.sample_rate)
         audio = self.utterance_audio
-        grown = len(audio) - self._partial_started_at
-        if grown <= 0:
-            return
-        pause = grown >= self._bytes(self._pause_s) and self._loudness.quiet_tail(bytes(audio), self._pause_s)
-        if pause or grown >= self._bytes(self._partial_every_s):
-            self._partial_started_at = len(audio)
-            self._partial_task = self.create_task(self._transcribe_partial(bytes(audio), pause, self._utterance),
-                                                  name="partial-transcript")
+        size = len(audio)
+        pausing = (size - self._pause_started_at >= self._bytes(self._pause_s)
+                   and self._loudness.quiet_tail(bytes(audio), self._pause_s))
+        if pausing and not _running(self._pause_task):
+            self._pause_started_at = size
+            self._pause_task = self.create_task(self._pause_pass(bytes(audio), self._utterance), name="pause-pass")
+        elif (not pausing and not _running(self._partial_task)
+              and size - self._partial_started_at >= self._bytes(self._partial_every_s)):
+            self._partial_started_at = size
+            self._partial_task = self.create_task(self._partial(bytes(audio), self._utterance), name="partial")
 
-    async def _transcribe_partial(self, pcm: bytes, pause: bool, utterance: int) -> None:
+    async def _partial(self, pcm: bytes, utterance: int) -> None:
+        text = await self._transcribe(pcm + self.silence_padding(), quick=True)
+        if utterance == self._utterance and text:
+            await self.push_frame(InterimTranscriptionFrame(
+                text, self.caller_id, time_now_iso8601(), result={"covers_s": round(len(pcm) / self._bytes(1.0), 2)}))
+
+    async def _pause_pass(self, pcm: bytes, utterance: int) -> None:
         text = await self._transcribe(pcm + self.silence_padding())
         if utterance != self._utterance:
             return  # the caller has started another utterance meanwhile: this one is stale
-        self._partial = (text, len(pcm))
+        self._pause = (text, len(pcm))
         if not text:
             return
-        result = {"covers_s": round(len(pcm) / self._bytes(1.0), 2), "pause": pause}
-        await self.push_frame(InterimTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
-        if pause and self.caller_speaking:
+        result = {"covers_s": round(len(pcm) / self._bytes(1.0), 2), "pause": True}
+        if self.caller_speaking:  # the VAD has not said yet whether the turn is over: prepare the reply
+            # (first: the prefill then leaves the slot to the reply's request)
             await self.push_frame(EagerTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
+        await self.push_frame(InterimTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         self.caller_speaking = False
@@ -142,18 +169,20 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             return
         pcm = bytes(self.utterance_audio)
         self.utterance_audio.clear()
-        running = self._partial_task if self._partial_task is not None and not self._partial_task.done() else None
+        running = self._pause_task if _running(self._pause_task) else None
         # Off the frame path: waiting here would hold back the audio behind this frame.
         self.create_task(self._finish(pcm, running, self._utterance), name="final-transcript")
 
     async def _finish(self, pcm: bytes, running: asyncio.Task | None, utterance: int) -> None:
+        loudness = self._loudness or Loudness(self.sample_rate)
+        if running is not None and not loudness.quiet_after(pcm, self._pause_started_at):
+            running = None  # speech came after that pause: its pass cannot be the transcript
         if running is not None:
             await asyncio.wait([running])
-        loudness = self._loudness or Loudness(self.sample_rate)
-        partial = self._partial if utterance == self._utterance else None
-        self._partial = None  # used once: the next utterance starts afresh
-        if partial is not None and partial[0] and partial[1] <= len(pcm) and loudness.quiet_after(pcm, partial[1]):
-            text = partial[0]
+        pause = self._pause if utterance == self._utterance else None
+        self._pause = None  # used once: the next utterance starts afresh
+        if pause is not None and pause[0] and pause[1] <= len(pcm) and loudness.quiet_after(pcm, pause[1]):
+            text = pause[0]
             self.confirmed_partials += 1
             logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
             await self.push_frame(TranscriptionFrame(text, self.caller_id, time_now_iso8601(), finalized=True))
@@ -162,9 +191,10 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         logger.info(f"{self}: transcript needs a final pass (speech after the last partial)")
         await self.queue_final_pass(pcm)
 
-    async def _transcribe(self, pcm: bytes) -> str:
-        """The text of ``pcm`` with the service's own model and settings (as ``run_stt``)."""
-        model = self.whisper_model
+    async def _transcribe(self, pcm: bytes, quick: bool = False) -> str:
+        """The text of ``pcm`` with the service's model and settings (as ``run_stt``); ``quick``:
+        greedy decoding on the single-threaded instance (a partial)."""
+        model = self.partial_model() if quick else self.whisper_model
         if model is None:
             return ""
         self.apply_context_prompt()
@@ -174,9 +204,11 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         initial_prompt = assert_given(self._settings.initial_prompt)
         threshold = assert_given(self._settings.no_speech_prob)
 
+        options = {"beam_size": 1} if quick else {}
+
         def transcribe() -> str:
             segments, _ = model.transcribe(audio, language=language, hotwords=hotwords,
-                                           initial_prompt=initial_prompt)
+                                           initial_prompt=initial_prompt, **options)
             return "".join(s.text for s in segments if threshold is None or s.no_speech_prob < threshold).strip()
 
         try:
