@@ -157,9 +157,9 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         if not text:
             return
         result = {"covers_s": round(len(pcm) / self._bytes(1.0), 2), "pause": True}
-        if self.caller_speaking:  # the VAD has not said yet whether the turn is over: prepare the reply
-            # (first: the prefill then leaves the slot to the reply's request)
-            await self.push_frame(EagerTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
+        # Smart Turn may not have decided yet whether the turn is over: the reply can be prepared
+        # (first: the prefill then leaves the slot to the reply's request).
+        await self.push_frame(EagerTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
         await self.push_frame(InterimTranscriptionFrame(text, self.caller_id, time_now_iso8601(), result=result))
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):

@@ -35,8 +35,17 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._should_speculate = should_speculate or (lambda text: True)
         self._match_policy = match_policy or NormalizedMatch()
         self._speculation: UserTurnSpeculation | None = None
+        self._turn_open = False
         self.kept = 0
         self.dropped = 0
+
+    async def handle_user_turn_started(self):
+        self._turn_open = True
+        await super().handle_user_turn_started()
+
+    async def handle_user_turn_stopped(self):
+        self._turn_open = False
+        await super().handle_user_turn_stopped()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, EagerTranscriptionFrame):
@@ -46,6 +55,8 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         return await super().process_frame(frame)
 
     async def _speculate(self, text: str) -> None:
+        if not self._turn_open:
+            return  # the turn is already over (or not begun): nothing to answer ahead of
         said = turn_transcript(self)
         text = f"{said} {text}".strip() if said else text.strip()
         if not text or (self._speculation is not None and self._speculation.text == text):
