@@ -409,3 +409,9 @@ def test_a_question_the_data_says_nothing_about_is_noted_as_unknown_for_the_llm(
 def test_hours_are_answered_from_the_data(database, company, clock, question, answer):
     reply, = call(database, [question], company=company, clock=clock)
     assert reply.text.startswith(answer), reply.text
+
+
+def test_a_price_question_about_the_dish_just_named_is_answered(database):
+    first, second = call(database, ["Do you have miso soup?", "and how much is it?"])
+    assert first.text == "Yes, the Miso soup is $4."
+    assert second.text == "The Miso soup is $4."

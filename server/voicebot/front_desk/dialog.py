@@ -635,6 +635,9 @@ class FrontDeskDialog:
             return None
         unknown = [m.said for m in heard.dishes if m.item is None]
         known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
+        if (not heard.dishes and heard.asks_price and self._prev_dishes
+                and re.search(r"\b(it|that|this|them|those|they|each|one)\b", heard.text, re.I)):
+            known = list(self._prev_dishes)  # "Do you have miso soup?" … "and how much is it?"
         asks_for_dish = bool(_HAVE_DISH.search(heard.text))
         if not (unknown or (known and (heard.asks_price or asks_for_dish))):
             return self._faq_answer(heard)
