@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -270,6 +271,7 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=VAR=VALUE[,VAR=VALUE]: one more server with these environment variables")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
+    parser.add_argument("--keep-logs", type=Path, default=None, help="copy each server's output log into this folder")
     parser.add_argument("server_args", nargs="*", help="extra server flags, after --")
     args = parser.parse_args()
     variants: dict[str, dict[str, str]] = {"default": {}}
@@ -286,6 +288,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="v2v-") as tmp:
         summaries = asyncio.run(bench(args.runs, Path(tmp), args.server_args, variants,
                                       not (args.no_stock or args.only_default), log))
+        if args.keep_logs is not None:
+            args.keep_logs.mkdir(parents=True, exist_ok=True)
+            for log_file in Path(tmp).glob("*/server-output.log"):
+                shutil.copy(log_file, args.keep_logs / f"{log_file.parent.name}.log")
     default = summaries["default"]
     out = {"median_s": default["median_s"], "p90_s": default["p90_s"], "stages": default["stages"],
            "default": default, "variants": {name: s for name, s in summaries.items() if name != "default"}}

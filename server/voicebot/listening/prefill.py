@@ -50,6 +50,7 @@ class SpeculativePrefill(FrameProcessor):
             self._answering = True  # the held reply's request follows: no prefill in its way
             self._pending_words = None
         elif isinstance(frame, TranscriptionFrame):
+            self._answering = True  # the turn's words are final: the request itself follows
             self._pending_words = None
         elif isinstance(frame, InterimTranscriptionFrame) and not self._answering and frame.text.strip():
             self._pending_words = frame.text.strip()

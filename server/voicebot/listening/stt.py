@@ -145,7 +145,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
 
     async def _partial(self, pcm: bytes, utterance: int) -> None:
         text = await self._transcribe(pcm + self.silence_padding(), quick=True)
-        if utterance == self._utterance and text:
+        if utterance == self._utterance and text and self.caller_speaking:  # after the VAD's stop: stale
             await self.push_frame(InterimTranscriptionFrame(
                 text, self.caller_id, time_now_iso8601(), result={"covers_s": round(len(pcm) / self._bytes(1.0), 2)}))
 

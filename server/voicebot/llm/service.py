@@ -111,6 +111,7 @@ class LlamaCppLLMService(OpenAILLMService):
         self.slot = slot
         self.on_timings = on_timings
         self._http = httpx.AsyncClient(timeout=30, trust_env=False)
+        self._prefill: asyncio.Task | None = None
         extra_body = {"cache_prompt": True, "timings_per_token": True,
                       **({"id_slot": slot} if slot is not None else {})}
         self._settings.extra = {**(self._settings.extra or {}), "extra_body": extra_body}
@@ -125,6 +126,8 @@ class LlamaCppLLMService(OpenAILLMService):
         The supervisor (``voicebot.llm.process``) restarts the process within seconds; the
         call goes on, and its next question is answered.
         """
+        if self._prefill is not None and not self._prefill.done():
+            self._prefill.cancel()  # the turn's own request goes first: a prefill is only a head start
         try:
             await super()._process_context(context)
         except asyncio.CancelledError:
@@ -154,13 +157,22 @@ class LlamaCppLLMService(OpenAILLMService):
         return body
 
     async def prefill(self, context: LLMContext) -> LLMTurnTimings | None:
-        """Evaluate ``context``'s prompt into the call's slot without writing anything (``max_tokens: 0``)."""
+        """Evaluate ``context``'s prompt into the call's slot without writing anything (``max_tokens: 0``).
+
+        Cancelled (and its HTTP request closed, which llama.cpp notices) when the turn's own
+        request starts: it must never wait behind a head start.
+        """
         body = {**await self.request_body(context), "max_tokens": 0, "stream": False}
         started = time.perf_counter()
+        self._prefill = asyncio.create_task(self._http.post(
+            f"{self._llama_base_url}/chat/completions", json=body,
+            headers={"Authorization": f"Bearer {self._llama_key}"}))
         try:
-            response = await self._http.post(f"{self._llama_base_url}/chat/completions", json=body,
-                                             headers={"Authorization": f"Bearer {self._llama_key}"})
+            response = await self._prefill
             response.raise_for_status()
+        except asyncio.CancelledError:
+            logger.debug(f"{self}: prefill dropped: the turn's request has started")
+            return None
         except httpx.HTTPError as e:
             logger.debug(f"{self}: prefill failed ({type(e).__name__}: {e})")
             return None
