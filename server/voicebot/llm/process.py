@@ -183,11 +183,12 @@ class LlamaProcess(LlamaEndpoint):
         return [sys.executable, "-m", "voicebot.llm.serve", "--host", "127.0.0.1", "--port", str(self._port),
                 "--slots", str(c.parallel), "--context", str(c.context_size), "--threads", str(c.threads),
                 "--generation-threads", str(c.generation_threads), "--poll", str(c.poll),
-                "--cache-ram-mib", str(c.cache_ram_mib), "--slot-save-path", self._slot_dir,
-                "--api-key", self._api_key]
+                "--cache-ram-mib", str(c.cache_ram_mib), "--slot-save-path", self._slot_dir]
 
     def _spawn(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The key goes in the environment: on the command line a key starting with "-" read as a
+        # flag to argparse, and any local user could read it with ps.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "VOICEBOT_LLM_API_KEY": self._api_key}
         self._process = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env, text=True, errors="replace")
         if self._nice:
