@@ -415,3 +415,28 @@ def test_a_price_question_about_the_dish_just_named_is_answered(database):
     first, second = call(database, ["Do you have miso soup?", "and how much is it?"])
     assert first.text == "Yes, the Miso soup is $4."
     assert second.text == "The Miso soup is $4."
+
+
+def test_a_number_split_over_breaths_after_the_booking_is_joined_not_taken_for_a_time(database):
+    """As heard in a call: the caller's pauses cut "… at 7 pm, for Ann Lee, five oh three, five five
+    five, four one four two." into three turns, and Whisper misheard the name. "503" had been read
+    as a time (5:03) and lost, so the desk asked for the whole number again."""
+    before = last_id(database, schema.bookings)
+    replies = call(database, ["a table for two this Friday at 7 p.m..", "for and leave 503.", "555-4142",
+                              "Ann Lee.", "Yes, that's right."])
+    assert "5:03" not in " ".join(r.text for r in replies if r)
+    assert "digits" not in replies[2].text and "five oh three, five five five, four one four two" in \
+        " ".join(r.text for r in replies[2:4]), replies
+    [booking] = new_rows(database, schema.bookings, before)
+    assert (booking.party_size, booking.phone, booking.name) == (2, "5035554142", "Ann Lee")
+    assert booking.starts_at.hour == 19
+
+
+def test_three_digits_alone_are_no_time():
+    from voicebot.business.when import spoken_clock
+
+    assert spoken_clock("for and leave 503.") == "for and leave 503."
+    assert spoken_clock("at 745") == "at 7:45" and spoken_clock("745 pm") == "7:45 pm"
+    heard = understand("for and leave 503.", Menu([]), Slot.NAME)
+    assert heard.time is None and heard.loose_digits == "503"
+    assert understand("a table for four at 730", Menu([]), None).loose_digits is None

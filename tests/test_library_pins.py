@@ -97,6 +97,11 @@ def test_pipecat_segmented_stt_keeps_what_the_listening_whisper_reads():
     assert "def _handle_user_stopped_speaking(self" in source
     assert callable(getattr(SegmentedSTTService, "_record_stt_audio_usage", None))
     assert "self._user_id" in inspect.getsource(SegmentedSTTService.process_audio_frame)
+    # push_unfinalized skips only the segmented service's own push_frame, which marks transcripts final.
+    from pipecat.services.stt_service import STTService
+    assert SegmentedSTTService.__mro__[1] is STTService
+    push = inspect.getsource(SegmentedSTTService.push_frame)
+    assert "frame.finalized = True" in push and "await super().push_frame(frame, direction)" in push
 
 
 def test_pipecat_turn_analyzer_strategy_keeps_the_turns_transcript():

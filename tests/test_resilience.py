@@ -47,8 +47,11 @@ def test_the_llm_killed_mid_answer_costs_one_answer_not_the_call(voicebot_server
     assert after["running"] and after["restarts"] == before["restarts"] + 1 and after["pid"] != before["pid"]
 
 
-BOOKING = ["A table for two this Friday at 7 pm, for Ann Lee, five oh three, five five five, four one four two.",
-           "Yes, that's right.", "Yes, please."]
+# The number in a turn of its own, as the desk asks for it (Whisper is then told a number is coming):
+# said in the booking's breath, tiny.en heard "five five five" as "5 5 5 5" in 2 of 2 runs (the desk
+# rightly asked again; that is not what this test is about).
+BOOKING = ["A table for two this Friday at 7 pm, for John Smith.",
+           "Five oh three, five five five, four one four two.", "Yes, that's right.", "Yes, please."]
 
 
 def test_the_database_down_mid_call_gets_an_apology_and_nothing_claimed(tmp_path):
@@ -97,7 +100,7 @@ def test_the_database_down_mid_call_gets_an_apology_and_nothing_claimed(tmp_path
             [message] = list(db.execute(select(schema.messages)))  # the offer taken: what they asked for
         assert "table for 2" in message.text and message.phone == "5035554142"
         again = asyncio.run(CallProbe(server.url, ProbeConfig(post_speech_gap_s=2.5, answer_timeout_s=60))
-                            .call(say=wavs[:2], timeout=300))
+                            .call(say=wavs[:3], timeout=300))
         with database.engine.connect() as db:
             assert len(list(db.execute(select(schema.bookings)))) == 1, again.transcript_text
         database.dispose()

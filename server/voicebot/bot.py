@@ -222,10 +222,12 @@ def assemble_call(parts: CallParts) -> Call:
     context = LLMContext()
     listening = (parts.listen_ahead and isinstance(parts.stt, ListeningWhisperSTTService)
                  and isinstance(parts.llm, LlamaCppLLMService))
+    def for_the_llm(words: str) -> bool:
+        return not dialog.takes(words)
+
     if listening:
-        # The desk's own turns are not answered ahead: its answers take milliseconds.
-        stop = HeldReplyTurnStopStrategy(turn_analyzer=parts.turn_analyzer,
-                                         should_speculate=lambda words: not dialog.takes(words))
+        # The desk's own turns are not answered (nor prefilled) ahead: its answers take milliseconds.
+        stop = HeldReplyTurnStopStrategy(turn_analyzer=parts.turn_analyzer, should_speculate=for_the_llm)
     else:
         stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=parts.turn_analyzer)
     aggregators = LLMContextAggregatorPair(
@@ -233,7 +235,7 @@ def assemble_call(parts: CallParts) -> Call:
         user_params=LLMUserAggregatorParams(vad_analyzer=parts.vad,
                                             user_turn_strategies=UserTurnStrategies(stop=[stop])),
     )
-    prefill = [SpeculativePrefill(parts.llm, context, notes)] if listening else []
+    prefill = [SpeculativePrefill(parts.llm, context, notes, should_prefill=for_the_llm)] if listening else []
     pipeline = Pipeline([
         parts.transport.input(),
         parts.stt,

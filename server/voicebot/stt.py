@@ -54,6 +54,9 @@ def load_whisper_model(settings: WhisperConfig):
 PHONE_NUMBER_PROMPT = "My phone number is 503-555-1234."
 
 
+LOCAL_WHISPER_TTFS_P99_S = 3.0
+
+
 class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     """Pipecat's faster-whisper service, using the model preloaded for this process.
 
@@ -62,6 +65,10 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     """
 
     def __init__(self, *, stt_settings: WhisperConfig, hotwords: str | None = None, **kwargs):
+        # How long a turn that Smart Turn called complete may wait for its final transcript before
+        # it ends on the words in hand: Pipecat's 1 s cut turns short here (final passes took up to
+        # 2.1 s on our two shared cores, and the last words then started a turn of their own).
+        kwargs.setdefault("ttfs_p99_latency", LOCAL_WHISPER_TTFS_P99_S)
         self._stt_settings = stt_settings
         self.context_prompt: Callable[[], str | None] | None = None
         super().__init__(

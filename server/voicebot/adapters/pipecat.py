@@ -10,13 +10,18 @@
   hand it the model preloaded at start-up.
 - ``SegmentedSTTService`` keeps the utterance's audio, the VAD state and its queue of
   segments to transcribe privately; the listening Whisper transcribes the audio while it
-  grows and queues the final pass itself.
+  grows and queues the final pass itself. Its ``push_frame`` marks every transcript
+  finalized (one segment, one transcript); a segment the caller has already talked past
+  is not the turn's last word, so the listening Whisper pushes it unfinalized.
 - ``TurnAnalyzerUserTurnStopStrategy`` keeps the turn's transcript privately; the held
   reply compares it with the text it answered.
 """
 
 from __future__ import annotations
 
+from pipecat.frames.frames import TranscriptionFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
@@ -107,6 +112,12 @@ class SegmentInternals(PreloadableWhisperSTTService):
         """Transcribe ``pcm`` as the utterance's final segment (counted as STT usage)."""
         self._record_stt_audio_usage(pcm)
         await self._segment_queue.put(pcm + self._trailing_silence())
+
+    async def push_unfinalized(self, frame: TranscriptionFrame) -> None:
+        """Push a transcript without the segmented service's ``finalized`` mark: more of the
+        turn is still to be transcribed, so the turn must not end on these words."""
+        frame.finalized = False
+        await STTService.push_frame(self, frame, FrameDirection.DOWNSTREAM)
 
 
 def turn_transcript(strategy: TurnAnalyzerUserTurnStopStrategy) -> str:

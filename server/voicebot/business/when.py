@@ -32,6 +32,11 @@ _SPOKEN_CLOCK = re.compile(
     r"\b(\d{1,2}|" + alternation(_HOUR_WORDS) + r")\s*[.,:]?\s*"
     r"(\d{2}|" + "|".join(sorted(_MINUTE_WORDS, key=len, reverse=True)) + r")\b(?!\s*(people|persons|guests))",
     re.IGNORECASE)
+# "745" is 7:45 only where a time is expected: "at 745", "745 pm". Alone it is more likely part of a
+# phone number ("for Ann Lee, 503, 555…" was booked at 5:03).
+_CLOCK_CUE_BEFORE = re.compile(r"\b(at|around|about|by|say|until|till|before|after|from|to)\s*$", re.IGNORECASE)
+_MERIDIEM_AFTER = re.compile(r"\s*(a\.?\s?m\b|p\.?\s?m\b|o'?clock|in the (morning|afternoon|evening)|at night|tonight)",
+                             re.IGNORECASE)
 _HOUR_BEFORE_MERIDIEM = re.compile(
     r"\b(" + alternation(_HOUR_WORDS) + r")\b(?=\s*(o'?clock|a\.?m\b|p\.?m\b|in the|at night))", re.IGNORECASE)
 _PART_OF_DAY = [(re.compile(r"\bin the (evening|afternoon)\b|\bat night\b", re.IGNORECASE), " pm"),
@@ -49,6 +54,9 @@ def spoken_clock(text: str) -> str:
         hour = _HOUR_WORDS.get(match.group(1).lower(), match.group(1))
         minute = _MINUTE_WORDS.get(match.group(2).lower(), match.group(2))
         if int(hour) > 12 or int(minute) > 59:
+            return match.group(0)
+        if match.group(0).isdigit() and not (_CLOCK_CUE_BEFORE.search(match.string[:match.start()])
+                                             or _MERIDIEM_AFTER.match(match.string[match.end():])):
             return match.group(0)
         return f"{hour}:{minute}"
 

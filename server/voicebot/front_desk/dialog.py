@@ -294,8 +294,10 @@ class FrontDeskDialog:
         caller = self.caller
         if heard.name and heard.name != caller.name:
             caller.name, applied = heard.name, True
-        if heard.phone:
-            digits = heard.phone
+        digits = heard.phone
+        if not digits and heard.loose_digits and not caller.phone and self.request is not None:
+            digits = heard.loose_digits  # "… for Ann Lee, 503": the number's first digits, the rest may follow
+        if digits:
             if expecting is Slot.PHONE and caller.partial_digits and normalized_phone(digits) is None:
                 digits = caller.partial_digits + digits  # the number given in two breaths
             number = normalized_phone(digits)

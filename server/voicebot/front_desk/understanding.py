@@ -63,6 +63,7 @@ class Heard:
     time: str | None = None
     name: str | None = None
     phone: str | None = None  # the digits heard, whole or not
+    loose_digits: str | None = None  # 3+ digits said with no cue that are no time, party or date: a number's start?
     dishes: list[DishMention] = field(default_factory=list)
     pickup: str | None = None
     message: str | None = None
@@ -237,11 +238,21 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         bare = _BARE_NUMBER.search(clock)
         if bare:
             heard.time = bare.group(1)
+    if heard.phone is None and expecting is not Slot.PHONE:
+        heard.loose_digits = _loose_digits(body, heard) or None
     minutes = _MINUTES.search(body)
     if minutes or (heard.time and (Intent.ORDER in heard.intents or expecting is Slot.PICKUP)):
         heard.pickup = _pickup(minutes, heard.day, heard.time)
     heard.allergens = allergens_named(text) if _ALLERGY_CUE.search(text) else []
     return heard
+
+
+def _loose_digits(body: str, heard: Heard) -> str:
+    """Digits that are no time, party or date ("for Ann Lee, 503", the rest in the next breath)."""
+    taken = re.sub(r"\D", "", f"{heard.time or ''} {heard.day or ''} {heard.party or ''}")
+    runs = [r.digits for r in digit_runs(body) if len(r.digits) >= 3 and r.digits not in taken
+            and not (heard.day and len(r.digits) == 4)]  # "December 12, 2026": a year
+    return "".join(runs)
 
 
 def _intents(text: str, menu: Menu) -> set[Intent]:

@@ -14,11 +14,18 @@ This service transcribes the growing utterance while it is spoken:
   over, and a reply can be prepared (held until Smart Turn and the VAD agree);
 - when the VAD stops, a partial made of all the speech (only silence came after it) is
   the final transcript at once; otherwise one final pass runs, as before.
+
+A caller who pauses mid-sentence ("Yes, … please.") makes two VAD segments in one turn.
+A segment's transcript that arrives after the caller went on is not the turn's last word:
+it is pushed unfinalized, so that Smart Turn's "complete" after the second segment waits
+for the second transcript instead of ending the turn on the first (which then left
+"please." to start a turn of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import numpy as np
 from loguru import logger
@@ -113,6 +120,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self._partial_started_at = 0  # bytes of the utterance when the last partial started
         self._pause_started_at = 0  # … when the last pause pass started
         self._loudness: Loudness | None = None
+        self._final_pass_utterances: deque[int] = deque()  # the utterance of each queued final pass
         self.confirmed_partials = 0
         self.final_passes = 0
 
@@ -185,11 +193,28 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             text = pause[0]
             self.confirmed_partials += 1
             logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
-            await self.push_frame(TranscriptionFrame(text, self.caller_id, time_now_iso8601(), finalized=True))
+            await self._push_transcript(TranscriptionFrame(text, self.caller_id, time_now_iso8601()), utterance)
             return
         self.final_passes += 1
         logger.info(f"{self}: transcript needs a final pass (speech after the last partial)")
+        self._final_pass_utterances.append(utterance)
         await self.queue_final_pass(pcm)
+
+    async def run_stt(self, audio: bytes):
+        """The final pass of one segment (in the order they were queued)."""
+        utterance = self._final_pass_utterances.popleft() if self._final_pass_utterances else self._utterance
+        async for frame in super().run_stt(audio):
+            if isinstance(frame, TranscriptionFrame):
+                await self._push_transcript(frame, utterance)
+            else:
+                yield frame
+
+    async def _push_transcript(self, frame: TranscriptionFrame, utterance: int) -> None:
+        if utterance == self._utterance:
+            await self.push_frame(frame)  # finalized: the turn may end on it
+            return
+        logger.debug(f"{self}: [{frame.text}] is not the turn's last word (the caller went on)")
+        await self.push_unfinalized(frame)
 
     async def _transcribe(self, pcm: bytes, quick: bool = False) -> str:
         """The text of ``pcm`` with the service's model and settings (as ``run_stt``); ``quick``:

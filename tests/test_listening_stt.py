@@ -1,0 +1,73 @@
+"""The listening Whisper on real speech (Kokoro's voice, the real tiny.en), driven by Pipecat's test runner.
+
+A caller who pauses mid-sentence ("Yes, … please.") makes two VAD segments in one turn.
+Only the last segment's transcript may be final: Smart Turn's "complete" after the second
+segment must wait for the second transcript, not end the turn on the first (which left
+"please." to start a turn of its own, and the desk to ask its question twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voicebot.audio import load_audio
+from voicebot.config import WhisperConfig
+from voicebot.stt import create_stt_service, preload_stt, usable_engine
+from voicebot.tts.speak import speak_all_to_wav
+
+pytestmark = pytest.mark.slow
+
+RATE = 16000
+FRAME = RATE // 50  # 20 ms
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("listening")
+    paths = asyncio.run(speak_all_to_wav([("Yes,", folder / "yes.wav"), ("please.", folder / "please.wav")],
+                                         voice="am_michael", sample_rate=RATE))
+    return [load_audio(path, RATE).astype("<i2").tobytes() for path in paths]
+
+
+@pytest.fixture(scope="module")
+def settings():
+    settings = usable_engine(WhisperConfig())
+    preload_stt(settings)
+    return settings
+
+
+def segment(pcm: bytes, silence_s: float = 0.3) -> list:
+    """A VAD segment as the transport and the VAD deliver it: start, 20 ms frames, stop."""
+    pcm = pcm + bytes(int(RATE * silence_s) * 2)
+    frames = [InputAudioRawFrame(audio=pcm[i:i + FRAME * 2], sample_rate=RATE, num_channels=1)
+              for i in range(0, len(pcm), FRAME * 2)]
+    return [VADUserStartedSpeakingFrame(), *frames, VADUserStoppedSpeakingFrame()]
+
+
+def transcripts(frames) -> list[tuple[str, bool]]:
+    return [(f.text.strip(" .,!").lower(), f.finalized) for f in frames if isinstance(f, TranscriptionFrame)]
+
+
+async def test_a_segment_the_caller_talked_past_is_not_final(settings, speech):
+    yes, please = speech
+    stt = create_stt_service(settings, listening=True, audio_passthrough=False)
+    down, _ = await run_test(stt, frames_to_send=[*segment(yes), *segment(please), SleepFrame(sleep=3.0)])
+    heard = transcripts(down)
+    assert [text for text, _ in heard] == ["yes", "please"], heard
+    assert [final for _, final in heard] == [False, True], heard
+
+
+async def test_a_single_segment_is_final(settings, speech):
+    yes, _ = speech
+    stt = create_stt_service(settings, listening=True, audio_passthrough=False)
+    down, _ = await run_test(stt, frames_to_send=[*segment(yes), SleepFrame(sleep=2.0)])
+    assert transcripts(down) == [("yes", True)]
