@@ -100,3 +100,42 @@ async def test_warm_pool_never_lends_a_dead_worker():
     crashed.alive = False  # crashed during the call
     await pool.give_back(crashed)
     assert pool.idle_count == 0 and crashed.stopped
+
+
+class StandInSpeaker:
+    """What the phrase cache needs of a Kokoro worker: synthesize pieces of PCM, and its sample rate."""
+
+    def __init__(self, log: list):
+        self.info = type("Info", (), {"sample_rate": 24000})()
+        self._log = log
+
+    async def synthesize(self, text: str, voice=None):
+        self._log.append(("synthesized", text))
+        yield type("Piece", (), {"pcm": b"\0\0" * 240})()
+
+
+async def test_fixed_phrases_wait_while_a_call_is_in_progress(tmp_path):
+    """Phrases left to synthesize after start-up must not take the cores from a call (on a fresh
+    server they starved the first call's LLM: 28 s for a one-sentence answer)."""
+    import asyncio
+
+    from voicebot.preload import Preloaded, _no_calls
+    from voicebot.tts.phrases import PhraseCache
+
+    log, calls = [], {"n": 0}
+    loaded = Preloaded(settings=None, company=None, database=None, vad=None, smart_turn=None,
+                       calls_in_progress=lambda: calls["n"])
+    cache = PhraseCache(engine="onnx", model=None, voice=None, directory=tmp_path)
+
+    async def before_each():
+        log.append(("asked", calls["n"]))
+        await _no_calls(loaded, poll_s=0.01)
+
+    calls["n"] = 1  # a caller is talking when the background work starts
+    task = asyncio.create_task(cache.load(["Sure.", "Anything else?"], StandInSpeaker(log), before_each))
+    await asyncio.sleep(0.1)
+    assert ("synthesized", "Sure.") not in log and not task.done()
+    calls["n"] = 0  # the call ended
+    origins = await asyncio.wait_for(task, 5)
+    assert origins == {"Sure.": "synthesized", "Anything else?": "synthesized"}
+    assert "Sure." in cache and "Anything else?" in cache

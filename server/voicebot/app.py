@@ -208,7 +208,9 @@ def _client(request: Request) -> str:
 
 async def _preload(state: ServerState) -> None:
     try:
-        state.preloaded = await preload(state.settings, state.company, state.database)
+        admission = state.admission
+        state.preloaded = await preload(state.settings, state.company, state.database,
+                                        calls_in_progress=lambda: admission.in_progress + len(admission.pending))
     except asyncio.CancelledError:
         raise
     except Exception as e:

@@ -104,6 +104,8 @@ class Preloaded:
     phrases: PhraseCache | None = None
     llm_slots: SlotPool | None = None  # the embedded model's slots, one per call
     background: asyncio.Task | None = None  # start-up work that goes on after ready
+    # How many calls are talking (set by the web app): start-up work left after ready waits for none.
+    calls_in_progress: Callable[[], int] = lambda: 0
     timings: dict[str, float] = field(default_factory=dict)
     ready: bool = False
 
@@ -128,8 +130,12 @@ def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> flo
     return elapsed
 
 
-async def preload(settings: ServerSettings, company: Company, database: Database) -> Preloaded:
-    """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines."""
+async def preload(settings: ServerSettings, company: Company, database: Database,
+                  calls_in_progress: Callable[[], int] = lambda: 0) -> Preloaded:
+    """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines.
+
+    ``calls_in_progress``: the work left after ready (the fixed phrases) waits while it is not 0.
+    """
     pool_mode = settings.tts.warmup is TTSWarmup.POOL
     cached_greeting = settings.greeting is GreetingMode.CACHED
     total = 4 + int(pool_mode) + int(cached_greeting)
@@ -146,7 +152,7 @@ async def preload(settings: ServerSettings, company: Company, database: Database
     # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
     smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3, reset=LocalSmartTurnAnalyzerV3.clear)
     loaded = Preloaded(settings=settings, company=company, database=database, vad=vad,
-                       smart_turn=smart_turn)
+                       smart_turn=smart_turn, calls_in_progress=calls_in_progress)
 
     steps: list[tuple[str, str, Callable[[], object]]] = [
         ("Loading Silero VAD model", "VAD", vad.fill),
@@ -213,6 +219,15 @@ def message_spool(settings: ServerSettings, company: Company) -> Path:
     return settings.data_dir / f"messages-company-{company.id}.jsonl"
 
 
+async def _no_calls(loaded: Preloaded, poll_s: float = 0.5) -> None:
+    """Returns once no call is talking: a phrase synthesized during a call took the cores from its
+    LLM (at nice 10 it got a tenth of a core: 28 s for a one-sentence answer on a fresh server)."""
+    if loaded.calls_in_progress():
+        logger.debug("Fixed phrases: waiting until no call is in progress")
+    while loaded.calls_in_progress():
+        await asyncio.sleep(poll_s)
+
+
 async def _load_fixed_phrases(loaded: Preloaded) -> None:
     """Pre-synthesize, as the TTS will be given them, every fixed sentence of the desk and the LLM's openers."""
     started = time.monotonic()
@@ -221,7 +236,7 @@ async def _load_fixed_phrases(loaded: Preloaded) -> None:
     texts = list(dict.fromkeys([*texts, *COMMON_OPENERS]))
     worker = await loaded.tts_pool.take() if loaded.tts_pool else None
     try:
-        await load_phrases(loaded.phrases, texts, worker, quiet=True)
+        await load_phrases(loaded.phrases, texts, worker, quiet=True, before_each=lambda: _no_calls(loaded))
     finally:
         if worker is not None:
             await loaded.tts_pool.give_back(worker)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from loguru import logger
@@ -55,10 +56,13 @@ class PhraseCache:
         key = json.dumps([_FORMAT_VERSION, self._engine, self._model, self._voice, self.sample_rate, normalize(text)])
         return self._directory / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pcm"
 
-    async def load(self, texts: list[str], worker: KokoroWorkerProcess | None = None) -> dict[str, str]:
+    async def load(self, texts: list[str], worker: KokoroWorkerProcess | None = None,
+                   before_each: Callable[[], Awaitable[None]] | None = None) -> dict[str, str]:
         """Make every phrase ready: from disk, else synthesized (with ``worker`` or a new one).
 
-        Returns where each came from (``"disk"`` or ``"synthesized"``), for the start-up log.
+        ``before_each`` is awaited before each synthesis (the server waits there while calls
+        are in progress). Returns where each came from (``"disk"`` or ``"synthesized"``), for
+        the start-up log.
         """
         origins: dict[str, str] = {}
         missing = []
@@ -77,6 +81,8 @@ class PhraseCache:
             await worker.start()
         try:
             for text in missing:
+                if before_each is not None:
+                    await before_each()
                 pcm = b"".join([piece.pcm async for piece in worker.synthesize(normalize(text), voice=self._voice)])
                 if worker.info.sample_rate != self.sample_rate:
                     raise ValueError(f"worker speaks at {worker.info.sample_rate} Hz, cache wants {self.sample_rate}")
@@ -98,10 +104,10 @@ class PhraseCache:
 
 
 async def load_phrases(cache: PhraseCache, texts: list[str], worker: KokoroWorkerProcess | None = None,
-                       quiet: bool = False) -> None:
+                       quiet: bool = False, before_each: Callable[[], Awaitable[None]] | None = None) -> None:
     """Start-up helper that logs what was loaded (``quiet``: at DEBUG); never lets a failure stop the server."""
     try:
-        origins = await cache.load(texts, worker)
+        origins = await cache.load(texts, worker, before_each)
     except asyncio.CancelledError:
         raise
     except Exception:
