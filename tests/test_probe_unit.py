@@ -133,7 +133,7 @@ def test_recorder_fills_gaps_and_segments_speech():
 
     def feed(samples, t):
         now[0] = t
-        recorder._add(samples, SAMPLE_RATE)
+        recorder.add(samples, SAMPLE_RATE)
 
     for i in range(10):  # 0.02..0.20: silence
         feed(silence, 0.02 * (i + 1))

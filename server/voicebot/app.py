@@ -1,4 +1,5 @@
-"""The web app: the browser client at ``/``, SmallWebRTC signalling at ``/api/offer``, ``/health``.
+"""The web app: the browser client at ``/``, SmallWebRTC signalling at ``/api/offer``, ``/health``,
+phone calls at ``/twilio/*`` (:mod:`voicebot.phone`) and the owner's pages.
 
 The server answers from the moment it starts; models load in the background
 (:mod:`voicebot.preload`) and ``/health`` reports progress, while offers get a 503
@@ -28,6 +29,8 @@ from voicebot.config import ServerSettings
 from voicebot.llm import embedded_process, shutdown_llm
 from voicebot.owner.web import OwnerAccess, owner_router
 from voicebot.peers import TrustedProxies, client_address
+from voicebot.phone import phone_router
+from voicebot.phone.lines import PhoneLines
 from voicebot.preload import Preloaded, preload
 from voicebot.signalling import MAX_BODY_BYTES, BadSignalling, offer_request, parse_json_object, patch_request
 from voicebot.tts import forkserver
@@ -48,6 +51,7 @@ class ServerState:
     webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
     admission: Admission = field(default_factory=Admission)
     owner: OwnerAccess | None = None  # None: made by create_app (the credential file beside the database)
+    phone_lines: PhoneLines = field(default_factory=PhoneLines)  # phone calls between Twilio's webhook and their end
 
 
 async def _read_body(request: Request) -> bytes:
@@ -115,6 +119,8 @@ def create_app(state: ServerState) -> FastAPI:
 
     state.owner = state.owner or OwnerAccess.for_server(state.settings, state.database)
     app.include_router(owner_router(state.owner, state.database, state.company))
+    state.phone_lines = PhoneLines(token_ttl_s=state.settings.offer_timeout_s)
+    app.include_router(phone_router())
 
     @app.exception_handler(BadSignalling)
     async def bad_signalling(request: Request, e: BadSignalling):

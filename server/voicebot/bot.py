@@ -24,6 +24,7 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer
 from pipecat.frames.frames import Frame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -43,6 +44,7 @@ from voicebot.admission import Admission
 from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
+from voicebot.front_desk.dialog import KEYPAD_PREFIX
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
 from voicebot.front_desk.understanding import Slot
@@ -61,6 +63,8 @@ from voicebot.tts.service import KokoroIsolatedTTSService
 # How long the greeting waits for the client's RTVI "client-ready" (sent as its data channel
 # opens, ~0.05 s after the connection) before it plays anyway.
 CLIENT_READY_WAIT_S = 1.0
+# Keys typed on a phone are one entry until '#' or this long without a key.
+KEYPAD_IDLE_S = 1.5
 
 
 async def warmup_tts_worker(tts: KokoroIsolatedTTSService, timeline: CallTimeline | None = None) -> bool:
@@ -177,6 +181,8 @@ class CallParts:
     opening: Callable[[LLMContext], Frame]  # what makes the bot speak first
     listen_ahead: bool = False  # work while the caller speaks (voicebot.listening)
     pause_llm: LlamaProcess | None = None  # stopped while a reply's first clause is synthesized
+    keypad: FrameProcessor | None = None  # a phone's keys as words (Pipecat's DTMFAggregator)
+    on_transfer: Callable[[], None] | None = None  # a phone call: the desk puts the caller through to a person
 
 
 class FirstWordsFirst:
@@ -216,8 +222,8 @@ def assemble_call(parts: CallParts) -> Call:
     → LLM → the desk's follow-up → TTS → transport out → assistant aggregator
     """
     desk = parts.desk
-    dialog = desk.dialog()
-    front_desk = FrontDeskProcessor(dialog)
+    dialog = desk.dialog(by_phone=parts.on_transfer is not None)
+    front_desk = FrontDeskProcessor(dialog, on_transfer=parts.on_transfer)
     notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
     context = LLMContext()
     listening = (parts.listen_ahead and isinstance(parts.stt, ListeningWhisperSTTService)
@@ -239,6 +245,7 @@ def assemble_call(parts: CallParts) -> Call:
     pipeline = Pipeline([
         parts.transport.input(),
         parts.stt,
+        *([parts.keypad] if parts.keypad is not None else []),
         *prefill,
         aggregators.user(),
         front_desk,
@@ -271,12 +278,14 @@ def assemble_call(parts: CallParts) -> Call:
 
 
 async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], preloaded: Preloaded,
-                   timeline: CallTimeline, client_ready_wait_s: float = 0.0) -> Call | None:
+                   timeline: CallTimeline, client_ready_wait_s: float = 0.0,
+                   on_transfer: Callable[[], None] | None = None) -> Call | None:
     """Build one call's parts from what start-up preloaded, run it until it ends, and clean up.
 
     The seed's idea stays first: the TTS worker's warm-up is fired before anything else is
     built. ``client_ready_wait_s``: how long the greeting waits for the client's RTVI
     "client-ready" (a browser's data channel); 0 for clients without RTVI (the phone).
+    ``on_transfer``: a phone call, whose caller can be put through to a person (and has a keypad).
     """
     settings = preloaded.settings
     tts = build_tts(preloaded)
@@ -303,6 +312,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         opening=lambda context: opening_frame(preloaded, context),
         listen_ahead=settings.listen_ahead,
         pause_llm=embedded_process() if settings.llm.pause_for_first_words else None,
+        keypad=DTMFAggregator(prefix=KEYPAD_PREFIX, timeout=KEYPAD_IDLE_S) if on_transfer is not None else None,
+        on_transfer=on_transfer,
     )
     call = assemble_call(parts)
     worker, transport = call.worker, parts.transport

@@ -273,6 +273,44 @@ def shared_llm_api_key() -> str | None:
 
 
 @dataclass(frozen=True)
+class PhoneConfig:
+    """Phone calls through Twilio Media Streams (``voicebot.phone``).
+
+    With ``auth_token`` set, every webhook must carry Twilio's signature, computed over
+    ``public_url`` (the address Twilio was given, never the one a request claims). Without
+    it the phone endpoints are open, which the server allows only when callers need no
+    access token either (a server for trying things out).
+    """
+
+    auth_token: str | None = None  # TWILIO_AUTH_TOKEN
+    public_url: str | None = None  # VOICEBOT_PUBLIC_URL, e.g. https://bot.example.com
+    account_sid: str | None = None  # TWILIO_ACCOUNT_SID: with a token or an API key, calls are ended by REST too
+    api_key_sid: str | None = None  # TWILIO_API_KEY_SID / TWILIO_API_KEY_SECRET: instead of the auth token
+    api_key_secret: str | None = None
+    api_base: str = "https://api.twilio.com"  # VOICEBOT_TWILIO_API_BASE (tests: a loopback stand-in)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PhoneConfig:
+        return cls(auth_token=env_text("TWILIO_AUTH_TOKEN", env=env),
+                   public_url=(env_text("VOICEBOT_PUBLIC_URL", env=env) or "").rstrip("/") or None,
+                   account_sid=env_text("TWILIO_ACCOUNT_SID", env=env),
+                   api_key_sid=env_text("TWILIO_API_KEY_SID", env=env),
+                   api_key_secret=env_text("TWILIO_API_KEY_SECRET", env=env),
+                   api_base=(env_text("VOICEBOT_TWILIO_API_BASE", "https://api.twilio.com", env=env) or "").rstrip("/"))
+
+    @property
+    def rest_login(self) -> tuple[str, str] | None:
+        """Basic-auth pair for Twilio's REST API (an API key wins over the auth token); None: no REST."""
+        if not self.account_sid:
+            return None
+        if self.api_key_sid and self.api_key_secret:
+            return self.api_key_sid, self.api_key_secret
+        if self.auth_token:
+            return self.account_sid, self.auth_token
+        return None
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """One bot server: the company it answers for, where it listens, and its engines."""
 
@@ -301,6 +339,7 @@ class ServerSettings:
     listen_ahead: bool = True
     # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks, comma-separated).
     trusted_proxies: str = ""
+    phone: PhoneConfig = field(default_factory=PhoneConfig)
 
 
 def parse_clock(text: str | None) -> datetime | time | None:
@@ -394,4 +433,5 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         clock=parse_clock(env_text("VOICEBOT_CLOCK")),
         listen_ahead=env_flag("VOICEBOT_LISTEN_AHEAD", True),
         trusted_proxies=env_text("VOICEBOT_TRUSTED_PROXIES", ""),
+        phone=PhoneConfig.from_env(),
     )

@@ -14,7 +14,7 @@ from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
 from voicebot.business import CompanyNotFound, CompanyRepository, Database
 from voicebot.client_build import ensure_client_built
-from voicebot.config import parse_settings
+from voicebot.config import ServerSettings, parse_settings
 from voicebot.logs import progress, setup_logging
 from voicebot.memory import cap_malloc_arenas
 from voicebot.owner.credential import OwnerCredentialError
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         logger.error(str(e))
         return 2
     logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
+    problem = phone_settings_problem(settings)
+    if problem:
+        logger.error(problem)
+        return 2
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
@@ -56,8 +60,34 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(config)
     progress(f"Serving on http://{settings.host}:{settings.port} (client at /, health at /health)")
     progress(_owner_line(owner, database))
+    progress(_phone_line(settings))
     asyncio.run(server.serve())
     return 0
+
+
+def phone_settings_problem(settings: ServerSettings) -> str | None:
+    """Why the phone settings cannot work (None: they can): signatures are checked against the public
+    URL Twilio was given, never against the Host a request claims."""
+    phone = settings.phone
+    if phone.auth_token and not phone.public_url:
+        return ("TWILIO_AUTH_TOKEN is set but VOICEBOT_PUBLIC_URL is not: Twilio's signatures are checked "
+                "against the public https URL its webhook calls (e.g. VOICEBOT_PUBLIC_URL=https://bot.example.com)")
+    if phone.public_url and not phone.public_url.startswith(("https://", "http://")):
+        return f"VOICEBOT_PUBLIC_URL={phone.public_url!r} is not an http(s) URL"
+    return None
+
+
+def _phone_line(settings: ServerSettings) -> str:
+    """Where Twilio's voice webhook points, and whether it is checked."""
+    phone = settings.phone
+    base = phone.public_url or f"http://{settings.host}:{settings.port}"
+    if phone.auth_token:
+        checked = "signed by Twilio (TWILIO_AUTH_TOKEN)"
+    elif settings.access_token:
+        checked = "off: set TWILIO_AUTH_TOKEN to take phone calls on a server with an access token"
+    else:
+        checked = "unsigned: set TWILIO_AUTH_TOKEN before giving Twilio this address"
+    return f"Phone (Twilio) voice webhook at {base}/twilio/voice: {checked}"
 
 
 def _owner_line(owner: OwnerAccess, database: Database) -> str:

@@ -31,9 +31,11 @@ class FrontDesk:
         self.messages = MessagePad(database, company, self.clock, spool)
         self.knowledge = KnowledgeBase(database, company.id)
 
-    def dialog(self) -> FrontDeskDialog:
-        """A new call's conversation with this desk."""
-        return FrontDeskDialog(self.company, self.bookings, self.orders, self.messages, self.knowledge)
+    def dialog(self, by_phone: bool = False) -> FrontDeskDialog:
+        """A new call's conversation with this desk (``by_phone``: the caller can be put through to a
+        person and has a keypad)."""
+        return FrontDeskDialog(self.company, self.bookings, self.orders, self.messages, self.knowledge,
+                               by_phone=by_phone)
 
 
 __all__ = ["DeskReply", "FrontDesk", "FrontDeskDialog"]

@@ -85,15 +85,33 @@ FIXED_LINES = (
 
 def company_lines(company: Company, faq_answers: list[str]) -> list[str]:
     """The fixed sentences of one company's desk: the FAQ answers, the goodbye, the way to a person."""
-    lines = [*FIXED_LINES, goodbye(company), *faq_answers, transfer_line(company)]
+    lines = [*FIXED_LINES, goodbye(company), *faq_answers, transfer_line(company),
+             transfer_line(company, by_phone=True)]
     if not company.policy.takes_reservations:
         lines.append(f"Sorry, {company.name} doesn't take reservations; just walk in. Anything else?")
     return lines
 
 
-def transfer_line(company: Company) -> str:
-    """What the bot says when the caller asks for a person (a browser call: the number to call)."""
+def transfer_line(company: Company, by_phone: bool = False) -> str:
+    """What the bot says when the caller asks for a person: on the phone it puts them through;
+    in a browser it gives the number to call."""
+    if by_phone:
+        return "Of course. I'll put you through to someone at the restaurant now."
     return f"Of course. You can reach our staff directly at {company.phone}."
+
+
+KEYPAD_PREFIX = "Keypad: "  # how a phone caller's keys reach the conversation (Pipecat's DTMFAggregator)
+
+
+def keypad_words(text: str, expecting: Slot | None) -> str:
+    """A phone caller's keys as the words they stand for: 1 is yes and 2 is no after a read-back;
+    otherwise the digits themselves (a phone number typed in)."""
+    if not text.startswith(KEYPAD_PREFIX):
+        return text
+    keys = text[len(KEYPAD_PREFIX):].strip().rstrip("#")
+    if expecting is Slot.CONFIRM and keys in ("1", "2"):
+        return "Yes." if keys == "1" else "No."
+    return " ".join(ch for ch in keys if ch.isdigit())
 
 
 @dataclass(frozen=True)
@@ -115,8 +133,9 @@ class FrontDeskDialog:
     """One call's requests to the front desk and the conversation that fills them."""
 
     def __init__(self, company: Company, bookings: BookingBook, orders: OrderDesk, messages: MessagePad,
-                 knowledge: KnowledgeBase | None = None):
+                 knowledge: KnowledgeBase | None = None, by_phone: bool = False):
         self.company = company
+        self.by_phone = by_phone
         self.bookings = bookings
         self.orders = orders
         self.messages = messages
@@ -138,6 +157,7 @@ class FrontDeskDialog:
 
     def respond(self, text: str) -> DeskReply | None:
         """The desk's reply to the caller's words, or None when the LLM should answer them."""
+        text = keypad_words(text, self.expecting)
         heard = understand(text, self.menu, self.expecting)
         expecting = self.expecting
         unheard, self.unheard = self.unheard, None
@@ -225,7 +245,8 @@ class FrontDeskDialog:
 
     def _transfer(self) -> DeskReply:
         self.transfer_requested = True
-        return DeskReply(transfer_line(self.company), transfer=True)
+        # On the phone the caller is put through once this is said, which ends our part of the call.
+        return DeskReply(transfer_line(self.company, self.by_phone), end_call=self.by_phone, transfer=True)
 
     def _kind_asked_for(self, heard: Heard, expecting: Slot | None) -> Intent | None:
         if expecting is Slot.MESSAGE and isinstance(self.request, MessageRequest):
@@ -536,6 +557,8 @@ class FrontDeskDialog:
         return None
 
     def _confirm(self, summary: str, question: str) -> DeskReply:
+        if self.by_phone:
+            question = f"{question} You can also press 1 for yes."
         if self.caller.phone_confirmed:
             return self._ask(Slot.CONFIRM, f"So that's {summary}. {question}")
         number = spoken_phone(self.caller.phone or "")

@@ -13,6 +13,7 @@ was waiting on an answer, :class:`DeskFollowUp` asks its question again after th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -38,9 +39,10 @@ from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 class FrontDeskProcessor(FrameProcessor):
     """Answers the caller turns that belong to the front desk; passes the others to the LLM."""
 
-    def __init__(self, dialog: FrontDeskDialog, **kwargs):
+    def __init__(self, dialog: FrontDeskDialog, on_transfer: Callable[[], None] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.dialog = dialog
+        self._on_transfer = on_transfer  # a phone call: hand the caller to a person once this reply is spoken
         self.follow_up: str | None = None
         self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
         self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
@@ -107,6 +109,8 @@ class FrontDeskProcessor(FrameProcessor):
         self._speaking = reply.text
         if reply.end_call:
             # The goodbye was synthesized at start-up; the call ends once it has been spoken.
+            if reply.transfer and self._on_transfer is not None:
+                self._on_transfer()
             await self.push_frame(TTSSpeakFrame(reply.text))
             await self.push_frame(EndWorkerFrame())
             return

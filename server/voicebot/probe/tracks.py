@@ -161,11 +161,12 @@ class BotAudioRecorder:
         try:
             while True:
                 frame = await track.recv()
-                self._add(to_mono_int16(frame), frame.sample_rate)
+                self.add(to_mono_int16(frame), frame.sample_rate)
         except MediaStreamError:
             logger.debug("bot audio track ended")
 
-    def _add(self, samples: np.ndarray, rate: int) -> None:
+    def add(self, samples: np.ndarray, rate: int) -> None:
+        """A piece of the bot's audio, as it arrives (a WebRTC frame, or a phone stream's media message)."""
         t = self._clock()
         if rate != SAMPLE_RATE:
             samples = resample(samples, rate)
