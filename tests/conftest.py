@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.launcher import LocalServer
+from voicebot.launcher import LocalServer, free_port
 from voicebot.tts.speak import speak_to_wav
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -26,10 +26,18 @@ CLOCK = "2026-12-02T15:00"
 ARTIFACTS = ROOT / "artifacts"
 
 
+# Twilio's auth token for the shared server: its phone webhooks are checked as in production,
+# against the public URL it is given (its own loopback address here).
+TWILIO_TOKEN = "test-twilio-auth-token"
+
+
 def start_server(workdir: Path, *args: str, ready_timeout: float = 600, clock: str = CLOCK) -> LocalServer:
-    """The real server, offline (the embedded LLM answers), logging at DEBUG, on the restaurant's ``clock``."""
-    return LocalServer.start(workdir, *args, env={"VOICEBOT_LOG_LEVEL": "DEBUG", "VOICEBOT_CLOCK": clock},
-                             ready_timeout=ready_timeout)
+    """The real server, offline (the embedded LLM answers), logging at DEBUG, on the restaurant's ``clock``;
+    its phone endpoints take only webhooks signed with ``TWILIO_TOKEN``."""
+    port = free_port()
+    env = {"VOICEBOT_LOG_LEVEL": "DEBUG", "VOICEBOT_CLOCK": clock, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+           "VOICEBOT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    return LocalServer.start(workdir, *args, env=env, ready_timeout=ready_timeout, port=port)
 
 
 @pytest.fixture(scope="session")

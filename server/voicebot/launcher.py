@@ -46,10 +46,10 @@ class LocalServer:
 
     @classmethod
     def start(cls, workdir: Path, *args: str, env: dict[str, str] | None = None,
-              ready_timeout: float = 600) -> "LocalServer":
-        """Run ``06_parallel_tts_warmup.py *args`` on a free port; return once /health is ready."""
+              ready_timeout: float = 600, port: int | None = None) -> "LocalServer":
+        """Run ``06_parallel_tts_warmup.py *args`` on ``port`` (default: a free one); return once /health is ready."""
         workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         log_path = workdir / "server-output.log"
         full_env = {**os.environ, DB_ENV: str(workdir / "business.db"), **(env or {})}
         with open(log_path, "w") as log:

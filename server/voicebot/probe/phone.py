@@ -53,6 +53,14 @@ class Keys:
     digits: str
 
 
+@dataclass(frozen=True)
+class Interrupt:
+    """Speech said over the bot: once it has been speaking ``after_s`` (a barge-in)."""
+
+    clip: str | Path | np.ndarray
+    after_s: float = 1.0
+
+
 @dataclass
 class PhoneCallResult(CallResult):
     """A ``CallResult`` with what only a phone call has."""
@@ -184,8 +192,11 @@ class PhoneProbe:
         """Ring, hear the greeting, say each turn (a clip or ``Keys``) after the bot's answer to the
         previous, hang up (unless the bot did), and ask what comes after the stream. Never raises."""
         turns = say if isinstance(say, list) else ([] if say is None else [say])
-        clips = [t if isinstance(t, Keys) else (load_audio(t, PHONE_RATE) if isinstance(t, (str, Path))
-                                                  else np.asarray(t, np.int16)) for t in turns]
+        def audio(clip) -> np.ndarray:
+            return load_audio(clip, PHONE_RATE) if isinstance(clip, (str, Path)) else np.asarray(clip, np.int16)
+
+        clips = [t if isinstance(t, Keys) else Interrupt(audio(t.clip), t.after_s) if isinstance(t, Interrupt)
+                 else audio(t) for t in turns]
         call_sid = "CA" + secrets.token_hex(16)
         result = PhoneCallResult(url=self.url, call_sid=call_sid)
         recorder = BotAudioRecorder(self._detector, self._now)
@@ -296,13 +307,28 @@ class PhoneProbe:
                         and self._now() - end >= cfg.post_speech_gap_s)
             return check
 
-        if not await until(turn_over(0.0), cfg.greeting_timeout_s):
+        def speaking_for(after: float, seconds: float) -> Callable[[], bool]:
+            def check() -> bool:
+                start = recorder.first_speech_after(after)
+                return start is not None and self._now() - start >= seconds
+            return check
+
+        last_end = 0.0
+        if not (clips and isinstance(clips[0], Interrupt)) and not await until(turn_over(0.0),
+                                                                               cfg.greeting_timeout_s):
             result.errors.append(f"no greeting heard within {cfg.greeting_timeout_s} s")
-        for clip in clips:
+        for i, clip in enumerate(clips):
+            if isinstance(clip, Interrupt) and not await until(speaking_for(last_end, clip.after_s),
+                                                               cfg.answer_timeout_s):
+                result.errors.append("the bot did not speak, so it could not be interrupted")
+                break
             if server_left.is_set():
                 result.errors.append("the bot hung up before the caller had said everything")
                 break
-            turn = await line.press(clip.digits) if isinstance(clip, Keys) else line.say(clip)
+            if isinstance(clip, Keys):
+                turn = await line.press(clip.digits)
+            else:
+                turn = line.say(clip.clip if isinstance(clip, Interrupt) else clip)
             await turn.done.wait()
             if result.said_start_s is None:
                 result.first_said_start_s = turn.start - self._t0
@@ -310,6 +336,9 @@ class PhoneProbe:
             result.said_voice_end_s = turn.voice_end - self._t0
             result.said_end_s = turn.end - self._t0
             result.said_voice_ends_s.append(result.said_voice_end_s)
+            last_end = result.said_voice_end_s
+            if i + 1 < len(clips) and isinstance(clips[i + 1], Interrupt):
+                continue  # the next turn is said over the answer to this one
             if not await until(turn_over(result.said_voice_end_s), cfg.answer_timeout_s):
                 if server_left.is_set() and recorder.first_speech_after(result.said_voice_end_s) is not None:
                     break  # it answered, then hung up (goodbye, transfer)

@@ -1,0 +1,79 @@
+"""Real phone calls (#20) over loopback: a caller that speaks Twilio's side of Media Streams
+(signed webhooks, ``connected``/``start``, 8 kHz μ-law in 20 ms frames, keypad events) to the
+real server with its real models. What the bot said is heard back by Whisper from the μ-law
+audio it sent; what it stored is read from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from conftest import TWILIO_TOKEN
+from test_front_desk_call import bookings
+from voicebot.probe import ProbeConfig
+from voicebot.probe.phone import Interrupt, Keys, PhoneProbe
+from voicebot.tts.speak import speak_all_to_wav
+
+pytestmark = pytest.mark.slow
+
+LINES = {
+    "where": "Where are you located?",
+    "person": "Can I talk to a real person, please?",
+    "booking": "A table for two this Friday at 7 pm, for John Smith.",
+    "number": "Five oh three, five five five, four one four two.",
+    "menu": "What kind of food do you serve?",
+    "stop": "Wait, sorry, actually I have another question.",
+}
+
+
+@pytest.fixture(scope="module")
+def phone_lines(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("phone")
+    paths = asyncio.run(speak_all_to_wav([(text, folder / f"{name}.wav") for name, text in LINES.items()],
+                                         voice="am_michael"))
+    return dict(zip(LINES, paths))
+
+
+def phone_call(server, say, **config):
+    probe = PhoneProbe(server.url, auth_token=TWILIO_TOKEN,
+                       config=ProbeConfig(post_speech_gap_s=2.0, answer_timeout_s=60, **config))
+    return asyncio.run(probe.call(say=say, timeout=300, transcribe=True))
+
+
+def test_a_phone_call_is_greeted_answered_and_hung_up(voicebot_server, phone_lines):
+    call = phone_call(voicebot_server, [phone_lines["where"]])
+    assert call.ended_by == "completed" and not call.errors, (call.errors, call.transcript_text)
+    greeting, answer = call.transcript[0].text, call.transcript[-1].text
+    assert "tomodachi" in greeting.lower(), call.transcript_text
+    assert re.search(r"harbou?r|48|forty[- ]eight", answer, re.I), call.transcript_text
+    assert call.connect_to_first_audio_s is not None and call.voice_to_voice_s is not None
+    assert "<Hangup" in call.after_twiml and call.dialed is None  # the caller hung up: nothing to dial
+    log = voicebot_server.output()
+    assert f"Phone call {call.call_sid}" in log and "Turn timeline [phone-" in log
+
+
+def test_the_caller_talking_over_the_bot_clears_its_audio(voicebot_server, phone_lines):
+    call = phone_call(voicebot_server, [phone_lines["menu"], Interrupt(phone_lines["stop"], after_s=0.5)])
+    assert call.clears, (call.errors, call.transcript_text)  # barge-in: Twilio is told to drop what it buffered
+    assert any(t > call.first_said_start_s for t in call.clears)
+
+
+def test_asking_for_a_person_puts_the_caller_through_to_the_restaurant(voicebot_server, phone_lines):
+    call = phone_call(voicebot_server, [phone_lines["person"]])
+    assert call.ended_by == "server_hangup", (call.errors, call.transcript_text)
+    assert re.search(r"put you through", call.transcript_text, re.I), call.transcript_text
+    digits = re.sub(r"\D", "", call.dialed or "")
+    assert digits.endswith("5550142"), call.after_twiml  # company #2's own number, from the database
+
+
+def test_a_booking_confirmed_on_the_keypad_is_stored(voicebot_server, phone_lines):
+    before = len(bookings(voicebot_server))
+    call = phone_call(voicebot_server, [phone_lines["booking"], phone_lines["number"], Keys("1")])
+    rows = bookings(voicebot_server)[before:]
+    assert "press 1" in call.transcript_text.lower(), call.transcript_text
+    assert len(rows) == 1, (call.errors, call.transcript_text)
+    row = rows[0]
+    assert (row.party_size, row.starts_at.weekday(), row.starts_at.hour, row.phone) == (2, 4, 19, "5035554142")
