@@ -155,7 +155,7 @@ async def run_company(company_id: int, cases: list[Case], workdir: Path, server_
         + " ...")
     server = LocalServer.start(workdir / f"company{company_id}-{clock or 'now'}", str(company_id), *server_args,
                                env=env)
-    database = Database(server.workdir / "business.db", seed_demo=False)
+    database = Database(server.workdir / "business.db")
     company = CompanyRepository(database).get(company_id)
     results = []
     try:

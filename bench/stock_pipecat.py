@@ -41,6 +41,7 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.business import CompanyRepository, Database
+from voicebot.business.company_file import seed_demo_companies
 from voicebot.business.money import format_price
 from voicebot.models.weights import KOKORO_ONNX, english_voices_path, whisper_model_dir
 
@@ -127,6 +128,7 @@ def main() -> int:
     logger.remove()
     logger.add(sys.stderr, level="INFO")
     database = Database(args.db)
+    seed_demo_companies(database)  # a fresh database: the demo restaurants
     prompt = system_message(database, args.company)
     uvicorn.run(create_app(prompt, args.llm_url, args.llm_key), host=args.host, port=args.port, log_level="warning")
     return 0

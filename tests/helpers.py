@@ -29,3 +29,13 @@ def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.2
 def pids_alive(pids) -> list[int]:
     """The pids among ``pids`` that still run (zombies count as gone)."""
     return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+def demo_database(location):
+    """A business database with the three demo restaurants (a new database holds nothing)."""
+    from voicebot.business import Database
+    from voicebot.business.company_file import seed_demo_companies
+
+    database = Database(location)
+    seed_demo_companies(database)
+    return database

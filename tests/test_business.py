@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from helpers import demo_database
 from postgres_server import PostgresServer
 from voicebot.business import CompanyRepository, Database, schema
 from voicebot.business.bookings import BookingBook
@@ -40,10 +41,10 @@ def postgres():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request, tmp_path):
     if request.param == "sqlite":
-        db = Database(tmp_path / "business.db")
+        db = demo_database(tmp_path / "business.db")
     else:
         server = request.getfixturevalue("postgres")
-        db = Database(server.create_database(f"t{next(_names)}"))
+        db = demo_database(server.create_database(f"t{next(_names)}"))
     yield db
     db.dispose()
 
@@ -271,7 +272,7 @@ def test_the_callers_words_become_a_date_and_time(day, time_of_day, expected):
 
 
 def test_the_demo_restaurants_are_seeded_from_their_files(tmp_path):
-    db = Database(tmp_path / "new.db")
+    db = demo_database(tmp_path / "new.db")
     companies = CompanyRepository(db)
     assert companies.list() == [(1, "Luigi's Trattoria"), (2, "Tomodachi Sushi"), (3, "The Green Fork")]
     luigi = companies.get(1)
@@ -282,7 +283,7 @@ def test_the_demo_restaurants_are_seeded_from_their_files(tmp_path):
 def test_the_hours_of_the_day_the_caller_names_come_from_the_data(tmp_path):
     from voicebot.business.prompt import day_hours_notes
 
-    companies = CompanyRepository(Database(tmp_path / "hours.db"))
+    companies = CompanyRepository(demo_database(tmp_path / "hours.db"))
     luigi, sushi = companies.get(1), companies.get(2)
     assert day_hours_notes(sushi, TUESDAY_10AM, "Are you open on Sundays?") == [
         "On Sundays Tomodachi Sushi is open noon to 9 PM."]

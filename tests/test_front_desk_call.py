@@ -40,7 +40,7 @@ def place_call(server, wavs):
 
 
 def bookings(server) -> list:
-    database = Database(server.workdir / "business.db", seed_demo=False)
+    database = Database(server.workdir / "business.db")
     try:
         with database.engine.connect() as db:
             return list(db.execute(select(schema.bookings).order_by(schema.bookings.c.id)))

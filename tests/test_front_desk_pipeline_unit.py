@@ -22,7 +22,8 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from voicebot.business import CompanyRepository, Database
+from helpers import demo_database
+from voicebot.business import CompanyRepository
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
 
@@ -31,7 +32,7 @@ LUNCH = datetime(2026, 12, 2, 12, 30)
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    database = Database(tmp_path_factory.mktemp("pipeline") / "business.db")
+    database = demo_database(tmp_path_factory.mktemp("pipeline") / "business.db")
     yield FrontDesk(database, CompanyRepository(database).get(2), clock=LUNCH)
     database.dispose()
 

@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from helpers import demo_database
 from voicebot.business import CompanyRepository, Database, schema
 from voicebot.business.menu import Menu
 from voicebot.business.phone import normalized_phone, phone_in, spoken_phone
@@ -26,7 +27,7 @@ WEDNESDAY_NIGHT = datetime(2026, 12, 2, 1, 0)  # closed
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    db = Database(tmp_path_factory.mktemp("desk") / "business.db")
+    db = demo_database(tmp_path_factory.mktemp("desk") / "business.db")
     yield db
     db.dispose()
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
+from helpers import demo_database
 from voicebot.app import ServerState, create_app
 from voicebot.business import CompanyRepository, Database
 from voicebot.business.bookings import BookingBook
@@ -40,6 +41,8 @@ def test_cli_imports_a_company_and_lists_what_the_bot_stored(tmp_path):
     company.write_text("name: Pizza Planet\nkind: pizzeria\naddress: 1 Orbit Road\nphone: 555-0199\n"
                        "greeting: Pizza Planet, hello!\nhours: {daily: '11:00-23:00'}\n"
                        "menu:\n  - {name: Margherita, price: 10}\n")
+    assert "#2 Tomodachi Sushi" in voicebot_cli(db, "company", "demo").stdout
+    assert voicebot_cli(db, "company", "demo").returncode == 1  # only into an empty database
     imported = voicebot_cli(db, "company", "import", str(company))
     assert imported.returncode == 0, imported.stderr
     assert "Imported company #4: Pizza Planet: 1 menu items" in imported.stdout
@@ -57,6 +60,7 @@ def test_cli_imports_a_company_and_lists_what_the_bot_stored(tmp_path):
 
 def test_cli_refuses_a_bad_file_with_its_lines_and_changes_nothing(tmp_path):
     db = tmp_path / "business.db"
+    voicebot_cli(db, "company", "demo")
     before = voicebot_cli(db, "--json", "company", "list").stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: 2\nname: Tomodachi Sushi\nkind: sushi\naddress: x\nphone: '555'\ngreeting: hi\n"
@@ -70,7 +74,7 @@ def test_cli_refuses_a_bad_file_with_its_lines_and_changes_nothing(tmp_path):
 
 
 def test_owner_page_shows_bookings_orders_and_messages_escaped(tmp_path):
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     fill(database)
     sushi = CompanyRepository(database).get(2)
     state = ServerState(settings=ServerSettings(company_id=2), company=sushi, database=database)
@@ -86,7 +90,7 @@ def test_owner_page_shows_bookings_orders_and_messages_escaped(tmp_path):
 
 
 def test_owner_page_refuses_the_callers_access_token(tmp_path):
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     fill(database)
     sushi = CompanyRepository(database).get(2)
     settings = ServerSettings(company_id=2, access_token="s3cret-for-every-caller")

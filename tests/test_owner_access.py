@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
 
+from helpers import demo_database
 from test_owner import fill, voicebot_cli
 from voicebot.app import ServerState, create_app
-from voicebot.business import CompanyRepository, Database
+from voicebot.business import CompanyRepository
 from voicebot.config import ServerSettings, parse_settings
 from voicebot.main import _owner_line
 from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, token_file_for
@@ -38,7 +39,7 @@ class FakeClock:
 
 def owner_server(tmp_path: Path, clock: FakeClock | None = None, **settings) -> tuple[TestClient, ServerState]:
     """The app over a filled SQLite database in ``tmp_path``; the owner's credential is made as at first start."""
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     fill(database)
     server_settings = ServerSettings(company_id=2, data_dir=tmp_path / "data", **settings)
     access = OwnerAccess.for_server(server_settings, database)
@@ -205,7 +206,7 @@ def test_a_rotation_voids_the_old_credential_and_every_session(tmp_path, capture
 
 
 def test_the_token_file_is_created_owner_only_and_reused_on_the_next_start(tmp_path):
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     settings = ServerSettings(company_id=2, data_dir=tmp_path / "data")
     previous = os.umask(0)  # even a permissive umask gives an owner-only file
     try:
@@ -240,7 +241,7 @@ def test_where_the_token_file_lives():
 
 
 def test_the_environment_token_must_be_strong_and_not_the_callers(tmp_path, monkeypatch):
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     same = ServerSettings(company_id=2, access_token=CALLER_TOKEN, owner_token=CALLER_TOKEN)
     with pytest.raises(OwnerCredentialError, match="same as VOICEBOT_ACCESS_TOKEN"):
         OwnerAccess.for_server(same, database)

@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
+from helpers import demo_database
 from test_owner import fill
 from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
-from voicebot.business import CompanyRepository, Database
+from voicebot.business import CompanyRepository
 from voicebot.config import PhoneConfig, ServerSettings
 from voicebot.front_desk.dialog import KEYPAD_PREFIX, keypad_words
 from voicebot.front_desk.understanding import Slot
@@ -40,7 +41,7 @@ def signed(path: str, form: dict, token: str = TOKEN, base: str = PUBLIC) -> dic
 
 
 def phone_server(tmp_path, ready: bool = True, max_calls: int = 3, **phone) -> tuple[TestClient, ServerState]:
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     fill(database)
     settings = ServerSettings(company_id=2, data_dir=tmp_path / "data", max_calls=max_calls,
                               phone=PhoneConfig(**({"auth_token": TOKEN, "public_url": PUBLIC} | phone)))
@@ -194,7 +195,7 @@ def test_a_server_still_loading_asks_to_call_again(tmp_path):
 
 
 def test_unsigned_phone_calls_are_refused_on_a_server_with_a_caller_token(tmp_path):
-    database = Database(tmp_path / "business.db")
+    database = demo_database(tmp_path / "business.db")
     fill(database)
     settings = ServerSettings(company_id=2, data_dir=tmp_path / "data", access_token="caller-token")
     state = ServerState(settings=settings, company=CompanyRepository(database).get(2), database=database)

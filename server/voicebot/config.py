@@ -318,6 +318,7 @@ class ServerSettings:
     host: str = "localhost"
     port: int = 7860
     database: str | None = None  # a SQLite path or a postgresql:// URL; None: VOICEBOT_DB or ./business.db
+    demo_data: bool = False  # the demo restaurants put into an empty database (default: only into ./business.db)
     client_dir: Path | None = None
     greeting: GreetingMode = GreetingMode.CACHED
     max_calls: int = 3
@@ -417,6 +418,8 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         host=args.host,
         port=args.port,
         database=args.db,
+        # A database of one's own (--db, VOICEBOT_DB) gets nothing it did not ask for.
+        demo_data=env_flag("VOICEBOT_DEMO_DATA", args.db is None and env_text(DB_ENV) is None),
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
         max_calls=max(1, args.max_calls),

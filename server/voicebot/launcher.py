@@ -51,7 +51,8 @@ class LocalServer:
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         log_path = workdir / "server-output.log"
-        full_env = {**os.environ, DB_ENV: str(workdir / "business.db"), **(env or {})}
+        # Tests and benchmarks call the demo restaurants: their fresh database is given them.
+        full_env = {**os.environ, DB_ENV: str(workdir / "business.db"), "VOICEBOT_DEMO_DATA": "1", **(env or {})}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [sys.executable, str(SERVER_SCRIPT), *args, "--host", "127.0.0.1", "--port", str(port)],

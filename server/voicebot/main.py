@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from voicebot.admission import Admission
 from voicebot.app import ServerState, create_app
 from voicebot.business import CompanyNotFound, CompanyRepository, Database
+from voicebot.business.company_file import seed_demo_companies
 from voicebot.client_build import ensure_client_built
 from voicebot.config import ServerSettings, parse_settings
 from voicebot.logs import progress, setup_logging
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bad URL, an unreachable server, a file we cannot write
         logger.error(f"Cannot open the business database: {e}")
         return 2
+    if settings.demo_data:
+        seed_demo_companies(database)  # only into an empty database
     try:
         company = CompanyRepository(database).get(settings.company_id)
     except CompanyNotFound as e:

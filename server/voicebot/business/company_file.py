@@ -239,17 +239,18 @@ def import_company(database: Database, company: CompanyFile) -> int:
     return company_id
 
 
-def seed_demo_companies(database: Database) -> None:
-    """Import the demo restaurants into a database that has no company yet."""
+def seed_demo_companies(database: Database) -> bool:
+    """Import the demo restaurants into a database that has no company yet; False if it has one."""
     with database.engine.connect() as db:
         if db.execute(select(func.count()).select_from(schema.companies)).scalar():
-            return
+            return False
     files = sorted(DEMO_DIR.glob("*.yaml"))
     for path in files:
         import_company(database, load_company_file(path))
     from loguru import logger
 
-    logger.info(f"Created business database {database.description} with {len(files)} demo restaurants")
+    logger.info(f"Put {len(files)} demo restaurants into the business database {database.description}")
+    return True
 
 
 def describe_company_file(company: CompanyFile) -> str:

@@ -125,17 +125,14 @@ def database_url(location: str | Path | None = None) -> str:
 
 
 class Database:
-    """One engine for the business data, its tables created (and demo data seeded) on open."""
+    """One engine for the business data, its tables created on open. Nothing else is put in it:
+    demo restaurants only when asked (:func:`voicebot.business.company_file.seed_demo_companies`)."""
 
-    def __init__(self, location: str | Path | None = None, seed_demo: bool = True):
+    def __init__(self, location: str | Path | None = None):
         self.url = database_url(location)
         self.engine = self._create_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._create_schema()
-        if seed_demo:
-            from voicebot.business.company_file import seed_demo_companies
-
-            seed_demo_companies(self)
 
     @property
     def description(self) -> str:

@@ -1,6 +1,7 @@
 """``uv run voicebot …``: import a company file and read what the bot stored.
 
     voicebot company import FILE.yaml     validate and import (nothing changes on error)
+    voicebot company demo                 the three demo restaurants, into a database with no company
     voicebot company list
     voicebot bookings list [--company N] [--date YYYY-MM-DD]
     voicebot orders list [--company N]
@@ -20,7 +21,13 @@ from typing import Any
 
 from voicebot import config
 from voicebot.business import ledger
-from voicebot.business.company_file import CompanyFileError, describe_company_file, import_company, load_company_file
+from voicebot.business.company_file import (
+    CompanyFileError,
+    describe_company_file,
+    import_company,
+    load_company_file,
+    seed_demo_companies,
+)
 from voicebot.business.database import CompanyRepository, Database, database_url
 from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, token_file_for
 
@@ -49,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing = company.add_parser("import", help="validate a company file and import it")
     importing.add_argument("file")
     company.add_parser("list", help="the companies in the database")
+    company.add_parser("demo", help="import the demo restaurants into a database that has no company yet")
 
     for name in ("bookings", "orders", "messages"):
         actions = topics.add_parser(name, help=f"what the bot stored: {name}").add_subparsers(dest="action", required=True)
@@ -88,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.topic == "owner-token":
         return owner_token(args.db, args.rotate, args.json)
     database = Database(args.db)
+    if args.topic == "company" and args.action == "demo":
+        if not seed_demo_companies(database):
+            print("The database already has companies; the demo restaurants go only into an empty one.",
+                  file=sys.stderr)
+            return 1
+        print("Imported the demo restaurants: " + ", ".join(f"#{i} {n}" for i, n in CompanyRepository(database).list()))
+        return 0
     if args.topic == "company" and args.action == "import":
         try:
             company = load_company_file(args.file)
