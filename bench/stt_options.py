@@ -27,7 +27,7 @@ from voice_to_voice import QUESTIONS  # noqa: E402
 from speech import missed_word_rate  # noqa: E402
 from voicebot.audio import load_audio  # noqa: E402
 from voicebot.config import WhisperConfig  # noqa: E402
-from voicebot.stt import load_whisper_model  # noqa: E402
+from voicebot.stt import WhisperModels  # noqa: E402
 from voicebot.tts.speak import speak_all_to_wav  # noqa: E402
 
 EXTRA = ["I'd like two dragon rolls and a miso soup for takeout.", "Do you have vegetable tempura?",
@@ -87,11 +87,12 @@ def main() -> int:
     workdir.mkdir(exist_ok=True)
     paths = asyncio.run(speak_all_to_wav([(t, workdir / f"q{i}.wav") for i, t in enumerate(texts)]))
     audios = [load_audio(p, 16000).astype(np.float32) / 32768 for p in paths]
-    listening_against_classic(load_whisper_model(WhisperConfig(model="tiny.en")), audios, texts)
+    models = WhisperModels()
+    listening_against_classic(models.load(WhisperConfig(model="tiny.en")), audios, texts)
     if "--listening" in sys.argv:
         return 0
     for model_name in ("tiny.en", "base"):
-        model = load_whisper_model(WhisperConfig(model=model_name))
+        model = models.load(WhisperConfig(model=model_name))
         for name, options in OPTIONS.items():
             times, missed = [], []
             for audio, text in zip(audios, texts):

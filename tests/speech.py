@@ -8,8 +8,9 @@ import numpy as np
 
 from voicebot.config import WhisperConfig
 from voicebot.probe import resample
-from voicebot.stt import load_whisper_model
+from voicebot.stt import WhisperModels
 
+_MODELS = WhisperModels()  # the judge's models, loaded once for the whole test run
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -46,7 +47,7 @@ def pcm16_to_float(pcm: bytes) -> np.ndarray:
 
 def transcribe(audio: np.ndarray, sample_rate: int, model: str = "base") -> str:
     """What the project's speech-to-text hears in ``audio`` (float32 mono)."""
-    whisper = load_whisper_model(WhisperConfig(engine="faster-whisper", model=model))
+    whisper = _MODELS.load(WhisperConfig(engine="faster-whisper", model=model))
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     audio16k = resample(pcm, sample_rate, 16000).astype(np.float32) / 32768
     segments, _ = whisper.transcribe(audio16k, language="en", beam_size=5)

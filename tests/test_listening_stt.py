@@ -21,7 +21,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.audio import load_audio
 from voicebot.config import WhisperConfig
-from voicebot.stt import create_stt_service, preload_stt, usable_engine
+from voicebot.stt import WhisperModels, create_stt_service, usable_engine
 from voicebot.tts.speak import speak_all_to_wav
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,9 @@ def speech(tmp_path_factory):
 @pytest.fixture(scope="module")
 def settings():
     settings = usable_engine(WhisperConfig())
-    preload_stt(settings)
-    return settings
+    models = WhisperModels()
+    models.preload(settings)
+    return settings, models
 
 
 def segment(pcm: bytes, silence_s: float = 0.3) -> list:
@@ -59,7 +60,7 @@ def transcripts(frames) -> list[tuple[str, bool]]:
 
 async def test_a_segment_the_caller_talked_past_is_not_final(settings, speech):
     yes, please = speech
-    stt = create_stt_service(settings, listening=True, audio_passthrough=False)
+    stt = create_stt_service(*settings, listening=True, audio_passthrough=False)
     down, _ = await run_test(stt, frames_to_send=[*segment(yes), *segment(please), SleepFrame(sleep=3.0)])
     heard = transcripts(down)
     assert [text for text, _ in heard] == ["yes", "please"], heard
@@ -68,6 +69,6 @@ async def test_a_segment_the_caller_talked_past_is_not_final(settings, speech):
 
 async def test_a_single_segment_is_final(settings, speech):
     yes, _ = speech
-    stt = create_stt_service(settings, listening=True, audio_passthrough=False)
+    stt = create_stt_service(*settings, listening=True, audio_passthrough=False)
     down, _ = await run_test(stt, frames_to_send=[*segment(yes), SleepFrame(sleep=2.0)])
     assert transcripts(down) == [("yes", True)]

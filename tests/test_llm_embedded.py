@@ -24,9 +24,7 @@ from voicebot.llm import (
     LLMBackend,
     LLMConfig,
     create_llm_service,
-    embedded_process,
-    preload_llm,
-    shutdown_llm,
+    start_llm,
 )
 
 pytestmark = pytest.mark.slow
@@ -51,8 +49,8 @@ def _port_accepts(port: int) -> bool:
 async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cleanly():
     """The bot server's own LLM: its own process, one warm slot per call, timings reported."""
     settings = LLMConfig(backend=LLMBackend.EMBEDDED, threads=2)
-    warmup = preload_llm(settings, SYSTEM_PROMPT, slots=2)
-    process = embedded_process()
+    process = start_llm(settings, slots=2)
+    warmup = process.warm(SYSTEM_PROMPT)
     assert process is not None and process.running and warmup is not None
     pid, port = process.pid, process.port
     assert pid != os.getpid() and psutil.pid_exists(pid)
@@ -69,7 +67,7 @@ async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cl
             async def on_timings(timings):
                 reported.append(timings)
 
-            service = create_llm_service(settings, SYSTEM_PROMPT, slot=slot)
+            service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=slot)
             service.on_timings = on_timings
             context = LLMContext(messages=[{"role": "user", "content": "What time do you close?"}])
             started = time.perf_counter()
@@ -90,9 +88,9 @@ async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cl
             assert first.prompt_n < warmup.cold.prompt_tokens / 3, first
             await service.cleanup()
     finally:
-        shutdown_llm()
+        process.stop()
 
-    assert embedded_process() is None and not psutil.pid_exists(pid)
+    assert not process.running and not psutil.pid_exists(pid)
     assert not _port_accepts(port), "port still open after stop()"
 
 
@@ -100,11 +98,11 @@ async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cl
 async def test_a_killed_llm_process_is_restarted_and_answers_again():
     """SIGKILL mid-answer: the supervisor starts it again on the same address, warm."""
     settings = LLMConfig(backend=LLMBackend.EMBEDDED, threads=2)
-    preload_llm(settings, SYSTEM_PROMPT, slots=1)
-    process = embedded_process()
+    process = start_llm(settings, slots=1)
+    process.warm(SYSTEM_PROMPT)
     first_pid = process.pid
     try:
-        service = create_llm_service(settings, SYSTEM_PROMPT, slot=0)
+        service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=0)
         context = LLMContext(messages=[{"role": "user", "content": "Tell me about your restaurant in detail."}])
         stream = await service.get_chat_completions(context)
         with pytest.raises(Exception):
@@ -121,7 +119,7 @@ async def test_a_killed_llm_process_is_restarted_and_answers_again():
         assert "10" in answer or "ten" in answer.lower(), answer
         await service.cleanup()
     finally:
-        shutdown_llm()
+        process.stop()
 
 
 @pytest.mark.timeout(90)

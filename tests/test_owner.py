@@ -10,12 +10,13 @@ from datetime import datetime
 from fastapi.testclient import TestClient
 
 from helpers import demo_database
-from voicebot.app import ServerState, create_app
+from voicebot.app import create_app
 from voicebot.business import CompanyRepository, Database
 from voicebot.business.bookings import BookingBook
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import OrderDesk
 from voicebot.config import ServerSettings
+from voicebot.runtime import Runtime
 
 
 def clock():
@@ -77,7 +78,7 @@ def test_owner_page_shows_bookings_orders_and_messages_escaped(tmp_path):
     database = demo_database(tmp_path / "business.db")
     fill(database)
     sushi = CompanyRepository(database).get(2)
-    state = ServerState(settings=ServerSettings(company_id=2), company=sushi, database=database)
+    state = Runtime(settings=ServerSettings(company_id=2), company=sushi, database=database)
     client = TestClient(create_app(state))  # no lifespan: no models are loaded for this page
     client.headers["Authorization"] = f"Bearer {state.owner.credential.current()}"  # the owner's, made at start
     page = client.get("/owner")
@@ -94,7 +95,7 @@ def test_owner_page_refuses_the_callers_access_token(tmp_path):
     fill(database)
     sushi = CompanyRepository(database).get(2)
     settings = ServerSettings(company_id=2, access_token="s3cret-for-every-caller")
-    client = TestClient(create_app(ServerState(settings=settings, company=sushi, database=database)))
+    client = TestClient(create_app(Runtime(settings=settings, company=sushi, database=database)))
     for response in (client.get("/owner"), client.get("/owner?token=s3cret-for-every-caller"),
                      client.get("/owner", headers={"Authorization": "Bearer s3cret-for-every-caller"})):
         assert response.status_code == 401

@@ -17,7 +17,7 @@ from loguru import logger
 
 from helpers import demo_database
 from test_owner import fill, voicebot_cli
-from voicebot.app import ServerState, create_app
+from voicebot.app import create_app
 from voicebot.business import CompanyRepository
 from voicebot.config import ServerSettings, parse_settings
 from voicebot.main import _owner_line
@@ -25,6 +25,7 @@ from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, tok
 from voicebot.owner.limiter import FailureLimiter
 from voicebot.owner.sessions import COOKIE_NAME, OwnerSessions
 from voicebot.owner.web import OwnerAccess
+from voicebot.runtime import Runtime
 
 CALLER_TOKEN = "caller-token-in-every-browser"
 
@@ -37,7 +38,7 @@ class FakeClock:
         return self.now
 
 
-def owner_server(tmp_path: Path, clock: FakeClock | None = None, **settings) -> tuple[TestClient, ServerState]:
+def owner_server(tmp_path: Path, clock: FakeClock | None = None, **settings) -> tuple[TestClient, Runtime]:
     """The app over a filled SQLite database in ``tmp_path``; the owner's credential is made as at first start."""
     database = demo_database(tmp_path / "business.db")
     fill(database)
@@ -46,7 +47,7 @@ def owner_server(tmp_path: Path, clock: FakeClock | None = None, **settings) -> 
     if clock is not None:
         access = replace(access, failures=FailureLimiter(clock=clock),
                          sessions=OwnerSessions(access.credential, clock=clock))
-    state = ServerState(settings=server_settings, company=CompanyRepository(database).get(2), database=database,
+    state = Runtime(settings=server_settings, company=CompanyRepository(database).get(2), database=database,
                         owner=access)
     return TestClient(create_app(state)), state
 

@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from helpers import demo_database
 from test_owner import fill
 from voicebot.admission import Admission
-from voicebot.app import ServerState, create_app
+from voicebot.app import create_app
 from voicebot.business import CompanyRepository
 from voicebot.config import PhoneConfig, ServerSettings
 from voicebot.front_desk.dialog import KEYPAD_PREFIX, keypad_words
@@ -29,6 +29,7 @@ from voicebot.main import phone_settings_problem
 from voicebot.phone.lines import PhoneLines
 from voicebot.phone.stream import BadStream, check_media_format, read_start
 from voicebot.phone.twilio import after_stream, connect_stream, signature_ok
+from voicebot.runtime import Runtime
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://bot.example.com"
@@ -40,12 +41,12 @@ def signed(path: str, form: dict, token: str = TOKEN, base: str = PUBLIC) -> dic
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(base + path, form)}
 
 
-def phone_server(tmp_path, ready: bool = True, max_calls: int = 3, **phone) -> tuple[TestClient, ServerState]:
+def phone_server(tmp_path, ready: bool = True, max_calls: int = 3, **phone) -> tuple[TestClient, Runtime]:
     database = demo_database(tmp_path / "business.db")
     fill(database)
     settings = ServerSettings(company_id=2, data_dir=tmp_path / "data", max_calls=max_calls,
                               phone=PhoneConfig(**({"auth_token": TOKEN, "public_url": PUBLIC} | phone)))
-    state = ServerState(settings=settings, company=CompanyRepository(database).get(2), database=database,
+    state = Runtime(settings=settings, company=CompanyRepository(database).get(2), database=database,
                         admission=Admission(max_calls=max_calls))
     state.preloaded = SimpleNamespace(ready=ready)  # the webhook only asks whether the bot is ready
     return TestClient(create_app(state)), state
@@ -198,7 +199,7 @@ def test_unsigned_phone_calls_are_refused_on_a_server_with_a_caller_token(tmp_pa
     database = demo_database(tmp_path / "business.db")
     fill(database)
     settings = ServerSettings(company_id=2, data_dir=tmp_path / "data", access_token="caller-token")
-    state = ServerState(settings=settings, company=CompanyRepository(database).get(2), database=database)
+    state = Runtime(settings=settings, company=CompanyRepository(database).get(2), database=database)
     state.preloaded = SimpleNamespace(ready=True)
     response = TestClient(create_app(state)).post("/twilio/voice", data=FORM)
     assert response.status_code == 403 and "TWILIO_AUTH_TOKEN" in response.text

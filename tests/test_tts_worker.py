@@ -18,7 +18,7 @@ from helpers import pids_alive, wait_until
 from speech import missed_word_rate, pcm16_to_float, rms, transcribe
 from tts_harness import TTSHarness
 from voicebot.tts.service import KokoroIsolatedTTSService
-from voicebot.tts.worker_client import KokoroWorkerProcess, live_worker_pids
+from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerRegistry
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,8 @@ async def test_service_streams_pieces_with_ttfb():
 
 async def test_concurrent_initialize_starts_one_worker():
     spawned: list[KokoroWorkerProcess] = []
-    tts = KokoroIsolatedTTSService(engine="onnx")
+    registry = WorkerRegistry()
+    tts = KokoroIsolatedTTSService(engine="onnx", registry=registry)
     original = tts._worker_source
 
     async def counting_source():
@@ -94,10 +95,10 @@ async def test_concurrent_initialize_starts_one_worker():
         results = await asyncio.gather(*(tts._initialize_if_needed() for _ in range(5)))
         assert results == [True] * 5
         assert len(spawned) == 1
-        assert tts.worker.alive and tts.worker.pid in live_worker_pids()
+        assert tts.worker.alive and registry.pids() == [tts.worker.pid]
     finally:
         await tts.stop_worker()
-    assert pids_alive([spawned[0].pid]) == []
+    assert pids_alive([spawned[0].pid]) == [] and registry.pids() == []
 
 
 async def test_killed_worker_gives_error_then_next_request_respawns():
@@ -164,16 +165,17 @@ async def test_interruption_drops_stale_audio():
 
 OWNER_SCRIPT = """
 import asyncio, signal
-from voicebot.tts.worker_client import KokoroWorkerProcess, stop_all_workers
+from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerRegistry
 
 async def main():
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    worker = KokoroWorkerProcess(engine="onnx")
+    registry = WorkerRegistry()
+    worker = KokoroWorkerProcess(engine="onnx", registry=registry)
     await worker.start()
     print(worker.pid, flush=True)
     await stop.wait()
-    await stop_all_workers()
+    await registry.stop_all()
 
 if __name__ == "__main__":
     asyncio.run(main())
@@ -201,7 +203,7 @@ def test_no_worker_outlives_a_killed_server(tmp_path):
 
 
 def test_sigterm_on_parent_stops_workers(tmp_path):
-    """A clean shutdown path: SIGTERM to the owner runs stop_all_workers."""
+    """A clean shutdown path: SIGTERM to the owner stops every worker of its registry."""
     owner, worker_pid = start_owner(tmp_path)
     try:
         owner.send_signal(signal.SIGTERM)

@@ -51,7 +51,7 @@ from voicebot.front_desk.understanding import Slot
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
-from voicebot.llm import create_llm_service, embedded_process
+from voicebot.llm import create_llm_service
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import release_freed_memory
@@ -115,6 +115,7 @@ def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
         worker_source=preloaded.tts_pool.take if preloaded.tts_pool else None,
         worker_sink=preloaded.tts_pool.give_back if preloaded.tts_pool else None,
         phrases=preloaded.phrases,
+        registry=preloaded.workers,
     )
 
 
@@ -300,18 +301,19 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
     slot = preloaded.llm_slots.take() if preloaded.llm_slots is not None else None
     parts = CallParts(
         transport=make_transport(),
-        stt=create_stt_service(settings.stt,
+        stt=create_stt_service(settings.stt, preloaded.whisper,
                                hotwords=speech_vocabulary(preloaded.company, desk.knowledge.faq_topic_words()),
                                listening=settings.listen_ahead),
         desk=desk,
-        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()), slot=slot),
+        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
+                               process=preloaded.llm_process, slot=slot),
         tts=tts,
         vad=preloaded.vad.take(),
         turn_analyzer=turn_analyzer,
         timeline=timeline,
         opening=lambda context: opening_frame(preloaded, context),
         listen_ahead=settings.listen_ahead,
-        pause_llm=embedded_process() if settings.llm.pause_for_first_words else None,
+        pause_llm=preloaded.llm_process if settings.llm.pause_for_first_words else None,
         keypad=DTMFAggregator(prefix=KEYPAD_PREFIX, timeout=KEYPAD_IDLE_S) if on_transfer is not None else None,
         on_transfer=on_transfer,
     )

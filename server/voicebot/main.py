@@ -10,16 +10,15 @@ import uvicorn
 from loguru import logger
 from sqlalchemy.engine import make_url
 
-from voicebot.admission import Admission
-from voicebot.app import ServerState, create_app
-from voicebot.business import CompanyNotFound, CompanyRepository, Database
-from voicebot.business.company_file import seed_demo_companies
+from voicebot.app import create_app
+from voicebot.business import CompanyNotFound, Database
 from voicebot.client_build import ensure_client_built
 from voicebot.config import ServerSettings, parse_settings
 from voicebot.logs import progress, setup_logging
 from voicebot.memory import cap_malloc_arenas
 from voicebot.owner.credential import OwnerCredentialError
 from voicebot.owner.web import OwnerAccess
+from voicebot.runtime import Runtime
 from voicebot.stt import usable_engine
 
 
@@ -29,40 +28,33 @@ def main(argv: list[str] | None = None) -> int:
     cap_malloc_arenas(settings.malloc_arenas)  # before the threads that would spread the heap
     log_path = setup_logging()
     settings = replace(settings, stt=usable_engine(settings.stt))  # MLX Whisper only if it can run here
-    try:
-        database = Database(settings.database)
-    except Exception as e:  # a bad URL, an unreachable server, a file we cannot write
-        logger.error(f"Cannot open the business database: {e}")
-        return 2
-    if settings.demo_data:
-        seed_demo_companies(database)  # only into an empty database
-    try:
-        company = CompanyRepository(database).get(settings.company_id)
-    except CompanyNotFound as e:
-        logger.error(str(e))
-        return 2
-    progress(f"Company #{company.id}: {company.name} ({company.address}); database {database.description}")
-    try:
-        owner = OwnerAccess.for_server(settings, database)
-    except OwnerCredentialError as e:
-        logger.error(str(e))
-        return 2
-    logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
     problem = phone_settings_problem(settings)
     if problem:
         logger.error(problem)
         return 2
+    try:
+        runtime = Runtime.build(settings)
+    except CompanyNotFound as e:
+        logger.error(str(e))
+        return 2
+    except OwnerCredentialError as e:
+        logger.error(str(e))
+        return 2
+    except Exception as e:  # a bad URL, an unreachable server, a file we cannot write
+        logger.error(f"Cannot open the business database: {e}")
+        return 2
+    company, database = runtime.company, runtime.database
+    progress(f"Company #{company.id}: {company.name} ({company.address}); database {database.description}")
+    logger.info(f"Metrics and problems are logged to {log_path} (grep TTFB)")
 
     if settings.client_dir is not None:
         ensure_client_built(settings.client_dir.parent)
-    admission = Admission(max_calls=settings.max_calls, max_pending_per_client=settings.max_pending_per_client)
-    app = create_app(ServerState(settings=settings, company=company, database=database,
-                                 admission=admission, owner=owner))
+    app = create_app(runtime)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     progress(f"Serving on http://{settings.host}:{settings.port} (client at /, health at /health)")
-    progress(_owner_line(owner, database))
+    progress(_owner_line(runtime.owner, database))
     progress(_phone_line(settings))
     asyncio.run(server.serve())
     return 0

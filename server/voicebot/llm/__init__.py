@@ -14,9 +14,8 @@ _FROM = {
     "PromptTimings": "voicebot.llm.embedded", "WarmupReport": "voicebot.llm.embedded",
     "LLMBackend": "voicebot.llm.factory", "LLMConfig": "voicebot.llm.factory",
     "choose_backend": "voicebot.llm.factory", "create_llm_service": "voicebot.llm.factory",
-    "describe_backend": "voicebot.llm.factory", "embedded_process": "voicebot.llm.factory",
-    "preload_llm": "voicebot.llm.factory", "resolve_model": "voicebot.llm.factory",
-    "shutdown_llm": "voicebot.llm.factory",
+    "describe_backend": "voicebot.llm.factory", "resolve_model": "voicebot.llm.factory",
+    "start_llm": "voicebot.llm.factory",
 }
 
 

@@ -24,7 +24,6 @@ from voicebot.llm.embedded import (
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
     EmbeddedLlamaServer,
-    WarmupReport,
 )
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
@@ -45,19 +44,11 @@ _PLACEHOLDER_API_KEY = "not-needed"
 # Tokens of context each call's slot holds: the system prompt (~200) and a whole call.
 CONTEXT_PER_SLOT = 4096
 
-_process: LlamaProcess | None = None
-
-
 def embedded_config(settings: LLMConfig, slots: int = 1) -> EmbeddedLlamaConfig:
     """How to run the embedded server for these settings: one slot per call taken at once."""
     return EmbeddedLlamaConfig(threads=settings.threads, generation_threads=settings.generation_threads,
                                context_size=settings.context_size or CONTEXT_PER_SLOT * slots,
                                parallel=slots, poll=settings.poll, cache_ram_mib=settings.cache_ram_mib)
-
-
-def embedded_process() -> LlamaProcess | None:
-    """The embedded model's process, once preload started it."""
-    return _process
 
 
 def resolve_model(settings: LLMConfig) -> str:
@@ -69,8 +60,8 @@ def resolve_model(settings: LLMConfig) -> str:
     return DEFAULT_OPENAI_MODEL
 
 
-def describe_backend(settings: LLMConfig) -> str:
-    """One log line saying which LLM answers and where (never the key)."""
+def describe_backend(settings: LLMConfig, process: LlamaProcess | None = None) -> str:
+    """One log line saying which LLM answers and where (never the key); ``process``: the embedded one."""
     backend = choose_backend(settings)
     model = resolve_model(settings)
     if backend is LLMBackend.OPENAI:
@@ -78,51 +69,33 @@ def describe_backend(settings: LLMConfig) -> str:
     if backend is LLMBackend.OPENAI_COMPATIBLE:
         key = "with API key" if settings.api_key else "no API key"
         return f"LLM: OpenAI-compatible server at {settings.base_url}, model {model} ({key})"
-    if _process is not None:
-        return f"LLM: {_process.describe()}"
+    if process is not None:
+        return f"LLM: {process.describe()}"
     return (
         f"LLM: embedded llama.cpp ({model}, {settings.threads} threads, ctx {settings.context_size}), "
         "not started yet"
     )
 
 
-def preload_llm(
-    settings: LLMConfig, system_instruction: str | None = None, tools: list[dict] | None = None,
-    opening: list[dict] | None = None, slots: int = 1,
-) -> WarmupReport | None:
-    """Startup step: for the embedded backend, start its process and warm its prompt cache.
-
-    Blocking (~3 s load + ~3 s cold prompt on 2 cores); run it before serving calls.
-    ``slots``: calls taken at once (each gets its own KV cache). ``tools`` must be the
-    OpenAI-format tools the bot will send, if any. A no-op for remote backends.
-    """
-    global _process
+def start_llm(settings: LLMConfig, slots: int = 1) -> LlamaProcess | None:
+    """Startup step: the embedded backend's model in its own supervised process (~3 s on 2 cores),
+    ``slots`` calls at once, each with its own KV cache; None for a remote backend (nothing to start).
+    The caller owns the process: it warms it (:meth:`LlamaProcess.warm`) and stops it."""
     if choose_backend(settings) is not LLMBackend.EMBEDDED:
         logger.info(describe_backend(settings))
         return None
-    if _process is None or not _process.running:
-        _process = LlamaProcess(embedded_config(settings, slots), nice=settings.nice)
-        _process.start()
-    if system_instruction:
-        return _process.warm(system_instruction, tools=tools, opening=opening)
-    return None
+    process = LlamaProcess(embedded_config(settings, slots), nice=settings.nice)
+    process.start()
+    return process
 
 
-def shutdown_llm() -> None:
-    """Shutdown step: stop the embedded model's process if one runs."""
-    global _process
-    process, _process = _process, None
-    if process is not None:
-        process.stop()
-
-
-def create_llm_service(settings: LLMConfig, system_instruction: str, slot: int | None = None,
-                       **kwargs: Any) -> OpenAILLMService:
+def create_llm_service(settings: LLMConfig, system_instruction: str, process: LlamaProcess | None = None,
+                       slot: int | None = None, **kwargs: Any) -> OpenAILLMService:
     """A Pipecat LLM service for ``settings``'s backend, with ``system_instruction`` set.
 
     The LLM answers the caller's questions in words; bookings, orders and messages are the
     front desk's, kept in code (``voicebot.front_desk``), so no backend is offered tools.
-    The embedded backend (its process started by preload) gets a
+    The embedded backend (its ``process`` started by :func:`start_llm`) gets a
     :class:`~voicebot.llm.service.LlamaCppLLMService` on the call's ``slot``. ``kwargs``
     go to ``OpenAILLMService`` (e.g. ``retry_on_timeout``).
     """
@@ -132,13 +105,13 @@ def create_llm_service(settings: LLMConfig, system_instruction: str, slot: int |
     )
 
     if backend is LLMBackend.EMBEDDED:
-        if _process is None:
-            raise RuntimeError("The embedded LLM was not started (preload_llm)")
+        if process is None:
+            raise RuntimeError("The embedded LLM was not started (start_llm)")
         service_settings.max_tokens = settings.max_tokens or EMBEDDED_MAX_TOKENS
         service_settings.temperature = (
             EMBEDDED_TEMPERATURE if settings.temperature is None else settings.temperature
         )
-        service = LlamaCppLLMService(base_url=_process.base_url, api_key=_process.api_key, slot=slot,
+        service = LlamaCppLLMService(base_url=process.base_url, api_key=process.api_key, slot=slot,
                                      settings=service_settings, **kwargs)
         # "developer" is an OpenAI role; Qwen's chat template does not know it.
         service.supports_developer_role = False
@@ -175,8 +148,6 @@ __all__ = [
     "create_llm_service",
     "describe_backend",
     "embedded_config",
-    "embedded_process",
-    "preload_llm",
+    "start_llm",
     "resolve_model",
-    "shutdown_llm",
 ]

@@ -8,7 +8,3 @@ TwiML that connects the call's audio to ``WS /twilio/media`` with a one-time tok
 restaurant's own number. When the stream ends Twilio asks ``POST /twilio/after`` what to
 do next: ``<Dial>`` the restaurant if the bot transferred the caller, else ``<Hangup/>``.
 """
-
-from voicebot.phone.routes import phone_router
-
-__all__ = ["phone_router"]

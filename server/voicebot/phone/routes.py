@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import Response
@@ -33,26 +32,16 @@ from voicebot.phone.twilio import (
     say_and_hang_up,
     signature_ok,
 )
+from voicebot.runtime import Runtime, current_runtime
 from voicebot.signalling import BadSignalling
 from voicebot.timeline import CallTimeline
-
-if TYPE_CHECKING:
-    from voicebot.app import ServerState
-
-
-def server_state(request: Request) -> ServerState:
-    return request.app.state.voicebot
-
-
-def stream_state(websocket: WebSocket) -> ServerState:
-    return websocket.app.state.voicebot
 
 
 def _twiml(text: str, status: int = 200) -> Response:
     return Response(content=text, media_type=TWIML, status_code=status)
 
 
-def _public_base(request: Request, state: ServerState) -> str:
+def _public_base(request: Request, state: Runtime) -> str:
     """The https base Twilio was given; without one configured, the one this request came to."""
     if state.settings.phone.public_url:
         return state.settings.phone.public_url
@@ -60,7 +49,7 @@ def _public_base(request: Request, state: ServerState) -> str:
     return f"{scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
-async def _signed_form(request: Request, state: ServerState) -> dict[str, str]:
+async def _signed_form(request: Request, state: Runtime) -> dict[str, str]:
     """The webhook's form fields, once Twilio's signature over our public URL is checked (403 if not)."""
     phone = state.settings.phone
     if not phone.auth_token and state.settings.access_token:
@@ -77,13 +66,13 @@ def phone_router() -> APIRouter:
     router = APIRouter(prefix="/twilio")
 
     @router.post("/voice")
-    async def voice(request: Request, state: ServerState = Depends(server_state)):
+    async def voice(request: Request, state: Runtime = Depends(current_runtime)):
         """Twilio's voice webhook: stream the call to us with a one-time token, or say we're busy."""
         form = await _signed_form(request, state)
         call_sid, caller = form.get("CallSid", ""), form.get("From", "unknown")
         if not call_sid:
             raise BadSignalling("The webhook has no CallSid")
-        if state.preloaded is None or not state.preloaded.ready:
+        if not state.ready:
             logger.info(f"Phone call {call_sid} from {caller}: not ready yet, told to call again")
             return _twiml(say_and_hang_up(STARTING_MESSAGE))
         client = f"phone:{call_sid}"  # one pending place per call: Twilio's address is every caller's
@@ -101,7 +90,7 @@ def phone_router() -> APIRouter:
         return _twiml(connect_stream(stream_url, call.token, base + "/twilio/after"))
 
     @router.websocket("/media")
-    async def media(websocket: WebSocket, state: ServerState = Depends(stream_state)):
+    async def media(websocket: WebSocket, state: Runtime = Depends(current_runtime)):
         """One call's audio: the same bot as a browser call, once the stream's token and format are right."""
         await websocket.accept()
         call = None
@@ -126,7 +115,7 @@ def phone_router() -> APIRouter:
         await _run_phone_call(websocket, state, call, start)
 
     @router.post("/after")
-    async def after(request: Request, state: ServerState = Depends(server_state)):
+    async def after(request: Request, state: Runtime = Depends(current_runtime)):
         """The stream ended: put the caller through to the restaurant if the bot said so, else hang up."""
         form = await _signed_form(request, state)
         call = state.phone_lines.find(form.get("CallSid", ""))
@@ -138,7 +127,7 @@ def phone_router() -> APIRouter:
     return router
 
 
-def _expire(state: ServerState, call: PhoneCall) -> None:
+def _expire(state: Runtime, call: PhoneCall) -> None:
     """A token whose stream never came holds nothing after the offer timeout."""
     if state.phone_lines.drop(call.token) is not None:
         logger.warning(f"Phone call {call.call_sid}: its stream did not connect within "
@@ -146,7 +135,7 @@ def _expire(state: ServerState, call: PhoneCall) -> None:
         state.admission.ended(call.token)
 
 
-async def _run_phone_call(websocket: WebSocket, state: ServerState, call: PhoneCall, start) -> None:
+async def _run_phone_call(websocket: WebSocket, state: Runtime, call: PhoneCall, start) -> None:
     call_id = f"phone-{call.call_sid}"
     call.stream_sid = start.stream_sid
     company = state.company

@@ -371,9 +371,9 @@ class PhoneProbe:
         """What the bot said, heard by Whisper from the audio received (a phone has no data channel)."""
         from voicebot.audio import resample
         from voicebot.config import WhisperConfig
-        from voicebot.stt import load_whisper_model
+        from voicebot.stt import WhisperModels
 
-        whisper = load_whisper_model(WhisperConfig(engine="faster-whisper", model="base"))
+        whisper = WhisperModels().load(WhisperConfig(engine="faster-whisper", model="base"))
         bounds = [s.start for s in result.bot_speech]
         if not bounds or result.audio_start_s is None:
             return

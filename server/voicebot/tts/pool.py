@@ -17,15 +17,17 @@ from collections import deque
 from loguru import logger
 
 from voicebot.tts.voices import resolve_model_location
-from voicebot.tts.worker_client import KokoroWorkerProcess
+from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerRegistry
 
 
 class WarmWorkerPool:
     """Keeps up to ``size`` idle warm workers; ``take()`` lends one, ``give_back()`` returns it."""
 
     def __init__(self, *, engine: str, model: str | None, voice: str | None, size: int = 2,
-                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0):
+                 init_timeout_s: float = 120.0, request_timeout_s: float = 30.0,
+                 registry: WorkerRegistry | None = None):
         self._engine = engine
+        self._registry = registry
         self._model = model
         self._voice = voice
         self.size = size
@@ -47,7 +49,8 @@ class WarmWorkerPool:
         location = await asyncio.to_thread(resolve_model_location, self._model)
         worker = KokoroWorkerProcess(engine=self._engine, model=location, voice=self._voice,
                                      init_timeout_s=self._init_timeout_s,
-                                     request_timeout_s=self._request_timeout_s, fork=fork)
+                                     request_timeout_s=self._request_timeout_s, fork=fork,
+                                     registry=self._registry)
         await worker.start()
         return worker
 

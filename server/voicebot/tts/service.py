@@ -18,7 +18,7 @@ from voicebot.config import DEFAULT_HUB_MODEL, DEFAULT_VOICE, default_tts_engine
 from voicebot.tts.aggregation import FirstClauseTextAggregator
 from voicebot.tts.phrases import PhraseCache
 from voicebot.tts.voices import resolve_model_location
-from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerTimeout
+from voicebot.tts.worker_client import KokoroWorkerProcess, WorkerCrashed, WorkerError, WorkerRegistry, WorkerTimeout
 
 WorkerSource = Callable[[], Awaitable[KokoroWorkerProcess]]
 WorkerSink = Callable[[KokoroWorkerProcess], Awaitable[None]]
@@ -60,6 +60,7 @@ class KokoroIsolatedTTSService(TTSService):
         worker_source: WorkerSource | None = None,
         worker_sink: WorkerSink | None = None,
         phrases: PhraseCache | None = None,
+        registry: WorkerRegistry | None = None,
         **kwargs,
     ):
         """Create the service; no process is started until it is needed.
@@ -78,6 +79,7 @@ class KokoroIsolatedTTSService(TTSService):
             worker_sink: Where the worker goes when the service is done with it (back to
                 the pool); by default it is stopped.
             phrases: Pre-synthesized phrases (the greeting), played without the worker.
+            registry: The owner's live workers, which a spawned worker joins.
         """
         mode = TextAggregationMode.SENTENCE if aggregate_sentences else TextAggregationMode.TOKEN
         super().__init__(
@@ -101,6 +103,7 @@ class KokoroIsolatedTTSService(TTSService):
         self._worker_source = worker_source or self._spawn_worker
         self._worker_sink = worker_sink
         self._phrases = phrases
+        self._registry = registry
         self._reply_context: str | None = None
         self._first_pending = False
         # Told, for each reply, whether its first piece came from the phrase cache.
@@ -129,6 +132,7 @@ class KokoroIsolatedTTSService(TTSService):
             voice=str(self._settings.voice),
             init_timeout_s=self._init_timeout_s,
             request_timeout_s=self._request_timeout_s,
+            registry=self._registry,
         )
         await worker.start()
         return worker

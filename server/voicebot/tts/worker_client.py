@@ -4,14 +4,14 @@
 ``ready`` message, and turns synthesis requests into async iterators of PCM pieces. It
 notices a worker that dies (end of stream on the socket) or hangs (no message within
 ``request_timeout_s``) and fails the request with a clear error; the owner then spawns a
-new one. Every live worker is tracked so that shutdown, or even an abrupt interpreter
-exit, leaves no orphan process behind.
+new one. No worker outlives its owner: a :class:`WorkerRegistry` (the server's runtime has
+one) lists and stops the live ones at shutdown, every worker is SIGKILLed at interpreter
+exit if it is still running, and a worker whose owner dies abruptly exits on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import multiprocessing
 import os
 import re
@@ -30,7 +30,6 @@ from voicebot.config import forkserver_enabled
 from voicebot.models.weights import english_voices_path
 from voicebot.tts import forkserver, protocol
 
-_LIVE_WORKERS: "weakref.WeakSet[KokoroWorkerProcess]" = weakref.WeakSet()
 _LOG_LINE = re.compile(r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\|(.*)$")
 
 
@@ -75,6 +74,38 @@ class _Request:
     cancelled: bool = False
 
 
+class WorkerRegistry:
+    """The live workers of one owner (the server's runtime): for ``/health`` and for shutdown."""
+
+    def __init__(self):
+        self._workers: weakref.WeakSet[KokoroWorkerProcess] = weakref.WeakSet()
+
+    def add(self, worker: KokoroWorkerProcess) -> None:
+        self._workers.add(worker)
+
+    def discard(self, worker: KokoroWorkerProcess) -> None:
+        self._workers.discard(worker)
+
+    def pids(self) -> list[int]:
+        """PIDs of the live workers (``/health`` reports them; tests use them to spot leaks)."""
+        return [w.pid for w in list(self._workers) if w.pid is not None]
+
+    async def stop_all(self) -> None:
+        """Stop every live worker (server shutdown)."""
+        workers = list(self._workers)
+        if workers:
+            logger.info(f"Stopping {len(workers)} Kokoro worker(s)...")
+        await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+
+
+def _kill(pid: int) -> None:
+    """Interpreter exit (or the handle dropped) with the worker still running: SIGKILL it."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class KokoroWorkerProcess:
     """One Kokoro worker subprocess and the protocol to talk to it."""
 
@@ -88,6 +119,7 @@ class KokoroWorkerProcess:
         request_timeout_s: float = 30.0,
         extra_env: dict[str, str] | None = None,  # forces a fresh interpreter (the fork server has its own env)
         fork: bool = True,
+        registry: WorkerRegistry | None = None,
     ):
         self.engine = engine
         self.model = model
@@ -106,6 +138,8 @@ class KokoroWorkerProcess:
         self._ready: asyncio.Future[WorkerInfo] | None = None
         self._requests: dict[str, _Request] = {}
         self._closed = False
+        self._registry = registry
+        self._exit_guard: weakref.finalize | None = None
         self.info: WorkerInfo | None = None
 
     @property
@@ -134,7 +168,7 @@ class KokoroWorkerProcess:
                 self._process = await self._exec(child_sock)
         finally:
             child_sock.close()
-        _LIVE_WORKERS.add(self)
+        self._registered(True)
         logger.debug(f"Spawned Kokoro worker pid={self._process.pid} engine={self.engine}")
 
         reader, self._writer = await asyncio.open_unix_connection(sock=parent_sock)
@@ -252,8 +286,20 @@ class KokoroWorkerProcess:
         for task in (self._reader_task, self._log_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        _LIVE_WORKERS.discard(self)
+        self._registered(False)
         logger.debug(f"Kokoro worker pid={process.pid} stopped (exit code {process.returncode})")
+
+    def _registered(self, live: bool) -> None:
+        """Listed in the owner's registry, and killed at interpreter exit, while it runs."""
+        if live:
+            if self._registry is not None:
+                self._registry.add(self)
+            self._exit_guard = weakref.finalize(self, _kill, self._process.pid)
+            return
+        if self._registry is not None:
+            self._registry.discard(self)
+        if self._exit_guard is not None:
+            self._exit_guard.detach()
 
     def kill_now(self) -> None:
         """Synchronous last resort (interpreter exit): SIGKILL the worker."""
@@ -304,7 +350,7 @@ class KokoroWorkerProcess:
                 pass
         expected = self._closed
         self._closed = True
-        _LIVE_WORKERS.discard(self)
+        self._registered(False)
         message = f"Kokoro worker pid={self.pid} exited (code {code})"
         if not expected:
             logger.error(message + (" while a request was in flight" if self._requests else ""))
@@ -352,22 +398,3 @@ class ForkedProcess:
         if self._process.pid is None or self._process.exitcode is not None:
             raise ProcessLookupError(self._process.pid)
         os.kill(self._process.pid, sig)
-
-
-async def stop_all_workers() -> None:
-    """Stop every worker this process started (server shutdown)."""
-    workers = list(_LIVE_WORKERS)
-    if workers:
-        logger.info(f"Stopping {len(workers)} Kokoro worker(s)...")
-    await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
-
-
-def live_worker_pids() -> list[int]:
-    """PIDs of the workers this process has running (``/health`` reports them; tests use them to spot leaks)."""
-    return [w.pid for w in list(_LIVE_WORKERS) if w.pid is not None]
-
-
-@atexit.register
-def _kill_leftover_workers() -> None:
-    for worker in list(_LIVE_WORKERS):
-        worker.kill_now()

@@ -1,0 +1,99 @@
+"""The server, assembled in one place: built once from its settings, started, and shut down.
+
+:class:`Runtime` owns everything a call shares: the business database and the company,
+admission control, the owner's credential, the phone lines, the models loaded at start-up
+(:class:`~voicebot.preload.Preloaded`: the LLM's process, Whisper, the warm TTS workers and
+their registry, the ready pools) and the calls in progress. Nothing of it lives in a module
+global: the web app reaches it through FastAPI's ``Depends(current_runtime)``, a call gets
+its parts from it, and its :meth:`shutdown` stops what its :meth:`start` started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from loguru import logger
+from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
+from starlette.requests import HTTPConnection
+
+from voicebot.admission import Admission
+from voicebot.business import Company, CompanyRepository, Database
+from voicebot.business.company_file import seed_demo_companies
+from voicebot.config import ServerSettings
+from voicebot.owner.web import OwnerAccess
+from voicebot.phone.lines import PhoneLines
+from voicebot.preload import Preloaded, preload
+from voicebot.tts import forkserver
+
+
+@dataclass
+class Runtime:
+    """One bot server: its settings, data, shared models and live calls."""
+
+    settings: ServerSettings
+    company: Company
+    database: Database
+    admission: Admission = field(default_factory=Admission)
+    owner: OwnerAccess | None = None  # None: made by create_app (the credential file beside the database)
+    phone_lines: PhoneLines = field(default_factory=PhoneLines)  # phone calls between Twilio's webhook and their end
+    preloaded: Preloaded | None = None  # what start() loads; None until it is called
+    preload_error: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    calls: dict[str, asyncio.Task] = field(default_factory=dict)
+    webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
+
+    @classmethod
+    def build(cls, settings: ServerSettings) -> Runtime:
+        """The runtime for ``settings``: the database opened (the demo restaurants put in only when
+        asked), the company found, the owner's credential ready. Raises what makes serving impossible
+        (an unreachable database, an unknown company, a bad credential file)."""
+        database = Database(settings.database)
+        if settings.demo_data:
+            seed_demo_companies(database)  # only into an empty database
+        company = CompanyRepository(database).get(settings.company_id)
+        return cls(settings=settings, company=company, database=database,
+                   admission=Admission(max_calls=settings.max_calls,
+                                       max_pending_per_client=settings.max_pending_per_client),
+                   owner=OwnerAccess.for_server(settings, database),
+                   phone_lines=PhoneLines(token_ttl_s=settings.offer_timeout_s))
+
+    @property
+    def ready(self) -> bool:
+        return self.preloaded is not None and self.preloaded.ready
+
+    def calls_waiting_or_talking(self) -> int:
+        """Calls in progress and offers about to become one: start-up work left after ready waits for none."""
+        return self.admission.in_progress + len(self.admission.pending)
+
+    async def start(self) -> None:
+        """Load every model (the server answers /health meanwhile); a failure is kept for /health."""
+        self.preloaded = Preloaded.for_server(self.settings, self.company, self.database,
+                                              calls_in_progress=self.calls_waiting_or_talking)
+        try:
+            await preload(self.preloaded)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.preload_error = f"{type(e).__name__}: {e}"
+            logger.exception(f"Preloading failed: {self.preload_error}")
+
+    async def shutdown(self) -> None:
+        """End every call, then stop the TTS workers, the fork server and the embedded LLM (Ctrl-C, SIGTERM)."""
+        calls = list(self.calls.values())
+        if calls:
+            logger.info(f"Shutting down: ending {len(calls)} call(s)...")
+        for task in calls:
+            task.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        await self.webrtc.close()
+        if self.preloaded is not None:
+            await self.preloaded.close()
+        await asyncio.to_thread(forkserver.stop)
+        logger.info("Shutdown complete")
+
+
+def current_runtime(connection: HTTPConnection) -> Runtime:
+    """FastAPI dependency: the runtime the app was created over."""
+    return connection.app.state.runtime
