@@ -116,6 +116,7 @@ def build_tts(preloaded: Preloaded) -> KokoroIsolatedTTSService:
         worker_sink=preloaded.tts_pool.give_back if preloaded.tts_pool else None,
         phrases=preloaded.phrases,
         registry=preloaded.workers,
+        tuning=settings.tuning,
     )
 
 

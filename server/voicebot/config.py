@@ -101,10 +101,14 @@ def database_location() -> str:
     return env_text(DB_ENV) or str(Path.cwd() / "business.db")
 
 
+def platform_tts_engine() -> str:
+    """MLX on Apple Silicon, ONNX Runtime elsewhere."""
+    return "mlx" if is_apple_silicon() else "onnx"
+
+
 def default_tts_engine() -> str:
-    """``VOICEBOT_TTS_ENGINE`` if set, else MLX on Apple Silicon and ONNX Runtime elsewhere."""
-    name = (env_text(TTS_ENGINE_ENV) or "").lower()
-    return name or ("mlx" if is_apple_silicon() else "onnx")
+    """``VOICEBOT_TTS_ENGINE`` if set, else the platform's engine."""
+    return (env_text(TTS_ENGINE_ENV) or "").lower() or platform_tts_engine()
 
 
 def default_stt_engine() -> str:
@@ -175,12 +179,13 @@ class GreetingMode(str, Enum):
 class KokoroConfig:
     """Which Kokoro speaks (engine, model, voice) and how its workers are kept warm."""
 
-    engine: str = field(default_factory=default_tts_engine)
+    engine: str = field(default_factory=platform_tts_engine)
     model: str = DEFAULT_HUB_MODEL
     voice: str = DEFAULT_VOICE
     warmup: TTSWarmup = TTSWarmup.POOL
     pool_size: int = 3
     request_timeout_s: float = 30.0
+    tuning: KokoroTuning = field(default_factory=KokoroTuning)  # the server's side of it: text aggregation
 
 
 @dataclass(frozen=True)
@@ -317,7 +322,7 @@ class ServerSettings:
     company_id: int
     host: str = "localhost"
     port: int = 7860
-    database: str | None = None  # a SQLite path or a postgresql:// URL; None: VOICEBOT_DB or ./business.db
+    database: str = "business.db"  # a SQLite path or a postgresql:// URL (--db, VOICEBOT_DB, ./business.db)
     demo_data: bool = False  # the demo restaurants put into an empty database (default: only into ./business.db)
     client_dir: Path | None = None
     greeting: GreetingMode = GreetingMode.CACHED
@@ -411,13 +416,14 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         warmup=TTSWarmup(args.tts_warmup),
         pool_size=max(1, args.tts_pool_size),
         request_timeout_s=args.tts_timeout,
+        tuning=KokoroTuning.from_env(),
     )
     client_dir = Path(env_text("VOICEBOT_CLIENT_DIR") or Path(__file__).resolve().parents[2] / "client" / "dist")
     return ServerSettings(
         company_id=args.company_id,
         host=args.host,
         port=args.port,
-        database=args.db,
+        database=args.db or database_location(),
         # A database of one's own (--db, VOICEBOT_DB) gets nothing it did not ask for.
         demo_data=env_flag("VOICEBOT_DEMO_DATA", args.db is None and env_text(DB_ENV) is None),
         client_dir=client_dir,

@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 
 from voicebot.business import schema
 from voicebot.business.vocabulary import WEEKDAYS
-from voicebot.config import database_location
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,10 @@ class CompanyNotFound(LookupError):
         self.known = known
 
 
-def database_url(location: str | Path | None = None) -> str:
-    """A SQLAlchemy URL for a path, a URL, ``VOICEBOT_DB`` or the default ``./business.db``."""
-    location = str(location or database_location())
+def database_url(location: str | Path) -> str:
+    """A SQLAlchemy URL for a SQLite path or a database URL (the settings say which: ``--db``,
+    ``VOICEBOT_DB`` or ``./business.db``)."""
+    location = str(location)
     if "://" not in location:
         return f"sqlite:///{Path(location).expanduser().resolve()}"
     url = make_url(location)
@@ -128,7 +128,7 @@ class Database:
     """One engine for the business data, its tables created on open. Nothing else is put in it:
     demo restaurants only when asked (:func:`voicebot.business.company_file.seed_demo_companies`)."""
 
-    def __init__(self, location: str | Path | None = None):
+    def __init__(self, location: str | Path):
         self.url = database_url(location)
         self.engine = self._create_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"

@@ -93,6 +93,7 @@ def owner_token(location: str | None, rotate: bool, as_json: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``voicebot`` command; 1 if the company file is invalid (then nothing is imported)."""
     args = build_parser().parse_args(argv)
+    args.db = args.db or config.database_location()
     if args.topic == "owner-token":
         return owner_token(args.db, args.rotate, args.json)
     database = Database(args.db)

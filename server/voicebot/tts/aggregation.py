@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator
 from pipecat.utils.text.base_text_aggregator import Aggregation, TextType
 
 from voicebot.adapters.pipecat import PendingTextAggregator
-from voicebot.config import KokoroTuning
 from voicebot.tts.clauses import FIRST_CLAUSE_MIN_WORDS, is_first_clause
 
-# Without a clause break, the first piece still goes once it has this many words (0: never):
-# Kokoro's time to first audio grows with the piece's length.
-FIRST_PIECE_MAX_WORDS = KokoroTuning.from_env().first_piece_max_words
+# Without a clause break, the first piece still goes once it has this many words (0: never, the
+# default; VOICEBOT_TTS_FIRST_WORDS): Kokoro's time to first audio grows with the piece's length.
+FIRST_PIECE_MAX_WORDS = 0
 
 
 class FirstClauseTextAggregator(PendingTextAggregator):

@@ -5,19 +5,18 @@ piece).
 Kokoro synthesizes a piece at once, so a reply's first audio waits for its whole first
 piece: the shorter, the sooner. But on a slow CPU the rest then takes seconds, heard as
 a silence inside the reply (measured up to 4 s after a lone "Yes,"). So a first clause
-goes alone only once it has ``FIRST_CLAUSE_MIN_WORDS`` words.
+goes alone only once it has ``min_words`` words (``VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS``,
+read once by each process that cuts text: the server's settings and the worker at start).
 """
 
 from __future__ import annotations
 
 import re
 
-from voicebot.config import KokoroTuning
-
 CLAUSE_BREAKS = ",;:—"
 SENTENCE_ENDS = ".!?"
 MIN_FIRST_CLAUSE_CHARS = 4
-FIRST_CLAUSE_MIN_WORDS = KokoroTuning.from_env().first_clause_min_words
+FIRST_CLAUSE_MIN_WORDS = 1  # the default: a first clause of one word ("Sure,") goes alone
 
 _BREAK = re.compile(rf"[{re.escape(SENTENCE_ENDS + CLAUSE_BREAKS)}](\s+|$)")
 

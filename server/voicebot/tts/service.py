@@ -14,7 +14,7 @@ from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from voicebot.adapters.pipecat import mark_audio_inline, replace_tts_text_aggregator, tts_text_aggregator
-from voicebot.config import DEFAULT_HUB_MODEL, DEFAULT_VOICE, default_tts_engine
+from voicebot.config import DEFAULT_HUB_MODEL, DEFAULT_VOICE, KokoroTuning, platform_tts_engine
 from voicebot.tts.aggregation import FirstClauseTextAggregator
 from voicebot.tts.phrases import PhraseCache
 from voicebot.tts.voices import resolve_model_location
@@ -61,6 +61,7 @@ class KokoroIsolatedTTSService(TTSService):
         worker_sink: WorkerSink | None = None,
         phrases: PhraseCache | None = None,
         registry: WorkerRegistry | None = None,
+        tuning: KokoroTuning | None = None,
         **kwargs,
     ):
         """Create the service; no process is started until it is needed.
@@ -71,7 +72,7 @@ class KokoroIsolatedTTSService(TTSService):
             sample_rate: Output sample rate (Kokoro speaks at 24 kHz).
             aggregate_sentences: Synthesize by sentence (True; each reply's first clause goes
                 at once) or send every LLM token as it comes (False).
-            engine: ``onnx`` or ``mlx``; default from ``VOICEBOT_TTS_ENGINE`` or the platform.
+            engine: ``onnx`` or ``mlx`` (the server passes its settings'); default: the platform's.
             init_timeout_s: Longest wait for a worker to load.
             request_timeout_s: Longest silence from a busy worker before it is killed.
             worker_source: Where workers come from (e.g. a pool of warm ones); by default a
@@ -80,6 +81,7 @@ class KokoroIsolatedTTSService(TTSService):
                 the pool); by default it is stopped.
             phrases: Pre-synthesized phrases (the greeting), played without the worker.
             registry: The owner's live workers, which a spawned worker joins.
+            tuning: Where the first piece of each reply is cut (the server's settings).
         """
         mode = TextAggregationMode.SENTENCE if aggregate_sentences else TextAggregationMode.TOKEN
         super().__init__(
@@ -96,8 +98,12 @@ class KokoroIsolatedTTSService(TTSService):
         )
         if mode is TextAggregationMode.SENTENCE:
             language = tts_text_aggregator(self).language
-            replace_tts_text_aggregator(self, FirstClauseTextAggregator(aggregation_type=mode, language=language))
-        self._engine = engine or default_tts_engine()
+            tuning = tuning or KokoroTuning()
+            aggregator = FirstClauseTextAggregator(aggregation_type=mode, language=language,
+                                                   first_piece_max_words=tuning.first_piece_max_words,
+                                                   first_clause_min_words=tuning.first_clause_min_words)
+            replace_tts_text_aggregator(self, aggregator)
+        self._engine = engine or platform_tts_engine()
         self._init_timeout_s = init_timeout_s
         self._request_timeout_s = request_timeout_s
         self._worker_source = worker_source or self._spawn_worker

@@ -29,6 +29,7 @@ from loguru import logger
 
 from voicebot.config import TTS_ENGINES, KokoroTuning, worker_log_level
 from voicebot.tts import protocol
+from voicebot.tts.clauses import FIRST_CLAUSE_MIN_WORDS
 from voicebot.tts.engines import KokoroEngine, create_engine
 from voicebot.tts.g2p import EnglishG2P, split_for_streaming
 from voicebot.tts.voices import choose_voice
@@ -76,6 +77,7 @@ class KokoroWorker:
     def __init__(self, sock: socket.socket, engine: KokoroEngine, default_voice: str | None):
         self._sock = sock
         self._engine = engine
+        self.first_clause_min_words = FIRST_CLAUSE_MIN_WORDS
         self._requested_voice = default_voice
         self._voice = ""
         self._g2p: EnglishG2P | None = None
@@ -143,7 +145,8 @@ class KokoroWorker:
         if voice not in self._engine.voices():
             voice = self._voice
         try:
-            for index, piece in enumerate(split_for_streaming(request.get("text", ""))):
+            pieces = split_for_streaming(request.get("text", ""), first_clause_min_words=self.first_clause_min_words)
+            for index, piece in enumerate(pieces):
                 if request_id in self._cancelled:
                     break
                 phonemes = self._g2p.phonemize(piece)
@@ -204,6 +207,7 @@ def serve(sock: socket.socket, engine: str, model: str | None, voice: str | None
     # Ctrl-C reaches the whole process group; the server stops its workers in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = KokoroWorker(sock, create_engine(engine, model), voice)
+    worker.first_clause_min_words = KokoroTuning.from_env().first_clause_min_words  # the server's env, inherited
     try:
         worker.load()
     except Exception as e:
