@@ -98,7 +98,8 @@ def print_table(summary: dict[str, dict]) -> None:
     modes = list(summary)
     rows = [("connect → first audio", "connect_to_first_audio_s"), ("  speed-up vs first-use", "speedup_vs_first_use"),
             ("  WebRTC connect", "webrtc_connect_s"), ("  LLM TTFB", "llm_ttfb_s"), ("  TTS TTFB", "tts_ttfb_s"),
-            ("  TTS init on critical path", "tts_init_on_critical_path_s"), ("voice-to-voice (1 question)", "voice_to_voice_s")]
+            ("  TTS init on critical path", "tts_init_on_critical_path_s"),
+            ("voice-to-voice (1 question)", "voice_to_voice_s")]
     print(f"{'median':<30}" + "".join(f"{m:>12}" for m in modes))
     for label, key in rows:
         cells = []

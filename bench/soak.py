@@ -95,7 +95,8 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
     return {
         "calls": calls,
         "samples": samples,
-        "server_rss_growth_pct": round(100 * (last["server_rss_mb"] - first["server_rss_mb"]) / first["server_rss_mb"], 1),
+        "server_rss_growth_pct": round(
+            100 * (last["server_rss_mb"] - first["server_rss_mb"]) / first["server_rss_mb"], 1),
         # Least-squares slope of the server's RSS (and with its children) over the second half of the calls.
         "server_rss_mb_per_call_late": rss_slope(samples, "server_rss_mb", calls // 2),
         "tree_rss_mb_per_call_late": rss_slope(samples, "tree_rss_mb", calls // 2),

@@ -61,7 +61,7 @@ def listening_against_classic(model, audios: list[np.ndarray], texts: list[str])
     results = {"classic (VAD stop, then one pass)": [], "listening (the pause's partial, confirmed)": []}
     delays = []
     frame = int(16000 * 0.02)
-    for audio, text in zip(audios, texts):
+    for audio, text in zip(audios, texts, strict=True):
         end = voice_end(audio)
         audio = np.concatenate([audio, pad])  # the caller's line is followed by silence, as on a call
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
@@ -72,7 +72,7 @@ def listening_against_classic(model, audios: list[np.ndarray], texts: list[str])
                      and Loudness(16000).quiet_tail(pcm[: 2 * cut], 0.12)
                      and not Loudness(16000).quiet_tail(pcm[: 2 * (cut - frame)], 0.12)), default=pause)
         delays.append((pause - end) / 16000)
-        for name, cut in zip(results, (end + int(16000 * 0.2), pause)):
+        for name, cut in zip(results, (end + int(16000 * 0.2), pause), strict=True):
             segments, _ = model.transcribe(np.concatenate([audio[:cut], pad]), language="en", hotwords=HOTWORDS)
             results[name].append(missed_word_rate(text, " ".join(s.text for s in segments)))
     for name, missed in results.items():
@@ -95,7 +95,7 @@ def main() -> int:
         model = models.load(WhisperConfig(model=model_name))
         for name, options in OPTIONS.items():
             times, missed = [], []
-            for audio, text in zip(audios, texts):
+            for audio, text in zip(audios, texts, strict=True):
                 started = time.perf_counter()
                 segments, _ = model.transcribe(audio, language="en", **options)
                 heard = " ".join(s.text for s in segments)

@@ -39,3 +39,15 @@ def demo_database(location):
     database = Database(location)
     seed_demo_companies(database)
     return database
+
+
+async def wait_until_async(condition: Callable[[], T], timeout: float, interval: float = 0.02) -> T:
+    """``wait_until`` for a condition the event loop changes (a pipeline's frames): polls without blocking it."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(interval)

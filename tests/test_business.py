@@ -119,7 +119,8 @@ def test_fifty_callers_racing_for_the_last_seats_make_exactly_one_booking(databa
 
     def attempt(i: int) -> None:
         start.wait()
-        results.append(BookingBook(database, sushi, clock).book(f"Caller {i}", f"503 555 1{i:03d}", 4, "Saturday", "7 pm"))
+        book = BookingBook(database, sushi, clock)
+        results.append(book.book(f"Caller {i}", f"503 555 1{i:03d}", 4, "Saturday", "7 pm"))
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(50)]
     for t in threads:

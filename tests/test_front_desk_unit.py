@@ -154,7 +154,8 @@ def test_nothing_is_stored_before_the_caller_confirms(database):
 def test_a_correction_replaces_the_earlier_value_before_and_after_the_booking_is_stored(database):
     before = last_id(database, schema.bookings)
     replies = call(database, ["Can I reserve a table for two for tomorrow at six thirty in the evening?",
-                              "It's Maria Garcia, and my number is five oh three, five five five, nine eight seven six.",
+                              "It's Maria Garcia, and my number is "
+                              "five oh three, five five five, nine eight seven six.",
                               "No, the time should be 7.", "Yes.", "Actually, make that 8 pm."])
     assert "7 PM" in replies[2].text and "Shall I book it?" in replies[2].text
     assert "now for 2 tomorrow at 8 PM" in replies[4].text

@@ -64,7 +64,7 @@ async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cl
         for slot in (0, 1):  # the second slot got a copy of the first one's warm cache
             reported = []
 
-            async def on_timings(timings):
+            async def on_timings(timings, reported=reported):
                 reported.append(timings)
 
             service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=slot)
@@ -105,7 +105,7 @@ async def test_a_killed_llm_process_is_restarted_and_answers_again():
         service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=0)
         context = LLMContext(messages=[{"role": "user", "content": "Tell me about your restaurant in detail."}])
         stream = await service.get_chat_completions(context)
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - httpx's or openai's, by where the kill lands
             async for _ in stream:
                 process.kill_for_test()
         wait_until(lambda: process.running and process.pid != first_pid, timeout=180)

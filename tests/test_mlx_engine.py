@@ -99,7 +99,7 @@ def log_mel(audio: np.ndarray, n_fft: int = 1024, hop: int = 256, n_mels: int = 
     bank = np.stack(
         [
             np.clip(np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)), 0, None)
-            for lo, mid, hi in zip(edges[:-2], edges[1:-1], edges[2:])
+            for lo, mid, hi in zip(edges[:-2], edges[1:-1], edges[2:], strict=True)
         ]
     )
     return np.log(power @ bank.T + 1e-8)

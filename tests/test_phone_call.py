@@ -34,7 +34,7 @@ def phone_lines(tmp_path_factory):
     folder = tmp_path_factory.mktemp("phone")
     paths = asyncio.run(speak_all_to_wav([(text, folder / f"{name}.wav") for name, text in LINES.items()],
                                          voice="am_michael"))
-    return dict(zip(LINES, paths))
+    return dict(zip(LINES, paths, strict=True))
 
 
 def phone_call(server, say, **config):

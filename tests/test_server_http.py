@@ -43,7 +43,8 @@ def test_health_reports_ready_company_and_engines(voicebot_server):
 def test_startup_prints_the_seed_progress_lines(voicebot_server):
     output = voicebot_server.output()
     for line in ("1/6 Loading Silero VAD model...", "  ✓ VAD loaded in", "2/6 Loading Local Smart Turn v3 model...",
-                 "  ✓ Smart Turn loaded in", "5/6 Warming 3 Kokoro TTS worker(s)", "6/6 Preparing the greeting audio...",
+                 "  ✓ Smart Turn loaded in", "5/6 Warming 3 Kokoro TTS worker(s)",
+                 "6/6 Preparing the greeting audio...",
                  "  ✓ Greeting ready in", "✓ ALL MODELS PRELOADED - Ready for instant connections!"):
         assert line in output
 

@@ -28,4 +28,5 @@ def test_sigterm_stops_workers_and_llm_and_exits_cleanly(tmp_path):
     assert "embedded llama.cpp server stopped" in server.output()
 
     # A process that was told to exit takes a moment to go.
-    assert wait_until(lambda: not pids_alive(set(children + worker_pids)), timeout=5), pids_alive(set(children + worker_pids))
+    everyone = set(children + worker_pids)
+    assert wait_until(lambda: not pids_alive(everyone), timeout=5), pids_alive(everyone)

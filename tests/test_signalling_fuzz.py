@@ -93,10 +93,12 @@ def malformed_requests(sdp: str, real_pc_id: str, rng: random.Random) -> list[tu
     requests.append(("POST", {"content": b'{"sdp": "' + b"a" * (3 * 1024 * 1024) + b'", "type": "offer"}', **raw}))
     requests.append(("PATCH", {"content": b'{"pc_id": "' + b"a" * (1024 * 1024) + b'"}', **raw}))
     bad_candidates = ["candidate:", "candidate:1 1 UDP 2130706431 127.0.0.1 x typ host",
-                      "candidate:1 1 UDP notanumber 127.0.0.1 5000 typ host", "candidate:1 1 UDP 1 127.0.0.1 0 typ host",
+                      "candidate:1 1 UDP notanumber 127.0.0.1 5000 typ host",
+                      "candidate:1 1 UDP 1 127.0.0.1 0 typ host",
                       "candidate:1 1 SCTP 1 127.0.0.1 5000 typ host", "junk", "💥", "candidate:1 x"]
     for _ in range(30):  # random junk where a candidate should be
-        bad_candidates.append("candidate:" + "".join(rng.choice("0123456789 abcUDP.:-💥") for _ in range(rng.randrange(1, 40))))
+        junk = "".join(rng.choice("0123456789 abcUDP.:-💥") for _ in range(rng.randrange(1, 40)))
+        bad_candidates.append("candidate:" + junk)
     for candidate in bad_candidates:
         for pc_id in (real_pc_id, "unknown-pc"):
             requests.append(("PATCH", {"json": {"pc_id": pc_id, "candidates": [
@@ -133,7 +135,7 @@ def test_malformed_signalling_is_refused_cleanly(voicebot_server):
             for start in range(0, len(requests), 8):  # eight at a time
                 batch = requests[start:start + 8]
                 responses = await asyncio.gather(*(client.request(m, url, **kw) for m, kw in batch))
-                results += [(m, kw, r.status_code, r.text[:160]) for (m, kw), r in zip(batch, responses)]
+                results += [(m, kw, r.status_code, r.text[:160]) for (m, kw), r in zip(batch, responses, strict=True)]
             return results
 
     results = asyncio.run(send_all())

@@ -14,17 +14,19 @@ from voicebot.signalling import (
     patch_request,
 )
 
+FINGERPRINT = ("a=fingerprint:sha-256 6F:E7:68:93:73:A5:E2:03:F9:86:1E:09:58:30:D8:AA:1B:F0:C9:2E:0F:58:AE:75:C6:E9:"
+               "D3:3A:39:80:2F:E8")
 OFFER = "\r\n".join([
     "v=0", "o=- 4005140793 4005140793 IN IP4 0.0.0.0", "s=-", "t=0 0", "a=group:BUNDLE 0 1",
     "m=audio 46779 UDP/TLS/RTP/SAVPF 96 0 8", "c=IN IP4 127.0.0.1", "a=sendrecv", "a=mid:0", "a=rtcp-mux",
     "a=rtpmap:96 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
     "a=candidate:16572de6 1 udp 2130706431 127.0.0.1 37766 typ host", "a=end-of-candidates",
     "a=ice-ufrag:jgse", "a=ice-pwd:cxSfsU97mFy4oSXHnD2cJk",
-    "a=fingerprint:sha-256 6F:E7:68:93:73:A5:E2:03:F9:86:1E:09:58:30:D8:AA:1B:F0:C9:2E:0F:58:AE:75:C6:E9:D3:3A:39:80:2F:E8",
+    FINGERPRINT,
     "a=setup:actpass",
     "m=application 47908 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 127.0.0.1", "a=mid:1", "a=sctp-port:5000",
     "a=ice-ufrag:jgse", "a=ice-pwd:cxSfsU97mFy4oSXHnD2cJk",
-    "a=fingerprint:sha-256 6F:E7:68:93:73:A5:E2:03:F9:86:1E:09:58:30:D8:AA:1B:F0:C9:2E:0F:58:AE:75:C6:E9:D3:3A:39:80:2F:E8",
+    FINGERPRINT,
     "a=setup:actpass", "",
 ])
 

@@ -32,7 +32,8 @@ def hf_home(tmp_path_factory):
     snapshot = repo / "snapshots" / "0123456789abcdef"
     shutil.copytree(converted_kokoro_dir(), snapshot)
     with np.load(kokoro_voices_path()) as voices:
-        save_file({"voice": np.ascontiguousarray(voices["jf_alpha"])}, str(snapshot / "voices" / "af_heart.safetensors"))
+        save_file({"voice": np.ascontiguousarray(voices["jf_alpha"])},
+                  str(snapshot / "voices" / "af_heart.safetensors"))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123456789abcdef")
     return home

@@ -45,7 +45,7 @@ class TTSHarness:
     downstream: Recorder = field(default_factory=lambda: Recorder(FrameDirection.DOWNSTREAM))
     after: list[FrameProcessor] = field(default_factory=list)  # e.g. the assistant aggregator
 
-    async def __aenter__(self) -> "TTSHarness":
+    async def __aenter__(self) -> TTSHarness:
         pipeline = Pipeline([self.upstream, self.tts, self.downstream, *self.after])
         self.worker = PipelineWorker(pipeline, params=PipelineParams(enable_metrics=True),
                                      cancel_on_idle_timeout=False, enable_rtvi=False)

@@ -133,7 +133,7 @@ async def wait_until_connected(connection: SmallWebRTCConnection, timeout_s: flo
     check()
     try:
         await asyncio.wait_for(settled.wait(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     finally:
         pc.remove_listener("connectionstatechange", check)
@@ -279,6 +279,48 @@ def assemble_call(parts: CallParts) -> Call:
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 
+async def converse(call_id: str, parts: CallParts, client_ready_wait_s: float = 0.0) -> Call:
+    """Assemble the call from its parts and run it until it ends."""
+    call = assemble_call(parts)
+    await run_assembled(call_id, call, parts, client_ready_wait_s)
+    return call
+
+
+async def run_assembled(call_id: str, call: Call, parts: CallParts, client_ready_wait_s: float = 0.0) -> None:
+    """Run an assembled call until it ends: the greeting once the caller is connected (after the
+    client's RTVI "client-ready", at most ``client_ready_wait_s``), the end when the caller hangs
+    up or the desk says goodbye. The TTS service hands its worker back as the pipeline stops."""
+    worker, transport, timeline = call.worker, parts.transport, parts.timeline
+    client_ready = asyncio.Event()
+
+    @worker.rtvi.event_handler("on_client_ready")
+    async def on_client_ready(rtvi):
+        client_ready.set()
+
+    @transport.event_handler("on_client_connected")
+    async def on_client_connected(transport, client):
+        timeline.mark("pipeline ready")
+        logger.info(f"Call {call_id}: caller connected to {parts.desk.company.name}")
+        if client_ready_wait_s > 0:
+            # The greeting plays within milliseconds: wait for the client's RTVI "client-ready"
+            # (its data channel is open), or its first words would be spoken before the client
+            # can receive their transcript. Clients without RTVI get it after a short wait.
+            try:
+                await asyncio.wait_for(client_ready.wait(), client_ready_wait_s)
+            except TimeoutError:
+                logger.debug(f"Call {call_id}: no RTVI client-ready after {client_ready_wait_s}s; greeting anyway")
+        await worker.queue_frames([parts.opening(call.context)])
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_client_disconnected(transport, client):
+        logger.info(f"Call {call_id}: caller hung up")
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    await runner.run()
+
+
 async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], preloaded: Preloaded,
                    timeline: CallTimeline, client_ready_wait_s: float = 0.0,
                    on_transfer: Callable[[], None] | None = None) -> Call | None:
@@ -318,37 +360,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         keypad=DTMFAggregator(prefix=KEYPAD_PREFIX, timeout=KEYPAD_IDLE_S) if on_transfer is not None else None,
         on_transfer=on_transfer,
     )
-    call = assemble_call(parts)
-    worker, transport = call.worker, parts.transport
-    client_ready = asyncio.Event()
-
-    @worker.rtvi.event_handler("on_client_ready")
-    async def on_client_ready(rtvi):
-        client_ready.set()
-
-    @transport.event_handler("on_client_connected")
-    async def on_client_connected(transport, client):
-        timeline.mark("pipeline ready")
-        logger.info(f"Call {call_id}: caller connected to {preloaded.company.name}")
-        if client_ready_wait_s > 0:
-            # The greeting plays within milliseconds: wait for the client's RTVI "client-ready"
-            # (its data channel is open), or its first words would be spoken before the client
-            # can receive their transcript. Clients without RTVI get it after a short wait.
-            try:
-                await asyncio.wait_for(client_ready.wait(), client_ready_wait_s)
-            except asyncio.TimeoutError:
-                logger.debug(f"Call {call_id}: no RTVI client-ready after {client_ready_wait_s}s; greeting anyway")
-        await worker.queue_frames([parts.opening(call.context)])
-
-    @transport.event_handler("on_client_disconnected")
-    async def on_client_disconnected(transport, client):
-        logger.info(f"Call {call_id}: caller hung up")
-        await worker.cancel()
-
-    runner = WorkerRunner(handle_sigint=False)
     try:
-        await runner.add_workers(worker)
-        await runner.run()
+        return await converse(call_id, parts, client_ready_wait_s)
     finally:
         if warmup_task is not None and not warmup_task.done():
             warmup_task.cancel()
@@ -363,4 +376,3 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
             logger.info(f"Call {call_id} ended: {len(timeline.turns)} turn(s), median voice-to-voice {median:.2f}s")
         else:
             logger.info(f"Call {call_id} ended")
-    return call

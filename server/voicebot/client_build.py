@@ -53,7 +53,8 @@ def ensure_client_built(client_dir: Path) -> bool:
     for command in steps:
         result = subprocess.run(command, cwd=client_dir, capture_output=True, text=True)
         if result.returncode != 0:
-            logger.warning(f"`{' '.join(command[1:])}` failed in {client_dir}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            logger.warning(f"`{' '.join(command[1:])}` failed in {client_dir}:\n"
+                           f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
             return False
     progress(f"  ✓ Client built in {time.monotonic() - started:.2f}s")
     return True

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,7 +160,7 @@ class KokoroTuning:
 # --- the server's settings ------------------------------------------------------------------
 
 
-class TTSWarmup(str, Enum):
+class TTSWarmup(StrEnum):
     """When a call's Kokoro worker gets loaded."""
 
     FIRST_USE = "first-use"  # the 05 behaviour: on the first sentence, on the critical path
@@ -168,7 +168,7 @@ class TTSWarmup(str, Enum):
     POOL = "pool"  # ours: warmed before the call arrives, handed back when it ends
 
 
-class GreetingMode(str, Enum):
+class GreetingMode(StrEnum):
     """How the bot's first words are made."""
 
     CACHED = "cached"  # the company's greeting, synthesized at start-up, played on connect
@@ -371,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=env_text("VOICEBOT_HOST", "localhost"))
     parser.add_argument("--port", type=int, default=env_number("VOICEBOT_PORT", int, 7860))
     parser.add_argument("--db", default=None,
-                        help="business database: a SQLite file or a postgresql:// URL (env VOICEBOT_DB; default ./business.db)")
+                        help="business database: a SQLite file or a postgresql:// URL "
+                             "(env VOICEBOT_DB; default ./business.db)")
     parser.add_argument("--greeting", choices=[m.value for m in GreetingMode],
                         default=env_text("VOICEBOT_GREETING", GreetingMode.CACHED.value),
                         help="cached: the company's greeting pre-synthesized, played on connect; "

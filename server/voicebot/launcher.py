@@ -46,7 +46,7 @@ class LocalServer:
 
     @classmethod
     def start(cls, workdir: Path, *args: str, env: dict[str, str] | None = None,
-              ready_timeout: float = 600, port: int | None = None) -> "LocalServer":
+              ready_timeout: float = 600, port: int | None = None) -> LocalServer:
         """Run ``06_parallel_tts_warmup.py *args`` on ``port`` (default: a free one); return once /health is ready."""
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()

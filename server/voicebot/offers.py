@@ -83,9 +83,9 @@ def offers_router() -> APIRouter:
         except (ValueError, InvalidAccessError, InvalidStateError) as e:
             # aiortc's own checks of the remote description: still the client's offer.
             raise BadSignalling(f"Could not accept the offer: {e}") from None
-        except Exception:
+        except Exception as e:
             logger.exception(f"Offer from {client} failed on our side")
-            raise HTTPException(500, "The server failed to answer the offer; this is our fault, not yours")
+            raise HTTPException(500, "The server failed to answer the offer; this is our fault, not yours") from e
         finally:
             if not renegotiation and not answered:
                 admission.release(client)

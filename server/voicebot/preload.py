@@ -121,7 +121,8 @@ class Preloaded:
             "turn": "Smart Turn v3 (bundled with pipecat)",
             "stt": describe_stt(s.stt),
             "llm": describe_backend(s.llm, self.llm_process),
-            "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, warm-up {s.tts.warmup.value}"
+            "tts": f"Kokoro-82M on {s.tts.engine}, model {s.tts.model}, voice {s.tts.voice}, "
+                   f"warm-up {s.tts.warmup.value}"
                    + (f" ({s.tts.pool_size} workers)" if s.tts.warmup is TTSWarmup.POOL else ""),
             "greeting": s.greeting.value,
         }

@@ -234,7 +234,8 @@ class BookingBook:
             db.execute(update(b).where(b.c.id == row.id).values(status="cancelled"))
         logger.info(f"Booking #{row.id} for {self.company.name} cancelled")
         return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "
-                                f"{spoken_when(row.starts_at, self.clock())}.", {"booking_id": row.id, "cancelled": True})
+                                f"{spoken_when(row.starts_at, self.clock())}.",
+                                {"booking_id": row.id, "cancelled": True})
 
     # --- helpers ------------------------------------------------------------------------
 

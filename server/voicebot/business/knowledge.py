@@ -103,5 +103,6 @@ class KnowledgeBase:
                     "SELECT id, text FROM knowledge, to_tsquery('english', :query) q "
                     "WHERE company_id = :company AND to_tsvector('english', topic || ' ' || text) @@ q "
                     "ORDER BY ts_rank(to_tsvector('english', topic || ' ' || text), q) DESC, id LIMIT :limit"),
-                    {"query": " | ".join(f"{t}:*" if len(t) > 3 else t for t in terms), "company": self.company_id, "limit": limit})
+                    {"query": " | ".join(f"{t}:*" if len(t) > 3 else t for t in terms), "company": self.company_id,
+                     "limit": limit})
             return [(row.id, row.text) for row in rows]

@@ -70,9 +70,8 @@ def phone_in(text: str, expecting: bool = False) -> DigitRun | None:
     """The phone number in ``text``: digits after a cue ("my number is …"), else a run of 7+
     digits, else (when the bot just asked for the number) the longest run said."""
     runs = digit_runs(text)
-    cue = None
-    for cue in PHONE_CUE.finditer(text):
-        pass
+    cues = list(PHONE_CUE.finditer(text))
+    cue = cues[-1] if cues else None  # the last one
     if cue is not None:
         after = [r for r in runs if r.start >= cue.end()]
         if after:

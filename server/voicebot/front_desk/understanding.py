@@ -83,7 +83,8 @@ class Heard:
 _NUMBER = alternation([w for w, n in NUMBER_WORDS.items() if 0 < n <= 30])
 _N = rf"(\d{{1,2}}|{_NUMBER})"
 _HOUR = alternation(w for w, n in HOUR_WORDS.items() if n)
-_NOT_A_TIME_AFTER = r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen|forty|in the (morning|evening|afternoon)))"
+_NOT_A_TIME_AFTER = (r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen|forty|"
+                     r"in the (morning|evening|afternoon)))")
 _PARTY = [
     re.compile(rf"\b(?:table|reservation|booking|room|seats?|space|spot) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\bparty of {_N}\b", re.I),
@@ -117,7 +118,8 @@ _NAME_CUES = [
     re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
                rf"name of|under)\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})", re.I),
     # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
-    re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
+    re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+"
+               rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
 ]
 _NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is are was calling looking wondering
 sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
@@ -161,7 +163,8 @@ _INTENTS = {
 }
 # "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
-_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|take a message|call me|put me|i'?d like|i would like|"
+_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|take a message|call me|put me|"
+                            r"i'?d like|i would like|"
                             r"i want|i'?ll have|i will have|can i (get|have|order|book|make)|could i (get|have|order|"
                             r"book|make)|give me|get me)\b", re.I)
 _ORDER_VERBS = re.compile(r"\b(i'?d like|i would like|i want|i'?ll have|i will have|i'?ll take|can i (get|have)|"
@@ -209,9 +212,8 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     rest = text if phone is None else text[:phone.start] + " " + text[phone.end:]
     if phone is None and expecting is not Slot.PHONE:
         # A cue with too few digits after it is still a number ("my number is 555 1234").
-        cue = None
-        for cue in PHONE_CUE.finditer(text):
-            pass
+        cues = list(PHONE_CUE.finditer(text))
+        cue = cues[-1] if cues else None  # the last one
         runs = [r for r in digit_runs(text) if cue is not None and r.start >= cue.end()]
         if runs:
             heard.phone = "".join(r.digits for r in runs)

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     company.add_parser("demo", help="import the demo restaurants into a database that has no company yet")
 
     for name in ("bookings", "orders", "messages"):
-        actions = topics.add_parser(name, help=f"what the bot stored: {name}").add_subparsers(dest="action", required=True)
+        actions = topics.add_parser(name, help=f"what the bot stored: {name}").add_subparsers(dest="action",
+                                                                                              required=True)
         listing = actions.add_parser("list")
         listing.add_argument("--company", type=int, default=None)
         if name == "bookings":

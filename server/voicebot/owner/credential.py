@@ -137,7 +137,8 @@ class OwnerCredential:
         return self._read()
 
     def _private_temporary(self, token: str) -> Path:
-        """``token`` written to a new file beside ``path``, mode 0600 from its first moment (O_EXCL: never an existing file)."""
+        """``token`` written to a new file beside ``path``, mode 0600 from its first moment (O_EXCL: never an
+        existing file)."""
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
         try:

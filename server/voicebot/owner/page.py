@@ -1,4 +1,5 @@
-"""The owner's read-only page (``GET /owner``): today's and upcoming bookings, orders, messages; and its sign-in form."""
+"""The owner's read-only page (``GET /owner``): today's and upcoming bookings, orders, messages; and its
+sign-in form."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from voicebot.business.database import Company, Database
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}h1{margin-bottom:.2rem}
-table{border-collapse:collapse;margin:.5rem 0 2rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .8rem;text-align:left}
+table{border-collapse:collapse;margin:.5rem 0 2rem}
+td,th{border-bottom:1px solid #ddd;padding:.3rem .8rem;text-align:left}
 th{background:#f4f4f4}.empty{color:#888}.error{color:#b00020}
 form.logout{float:right}input{font-size:1rem;padding:.3rem;width:24rem;max-width:100%}
 """

@@ -65,7 +65,7 @@ async def read_start(websocket: WebSocket, timeout_s: float = START_TIMEOUT_S) -
 
     try:
         return await asyncio.wait_for(messages(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise BadStream(f"no 'start' message within {timeout_s:.0f} s") from None
 
 

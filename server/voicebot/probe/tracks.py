@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,4 +206,4 @@ class BotAudioRecorder:
         times = [(t, d) for t, d in self.speech_frames if t >= start and (end is None or t < end)]
         if len(times) < 2:
             return None
-        return max(max(0.0, (t2 - d2) - t1) for (t1, _), (t2, d2) in zip(times, times[1:]))
+        return max(max(0.0, (t2 - d2) - t1) for (t1, _), (t2, d2) in itertools.pairwise(times))

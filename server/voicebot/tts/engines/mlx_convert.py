@@ -178,7 +178,7 @@ class OnnxGraph:
         self.consumers = dict(consumers)
 
     @classmethod
-    def read(cls, path: Path) -> "OnnxGraph":
+    def read(cls, path: Path) -> OnnxGraph:
         model = memoryview(path.read_bytes())
         graph = next(value for number, _, value in _fields(model) if number == 7)
         nodes: list[OnnxNode] = []
@@ -402,7 +402,8 @@ def kokoro_config(weights: dict[str, np.ndarray]) -> dict:
         expected[f"decoder.generator.resblocks.{j}.convs1.0.weight_v"] = (channels, channels, kernel)
     for key, shape in expected.items():
         if tuple(weights[key].shape) != tuple(shape):
-            raise ValueError(f"kokoro-onnx's config does not match the weights: {key} is {weights[key].shape}, not {shape}")
+            raise ValueError(f"kokoro-onnx's config does not match the weights: {key} is {weights[key].shape}, "
+                             f"not {shape}")
     if max(config["vocab"].values()) >= config["n_token"]:
         raise ValueError("The phoneme vocabulary does not fit the embedding table")
     return {"model_type": "kokoro", **config, "sample_rate": 24000}
@@ -473,7 +474,8 @@ class MlxKokoroCache:
         logger.info(f"  read {len(graph.nodes)} nodes, {len(graph.initializers)} initializers")
         weights = KokoroOnnxConverter(graph).convert()
         del graph
-        logger.info(f"  dequantised {len(weights)} tensors ({sum(w.size for w in weights.values()) / 1e6:.1f} M parameters)")
+        parameters = sum(w.size for w in weights.values()) / 1e6
+        logger.info(f"  dequantised {len(weights)} tensors ({parameters:.1f} M parameters)")
         config = kokoro_config(weights)
         check_against_mlx_model(config, weights)
         logger.info("  keys and shapes match mlx-audio's Kokoro model")
@@ -486,7 +488,8 @@ class MlxKokoroCache:
             save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
             (tmp / "voices").mkdir()
             for name, table in bank.styles.items():
-                save_file({"voice": np.ascontiguousarray(table, dtype=np.float32)}, str(tmp / "voices" / f"{name}.safetensors"))
+                save_file({"voice": np.ascontiguousarray(table, dtype=np.float32)},
+                          str(tmp / "voices" / f"{name}.safetensors"))
             for path in [tmp, *tmp.rglob("*")]:  # mkdtemp is private; the cache is shared
                 path.chmod(0o755 if path.is_dir() else 0o644)
             (tmp / MARKER_NAME).write_text(json.dumps(self._marker(list(bank.styles)), indent=2))

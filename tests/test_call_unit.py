@@ -1,0 +1,294 @@
+"""A whole call assembled by ``assemble_call`` and run by ``converse``, without models (fast tier).
+
+The parts are the real ones (the front desk on a real database, its knowledge notes, the
+user aggregator and its turn strategy, our Kokoro TTS service and phrase cache) except
+where a model would take seconds: the caller's line is a loopback transport (frames in,
+frames recorded out), speech to text is the transcripts the test sends, Smart Turn always
+says "complete", the LLM is a stand-in that answers with fixed words and records what it
+was asked, and the TTS worker is a stand-in that "synthesizes" 100 ms of tone per word.
+The real models are in the slow tier (``test_call_e2e.py`` and friends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pytest
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.utils.time import time_now_iso8601
+
+from helpers import demo_database, wait_until_async
+from voicebot.bot import CallParts, assemble_call, run_assembled
+from voicebot.business import CompanyRepository
+from voicebot.business.prompt import NOTES_MARKER
+from voicebot.front_desk import FrontDesk
+from voicebot.timeline import CallTimeline
+from voicebot.tts.phrases import PhraseCache
+from voicebot.tts.service import KokoroIsolatedTTSService
+
+LUNCH = datetime(2026, 12, 2, 12, 30)
+RATE = 24000
+
+
+class PassThrough(FrameProcessor):
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+
+
+class Recorder(PassThrough):
+    """The caller's ear: every frame the bot sends out, with when it went."""
+
+    def __init__(self):
+        super().__init__()
+        self.frames: list[tuple[float, Frame]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if direction is FrameDirection.DOWNSTREAM:
+            self.frames.append((time.monotonic(), frame))
+        await super().process_frame(frame, direction)
+
+    def audio(self, since: float = 0.0) -> list[TTSAudioRawFrame]:
+        return [f for t, f in self.frames if isinstance(f, TTSAudioRawFrame) and t >= since]
+
+
+class LoopbackTransport(BaseTransport):
+    """A caller's line for tests: the test puts frames in; what the bot sends out is recorded."""
+
+    def __init__(self):
+        super().__init__()
+        self._input, self.ear = PassThrough(), Recorder()
+        self._register_event_handler("on_client_connected")
+        self._register_event_handler("on_client_disconnected")
+
+    def input(self) -> FrameProcessor:
+        return self._input
+
+    def output(self) -> FrameProcessor:
+        return self.ear
+
+    async def connect(self) -> None:
+        await self._call_event_handler("on_client_connected", "caller")
+
+
+class AlwaysComplete(BaseTurnAnalyzer):
+    """Smart Turn's verdict without the model: every pause ends the turn."""
+
+    @property
+    def speech_triggered(self) -> bool:
+        return False
+
+    @property
+    def params(self) -> BaseTurnParams:
+        return BaseTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self):
+        return EndOfTurnState.COMPLETE, None
+
+    def clear(self):
+        pass
+
+
+class StandInLLM(FrameProcessor):
+    """Answers every turn it gets with fixed words, and keeps what it was asked."""
+
+    def __init__(self, answer: str):
+        super().__init__()
+        self.answer = answer
+        self.asked: list[list[dict]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            self.asked.append([dict(m) for m in frame.context.messages])
+            await self.push_frame(LLMFullResponseStartFrame())
+            for word in self.answer.split(" "):
+                await self.push_frame(LLMTextFrame(word + " "))
+            await self.push_frame(LLMFullResponseEndFrame())
+            return
+        await self.push_frame(frame, direction)
+
+
+@dataclass
+class StandInInfo:
+    pid: int = 4242
+    engine: str = "stand-in"
+    voice: str = "af_heart"
+    model: str = "none"
+    sample_rate: int = RATE
+
+
+@dataclass
+class StandInPiece:
+    pcm: bytes
+    sample_rate: int
+    text: str
+    index: int
+
+
+class StandInWorker:
+    """A Kokoro worker's surface: 100 ms of tone per word, 50 ms to make each."""
+
+    def __init__(self):
+        self.info, self.pid, self.alive, self.spoken = StandInInfo(), 4242, True, []
+
+    async def synthesize(self, text: str, *, voice=None, speed: float = 1.0):
+        self.spoken.append(text)
+        tone = (np.sin(np.arange(RATE // 10) * 0.1) * 8000).astype("<i2").tobytes()
+        for index, word in enumerate(text.split()):
+            await asyncio.sleep(0.05)
+            yield StandInPiece(tone, RATE, word, index)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        self.alive = False
+
+
+@dataclass
+class StandInPool:
+    """Where the call's worker comes from and goes back to."""
+
+    worker: StandInWorker
+    lent: int = 0
+    returned: int = 0
+
+    async def take(self):
+        self.lent += 1
+        return self.worker
+
+    async def give_back(self, worker):
+        assert worker is self.worker
+        self.returned += 1
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    database = demo_database(tmp_path_factory.mktemp("call") / "business.db")
+    yield FrontDesk(database, CompanyRepository(database).get(2), clock=LUNCH)
+    database.dispose()
+
+
+@dataclass
+class Line:
+    """One assembled call, running."""
+
+    parts: CallParts
+    transport: LoopbackTransport
+    llm: StandInLLM
+    pool: StandInPool
+    task: asyncio.Task
+    worker: object = None
+
+    async def say(self, text: str) -> float:
+        """A caller's turn as the VAD and Whisper deliver it; returns when the caller stopped."""
+        queue = self.worker.queue_frames
+        await queue([VADUserStartedSpeakingFrame(), TranscriptionFrame(text, "caller", time_now_iso8601(),
+                                                                       finalized=True)])
+        stopped = time.monotonic()
+        await queue([VADUserStoppedSpeakingFrame(stop_secs=0.2, timestamp=time.time())])
+        return stopped
+
+
+async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, right by the pier.") -> Line:
+    company = desk.company
+    phrases = PhraseCache(engine="stand-in", model=None, voice="af_heart", directory=tmp_path)
+    pool = StandInPool(StandInWorker())
+    await phrases.load([company.greeting], worker=pool.worker)
+    pool.worker.spoken.clear()
+    transport, llm = LoopbackTransport(), StandInLLM(answer)
+    tts = KokoroIsolatedTTSService(engine="onnx", sample_rate=RATE, worker_source=pool.take,
+                                   worker_sink=pool.give_back, phrases=phrases)
+    from pipecat.frames.frames import TTSSpeakFrame
+
+    parts = CallParts(transport=transport, stt=PassThrough(), desk=desk, llm=llm, tts=tts, vad=None,
+                      turn_analyzer=AlwaysComplete(), timeline=CallTimeline("test-call"),
+                      opening=lambda context: TTSSpeakFrame(company.greeting))
+    call = assemble_call(parts)
+    task = asyncio.create_task(run_assembled("test-call", call, parts))
+    line = Line(parts=parts, transport=transport, llm=llm, pool=pool, task=task, worker=call.worker)
+    await asyncio.sleep(0.3)  # the pipeline has started
+    await transport.connect()  # the caller is connected: the greeting goes
+    return line
+
+
+async def hang_up(line: Line) -> None:
+    await line.worker.cancel()
+    await asyncio.wait_for(line.task, 10)
+
+
+async def test_the_greeting_is_spoken_first_from_the_phrase_cache(desk, tmp_path):
+    line = await call_with(desk, tmp_path)
+    try:
+        await wait_until_async(lambda: line.transport.ear.audio(), timeout=5)
+        first = next(f for _, f in line.transport.ear.frames if isinstance(f, (TTSAudioRawFrame, LLMTextFrame)))
+        assert isinstance(first, TTSAudioRawFrame)
+        assert line.pool.worker.spoken == []  # played from the cache: no synthesis at all
+    finally:
+        await hang_up(line)
+
+
+async def test_a_question_reaches_the_llm_with_its_notes_and_is_spoken(desk, tmp_path):
+    line = await call_with(desk, tmp_path)
+    try:
+        await asyncio.sleep(0.3)
+        stopped = await line.say("What kind of food do you serve?")
+        await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)
+        [asked] = line.llm.asked
+        question = asked[-1]["content"]
+        assert asked[-1]["role"] == "user" and question.endswith("What kind of food do you serve?")
+        assert NOTES_MARKER in question and "roll" in question.lower()  # the menu, as this turn's notes
+        await wait_until_async(lambda: line.transport.ear.audio(since=stopped), timeout=10)
+        assert "Harbor" in " ".join(line.pool.worker.spoken)
+    finally:
+        await hang_up(line)
+
+
+async def test_the_caller_talking_over_the_bot_cancels_its_speech(desk, tmp_path):
+    long_answer = " ".join(["Our menu has rolls, nigiri, tempura, soups and desserts."] * 6)
+    line = await call_with(desk, tmp_path, answer=long_answer)
+    try:
+        await asyncio.sleep(0.3)
+        await line.say("What do you serve?")
+        await wait_until_async(lambda: len(line.pool.worker.spoken) >= 1 and line.transport.ear.audio(), timeout=10)
+        await line.worker.queue_frames([VADUserStartedSpeakingFrame()])  # the caller talks over it
+        await wait_until_async(lambda: any(isinstance(f, InterruptionFrame) for _, f in line.transport.ear.frames),
+                               timeout=5)
+        interrupted = max(t for t, f in line.transport.ear.frames if isinstance(f, InterruptionFrame))
+        spoken_before = len(line.pool.worker.spoken)
+        await asyncio.sleep(1.0)
+        late = [f for f in line.transport.ear.audio(since=interrupted + 0.1)]
+        assert late == [] and len(line.pool.worker.spoken) == spoken_before < 6
+    finally:
+        await hang_up(line)
+
+
+async def test_goodbye_ends_the_call_and_the_worker_goes_back_to_the_pool(desk, tmp_path):
+    line = await call_with(desk, tmp_path)
+    await asyncio.sleep(0.3)
+    await line.say("What do you serve?")  # the worker is taken for the answer
+    await wait_until_async(lambda: line.pool.lent, timeout=10)
+    await asyncio.sleep(0.5)
+    await line.say("No, that's all, thanks. Bye!")
+    await asyncio.wait_for(line.task, 15)  # the desk said goodbye and ended the call by itself
+    assert any("Goodbye" in text for text in line.pool.worker.spoken), line.pool.worker.spoken
+    assert line.pool.lent == 1 and line.pool.returned == 1 and line.pool.worker.alive
