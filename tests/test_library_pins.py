@@ -45,6 +45,8 @@ def test_pipecat_whisper_loads_its_model_through_load():
 
     assert "self._load()" in inspect.getsource(WhisperSTTService.__init__)
     assert "self._model" in inspect.getsource(WhisperSTTService)
+    # use_model() swaps the model between passes: each pass reads it afresh.
+    assert "model = self._model" in inspect.getsource(WhisperSTTService.run_stt)
     assert callable(getattr(WhisperSTTService, "_unsupported_language", None))
 
 
@@ -111,3 +113,26 @@ def test_pipecat_turn_analyzer_strategy_keeps_the_turns_transcript():
     assert "self._text = frame.text" in source and 'self._text = ""' in source
     assert "async def _reset(self)" in source and "async def trigger_user_turn_stopped" in inspect.getsource(
         TurnAnalyzerUserTurnStopStrategy.__mro__[1])
+
+
+def test_a_phone_number_is_heard_by_the_number_model():
+    """Once the desk asks for a phone number, Whisper's next passes use the number model and the
+    number prompt; otherwise the main model and no prompt."""
+    from voicebot.config import WhisperConfig
+    from voicebot.stt import PHONE_NUMBER_PROMPT, create_stt_service
+
+    class NamedModels:
+        def load(self, settings):
+            return f"{settings.model}/{settings.threads}"
+
+    stt = create_stt_service(WhisperConfig(model="tiny.en", number_model="base"), NamedModels(), listening=True)
+    expecting = {"phone": False}
+    stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if expecting["phone"] else None
+    stt.apply_context_prompt()
+    assert stt.whisper_model == "tiny.en/2"
+    expecting["phone"] = True
+    stt.apply_context_prompt()
+    assert stt.whisper_model == "base/2"
+    expecting["phone"] = False
+    stt.apply_context_prompt()
+    assert stt.whisper_model == "tiny.en/2"

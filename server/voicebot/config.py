@@ -195,11 +195,19 @@ class WhisperConfig:
     engine: str = "faster-whisper"
     model: str = "tiny.en"
     threads: int = 2
+    # The model that hears a phone number, when the desk has asked for one (None: ``model``):
+    # a wrong digit costs a booking, and it is one short turn per call.
+    number_model: str | None = "base"
 
     @classmethod
     def from_env(cls, engine: str | None = None, model: str | None = None) -> WhisperConfig:
         return cls(engine=engine or default_stt_engine(),
-                   model=model or env_text("VOICEBOT_STT_MODEL", "tiny.en"))
+                   model=model or env_text("VOICEBOT_STT_MODEL", "tiny.en"),
+                   number_model=env_text("VOICEBOT_STT_NUMBER_MODEL", "base") or None)
+
+    def for_numbers(self) -> WhisperConfig:
+        """The settings of the model that hears phone numbers."""
+        return replace(self, model=self.number_model or self.model)
 
 
 class LLMBackend(StrEnum):

@@ -72,6 +72,10 @@ class PreloadableWhisperSTTService(WhisperSTTService):
         """The faster-whisper ``WhisperModel`` to use; subclasses return a shared one."""
         raise NotImplementedError
 
+    def use_model(self, model) -> None:
+        """Transcribe with ``model`` from the next pass on (Pipecat reads it at each pass)."""
+        self._model = model
+
     def _load(self):
         self._model = self.preloaded_model()
         unsupported = self._unsupported_language()
