@@ -442,3 +442,14 @@ def test_three_digits_alone_are_no_time():
     heard = understand("for and leave 503.", Menu([]), Slot.NAME)
     assert heard.time is None and heard.loose_digits == "503"
     assert understand("a table for four at 730", Menu([]), None).loose_digits is None
+
+
+def test_a_number_a_digit_off_is_worth_hearing_again():
+    from voicebot.business.phone import number_off_by_a_digit
+
+    assert number_off_by_a_digit("503-552819.")  # "five five five" heard as "55"
+    assert number_off_by_a_digit("Carlo Rossi, 217-551919.")
+    assert not number_off_by_a_digit("503-555-2819.")
+    assert not number_off_by_a_digit("1 503 555 2819")
+    assert not number_off_by_a_digit("A table for four at 7:30, please.")
+    assert not number_off_by_a_digit("555-1234")  # seven digits: the rest may follow in the next breath

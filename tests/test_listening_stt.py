@@ -72,3 +72,31 @@ async def test_a_single_segment_is_final(settings, speech):
     stt = create_stt_service(*settings, listening=True, audio_passthrough=False)
     down, _ = await run_test(stt, frames_to_send=[*segment(yes), SleepFrame(sleep=2.0)])
     assert transcripts(down) == [("yes", True)]
+
+
+@pytest.fixture(scope="module")
+def number(tmp_path_factory):
+    """A number as a caller says it, in the voice tiny.en hears "five five five" as "55" in."""
+    folder = tmp_path_factory.mktemp("number")
+    [path] = asyncio.run(speak_all_to_wav([("Five oh three, five five five, two eight one nine.",
+                                            folder / "number.wav")], voice="am_michael", sample_rate=RATE))
+    return load_audio(path, RATE).astype("<i2").tobytes()
+
+
+async def test_a_number_a_digit_off_is_heard_again_by_the_number_model(settings, number):
+    """Whatever the main model heard, the transcript that leaves the service holds the whole number
+    when the number model hears it: a check that says "a digit off" for every first hearing
+    forces the second one."""
+    from voicebot.business.phone import phone_in
+
+    stt = create_stt_service(*settings, listening=True, audio_passthrough=False)
+    first_hearings: list[str] = []
+
+    def always_off_the_first_time(text: str) -> bool:
+        first_hearings.append(text)
+        return len(first_hearings) == 1
+    stt.number_check = always_off_the_first_time
+    down, _ = await run_test(stt, frames_to_send=[*segment(number), SleepFrame(sleep=4.0)])
+    [(text, final)] = transcripts(down)
+    assert final and phone_in(text).digits == "5035552819", (text, first_hearings)
+    assert len(first_hearings) == 2  # the first hearing, then the number model's

@@ -41,6 +41,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
+from voicebot.business.phone import number_off_by_a_digit
 from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
@@ -276,6 +277,8 @@ def assemble_call(parts: CallParts) -> Call:
         parts.tts.on_first_synthesis = FirstWordsFirst(parts.pause_llm)
     if isinstance(parts.stt, PreloadedWhisperSTTService):
         parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
+    if isinstance(parts.stt, ListeningWhisperSTTService):
+        parts.stt.number_check = number_off_by_a_digit
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 

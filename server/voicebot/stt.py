@@ -100,6 +100,10 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     def preloaded_model(self):
         return self._models.load(self._stt_settings)
 
+    def number_model(self):
+        """The model that hears phone numbers (preloaded at start-up)."""
+        return self._models.load(self._stt_settings.for_numbers())
+
     def partial_model(self):
         """A single-threaded instance of the same model, for cheap passes beside the main one."""
         return self._models.load(replace(self._stt_settings, threads=1))

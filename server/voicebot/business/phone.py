@@ -108,6 +108,17 @@ def normalized_phone(digits: str) -> str | None:
     return digits if len(digits) == 10 else None
 
 
+def number_off_by_a_digit(text: str) -> bool:
+    """Whether ``text`` holds a phone number a digit or two short or long (8, 9, 11 not after a 1,
+    or 12 digits): what speech to text makes of "five five five" now and then ("55"). Worth
+    hearing again before the caller is asked to repeat it."""
+    run = phone_in(text)
+    if run is None:
+        return False
+    count = len(run.digits)
+    return count in (8, 9, 12) or (count == 11 and not run.digits.startswith("1"))
+
+
 def missing_digits_question(digits: str) -> str:
     """What to ask when the number heard is not a whole one."""
     count = len(re.sub(r"\D", "", digits or ""))

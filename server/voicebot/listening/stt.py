@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from loguru import logger
@@ -42,7 +43,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
 from voicebot.adapters.pipecat import SegmentInternals
-from voicebot.stt import PreloadedWhisperSTTService
+from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
 
 # 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
 _FRAME_S = 0.02
@@ -121,6 +122,8 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self._pause_started_at = 0  # … when the last pause pass started
         self._loudness: Loudness | None = None
         self._final_pass_utterances: deque[int] = deque()  # the utterance of each queued final pass
+        # Set by the call: whether a transcript's phone number is worth hearing again (a digit off).
+        self.number_check: Callable[[str], bool] | None = None
         self.confirmed_partials = 0
         self.final_passes = 0
 
@@ -190,7 +193,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         pause = self._pause if utterance == self._utterance else None
         self._pause = None  # used once: the next utterance starts afresh
         if pause is not None and pause[0] and pause[1] <= len(pcm) and loudness.quiet_after(pcm, pause[1]):
-            text = pause[0]
+            text = await self._heard_again(pause[0], pcm)
             self.confirmed_partials += 1
             logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
             await self._push_transcript(TranscriptionFrame(text, self.caller_id, time_now_iso8601()), utterance)
@@ -205,6 +208,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         utterance = self._final_pass_utterances.popleft() if self._final_pass_utterances else self._utterance
         async for frame in super().run_stt(audio):
             if isinstance(frame, TranscriptionFrame):
+                frame.text = await self._heard_again(frame.text, audio)
                 await self._push_transcript(frame, utterance)
             else:
                 yield frame
@@ -216,20 +220,35 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         logger.debug(f"{self}: [{frame.text}] is not the turn's last word (the caller went on)")
         await self.push_unfinalized(frame)
 
-    async def _transcribe(self, pcm: bytes, quick: bool = False) -> str:
+    async def _heard_again(self, text: str, pcm: bytes) -> str:
+        """``text`` unless its phone number came out a digit off and the number model, told a
+        number is coming, hears a whole one in the same audio."""
+        if self.number_check is None or not self.number_check(text):
+            return text
+        again = await self._transcribe(pcm + self.silence_padding(), numbers=True)
+        if not again or self.number_check(again):
+            logger.info(f"{self}: the number in [{text}] heard again: [{again}], no better")
+            return text
+        logger.info(f"{self}: the number in [{text}] heard again by the number model: [{again}]")
+        return again
+
+    async def _transcribe(self, pcm: bytes, quick: bool = False, numbers: bool = False) -> str:
         """The text of ``pcm`` with the service's model and settings (as ``run_stt``); ``quick``:
-        greedy decoding on the single-threaded instance (a partial)."""
-        model = self.partial_model() if quick else self.whisper_model
+        greedy decoding on the single-threaded instance (a partial); ``numbers``: the number
+        model, told a phone number is coming."""
+        self.apply_context_prompt()
+        model = self.partial_model() if quick else (self.number_model() if numbers else self.whisper_model)
         if model is None:
             return ""
-        self.apply_context_prompt()
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         language = assert_given(self._settings.language)
         hotwords = assert_given(self._settings.hotwords)
-        initial_prompt = assert_given(self._settings.initial_prompt)
+        initial_prompt = PHONE_NUMBER_PROMPT if numbers else assert_given(self._settings.initial_prompt)
         threshold = assert_given(self._settings.no_speech_prob)
 
         options = {"beam_size": 1} if quick else {}
+        if numbers:
+            hotwords = None  # the menu's words only get in the way of digits
 
         def transcribe() -> str:
             segments, _ = model.transcribe(audio, language=language, hotwords=hotwords,
