@@ -139,3 +139,26 @@ async def test_fixed_phrases_wait_while_a_call_is_in_progress(tmp_path):
     origins = await asyncio.wait_for(task, 5)
     assert origins == {"Sure.": "synthesized", "Anything else?": "synthesized"}
     assert "Sure." in cache and "Anything else?" in cache
+
+
+async def test_a_fixed_phrase_a_call_speaks_is_kept_for_the_next_call(tmp_path):
+    """On a busy server the background synthesis waits; the calls themselves fill the cache."""
+    import asyncio
+
+    from voicebot.tts.phrases import PhraseCache
+
+    log, busy = [], asyncio.Event()
+    cache = PhraseCache(engine="onnx", model=None, voice=None, directory=tmp_path)
+
+    async def wait_for_quiet():
+        await busy.wait()
+
+    task = asyncio.create_task(cache.load(["Sure.", "Anything else?"], StandInSpeaker(log), wait_for_quiet))
+    await asyncio.sleep(0.05)
+    assert cache.wants("Anything else? ") and not cache.wants("Something else")
+    cache.keep("Anything else? ", b"\1\0" * 240, 24000)  # a call's TTS synthesized it, whole
+    assert "Anything else?" in cache and not cache.wants("Anything else?")
+    busy.set()
+    origins = await asyncio.wait_for(task, 5)
+    assert origins == {"Sure.": "synthesized", "Anything else?": "a call"}
+    assert log == [("synthesized", "Sure.")]

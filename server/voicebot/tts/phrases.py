@@ -45,6 +45,7 @@ class PhraseCache:
         self.sample_rate = sample_rate
         self._directory = directory or cache_dir() / "phrases"
         self._audio: dict[str, bytes] = {}
+        self._wanted: set[str] = set()  # phrases still to synthesize: a call that speaks one keeps it
 
     def get(self, text: str) -> bytes | None:
         return self._audio.get(normalize(text))
@@ -66,6 +67,7 @@ class PhraseCache:
         """
         origins: dict[str, str] = {}
         missing = []
+        self._wanted |= {normalize(t) for t in texts if normalize(t) not in self._audio}
         for text in texts:
             path = self._path(text)
             if path.exists() and path.stat().st_size > 0:
@@ -83,6 +85,9 @@ class PhraseCache:
             for text in missing:
                 if before_each is not None:
                     await before_each()
+                if text in self:  # a call spoke it meanwhile, and kept it
+                    origins[text] = "a call"
+                    continue
                 pcm = b"".join([piece.pcm async for piece in worker.synthesize(normalize(text), voice=self._voice)])
                 if worker.info.sample_rate != self.sample_rate:
                     raise ValueError(f"worker speaks at {worker.info.sample_rate} Hz, cache wants {self.sample_rate}")
@@ -93,6 +98,15 @@ class PhraseCache:
                 await worker.stop()
         return origins
 
+    def wants(self, text: str) -> bool:
+        """Whether ``text`` is a fixed phrase not synthesized yet (a call that speaks it should keep it)."""
+        return normalize(text) in self._wanted
+
+    def keep(self, text: str, pcm: bytes, sample_rate: int) -> None:
+        """A wanted phrase, as a call's TTS just synthesized it: the next call plays it from here."""
+        if self.wants(text) and sample_rate == self.sample_rate and pcm:
+            self._store(text, pcm)
+
     def _store(self, text: str, pcm: bytes) -> None:
         path = self._path(text)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +114,7 @@ class PhraseCache:
         partial.write_bytes(pcm)
         partial.replace(path)
         self._audio[normalize(text)] = pcm
+        self._wanted.discard(normalize(text))
         logger.debug(f"Phrase cached ({len(pcm) / 2 / self.sample_rate:.2f}s of audio): {text!r}")
 
 

@@ -202,6 +202,7 @@ class KokoroIsolatedTTSService(TTSService):
             await self.start_tts_usage_metrics(text)
             if first and self.on_first_synthesis is not None:
                 self.on_first_synthesis(True)
+            kept = [] if self._phrases is not None and self._phrases.wants(text) else None
             async for piece in self._worker.synthesize(
                 text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0)
             ):
@@ -212,8 +213,12 @@ class KokoroIsolatedTTSService(TTSService):
                 pcm = piece.pcm
                 if piece.sample_rate != self.sample_rate:
                     pcm = await self._resampler.resample(pcm, piece.sample_rate, self.sample_rate)
+                if kept is not None:
+                    kept.append(pcm)
                 yield TTSAudioRawFrame(audio=pcm, sample_rate=self.sample_rate, num_channels=1,
                                        context_id=context_id)
+            if kept is not None:  # a fixed phrase, whole: the next call plays it from the cache
+                self._phrases.keep(text, b"".join(kept), self.sample_rate)
         except (WorkerCrashed, WorkerTimeout) as e:
             logger.error(f"{self}: Kokoro worker failed mid-sentence ({e}); the next sentence respawns it")
             yield ErrorFrame(error=f"{self}: {e}")
