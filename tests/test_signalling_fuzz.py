@@ -198,3 +198,33 @@ def test_a_normal_call_works_after_the_abuse(voicebot_server, question_wav):
     assert result.connect_to_first_audio_s is not None, result.errors
     assert result.voice_to_voice_s is not None, result.transcript_text
     assert json.dumps(result.summary())  # the probe's report is complete
+
+
+def test_offers_that_never_connect_make_no_real_caller_wait(voicebot_server):
+    """Valid offers that never connect, from two other loopback addresses, up to their per-address cap:
+    they hold no call's place, so a real caller connects at once and hears the greeting (#22)."""
+    url = f"{voicebot_server.url}/api/offer"
+    wait_until(lambda: voicebot_server.health()["admission"]["offers_pending"] == 0, timeout=30)
+    capacity = voicebot_server.health()["admission"]["capacity"]
+
+    async def abandon_from(address: str, n: int) -> list[int]:
+        sdps = [await valid_offer_sdp() for _ in range(n)]
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+            return [(await client.post(url, json={"sdp": s, "type": "offer"})).status_code for s in sdps]
+
+    statuses = [asyncio.run(abandon_from(address, 3)) for address in ("127.0.0.2", "127.0.0.3")]
+    assert statuses == [[200, 200, 429], [200, 200, 429]], statuses  # the per-address cap, each address its own
+    health = voicebot_server.health()["admission"]
+    assert health["offers_pending"] == 4 > capacity, health  # more than the lines: counted, they would fill them
+    log_start = len(voicebot_server.output())
+    call = asyncio.run(CallProbe(voicebot_server.url).call(timeout=60))
+    assert call.ended_by == "completed" and call.connect_to_first_audio_s is not None, call.errors
+    # The caller was greeted while the four still waited: their 10 s ran out after the greeting.
+    log = voicebot_server.output()[log_start:]
+    greeted = log.index(f"Call {call.pc_id}: caller connected")
+    dropped = [m.start() for m in re.finditer(r"the caller did not connect within", log)]
+    assert len(dropped) == 4 or wait_until(lambda: voicebot_server.output()[log_start:].count(
+        "the caller did not connect within") == 4, timeout=30)
+    log = voicebot_server.output()[log_start:]
+    assert all(m.start() > greeted for m in re.finditer(r"the caller did not connect within", log))
