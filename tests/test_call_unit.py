@@ -292,3 +292,34 @@ async def test_goodbye_ends_the_call_and_the_worker_goes_back_to_the_pool(desk, 
     await asyncio.wait_for(line.task, 15)  # the desk said goodbye and ended the call by itself
     assert any("Goodbye" in text for text in line.pool.worker.spoken), line.pool.worker.spoken
     assert line.pool.lent == 1 and line.pool.returned == 1 and line.pool.worker.alive
+
+
+class NeverSure(AlwaysComplete):
+    """Smart Turn unsure: every pause sounds unfinished (until its own 3 s silence timeout)."""
+
+    async def analyze_end_of_turn(self):
+        return EndOfTurnState.INCOMPLETE, None
+
+
+async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_turn_is_unsure(desk, tmp_path):
+    line = await call_with(desk, tmp_path)
+    line.parts.turn_analyzer.__class__ = NeverSure  # from here on, Smart Turn never says "complete"
+    try:
+        await asyncio.sleep(0.3)
+        await line.say("A table for two this Friday at 7 pm, for John Smith.")
+        await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)  # "... phone number ...?"
+        asked = len(line.pool.worker.spoken)
+        assert "phone number" in " ".join(line.pool.worker.spoken)
+        stopped = await line.say("Five oh three, five five five, four one four two.")
+        await wait_until_async(lambda: len(line.pool.worker.spoken) > asked, timeout=10)
+        assert "Let me read that back" in " ".join(line.pool.worker.spoken[asked:])
+        await wait_until_async(lambda: line.transport.ear.audio(since=stopped), timeout=10)
+        answered = min(t for t, f in line.transport.ear.frames if isinstance(f, TTSAudioRawFrame) and t > stopped)
+        assert answered - stopped < 2.0  # not Smart Turn's 3 s of doubt
+        # A turn that is no answer to the question still waits for Smart Turn.
+        asked = len(line.pool.worker.spoken)
+        await line.say("Hmm, let me think")
+        await asyncio.sleep(2.0)
+        assert len(line.pool.worker.spoken) == asked
+    finally:
+        await hang_up(line)

@@ -453,3 +453,18 @@ def test_a_number_a_digit_off_is_worth_hearing_again():
     assert not number_off_by_a_digit("1 503 555 2819")
     assert not number_off_by_a_digit("A table for four at 7:30, please.")
     assert not number_off_by_a_digit("555-1234")  # seven digits: the rest may follow in the next breath
+
+
+def test_an_answer_to_the_desks_question_is_known_complete_without_changing_anything(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    dialog = desk.dialog()
+    assert not dialog.completes_the_answer("Yes.")  # no question asked yet
+    dialog.respond("A table for two this Friday at 7 pm, for John Smith.")
+    assert dialog.expecting is Slot.PHONE
+    assert not dialog.completes_the_answer("Five oh three, five five five")  # more to come
+    assert dialog.completes_the_answer("Five oh three, five five five, four one four two.")
+    assert dialog.expecting is Slot.PHONE and dialog.caller.phone is None  # only read, nothing taken
+    dialog.respond("Five oh three, five five five, four one four two.")
+    assert dialog.expecting is Slot.CONFIRM
+    assert dialog.completes_the_answer("Yes, that's right.") and dialog.completes_the_answer("No.")
+    assert not dialog.completes_the_answer("Actually, make it 8 pm.")

@@ -36,7 +36,6 @@ from pipecat.services.llm_service import LLMService
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
@@ -231,14 +230,15 @@ def assemble_call(parts: CallParts) -> Call:
     context = LLMContext()
     listening = (parts.listen_ahead and isinstance(parts.stt, ListeningWhisperSTTService)
                  and isinstance(parts.llm, LlamaCppLLMService))
-    def for_the_llm(words: str) -> bool:
-        return not dialog.takes(words)
 
-    if listening:
-        # The desk's own turns are not answered (nor prefilled) ahead: its answers take milliseconds.
-        stop = HeldReplyTurnStopStrategy(turn_analyzer=parts.turn_analyzer, should_speculate=for_the_llm)
-    else:
-        stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=parts.turn_analyzer)
+    def for_the_llm(words: str) -> bool:
+        return listening and not dialog.takes(words)
+
+    # Smart Turn decides when the caller is done, except that an answer the desk was waiting for ends
+    # the turn at once; with listening ahead, a pause's transcript starts the reply early, held until
+    # then (not for the desk's own turns: its answers take milliseconds).
+    stop = HeldReplyTurnStopStrategy(turn_analyzer=parts.turn_analyzer, should_speculate=for_the_llm,
+                                     completes_turn=dialog.completes_the_answer)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(vad_analyzer=parts.vad,

@@ -155,6 +155,25 @@ class FrontDeskDialog:
 
     # --- a turn ---------------------------------------------------------------------------
 
+    def completes_the_answer(self, text: str) -> bool:
+        """Whether ``text`` fully answers the question the desk just asked: a yes or no to a read-back,
+        a whole phone number, a name, a party size. Such a turn can end at once instead of waiting out
+        Smart Turn's doubt (a number or a bare "Yes." often sounds unfinished to it: 3 s of silence).
+        Reads only: nothing of the call changes."""
+        slot = self.expecting
+        if slot not in (Slot.CONFIRM, Slot.PHONE, Slot.NAME, Slot.PARTY):
+            return False
+        heard = understand(keypad_words(text, slot), self.menu, slot)
+        if heard.correction or heard.question or heard.intents:
+            return False
+        if slot is Slot.CONFIRM:
+            return heard.yes or heard.no
+        if slot is Slot.PHONE:
+            return normalized_phone(heard.phone or "") is not None
+        if slot is Slot.NAME:
+            return bool(heard.name)
+        return heard.party is not None
+
     def respond(self, text: str) -> DeskReply | None:
         """The desk's reply to the caller's words, or None when the LLM should answer them."""
         text = keypad_words(text, self.expecting)
