@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from conftest import ROOT
+from voicebot.config import LLMBackend, default_max_calls
 from voicebot.launcher import SERVER_SCRIPT
 
 pytestmark = pytest.mark.slow
@@ -36,14 +38,15 @@ def test_health_reports_ready_company_and_engines(voicebot_server):
     assert health["engines"]["greeting"] == "cached"
     # The README's command is the fastest mode: a pool of warm workers, the greeting pre-synthesized.
     assert health["tts_warmup"] == "pool"
-    assert health["tts_pool"]["size"] == 3 and len(health["tts_worker_pids"]) >= 3
-    assert health["admission"]["capacity"] == 3
+    capacity = default_max_calls(LLMBackend.EMBEDDED, os.cpu_count())  # the LLM is embedded: a call per 2 cores
+    assert health["admission"]["capacity"] == capacity
+    assert health["tts_pool"]["size"] == capacity + 1 and len(health["tts_worker_pids"]) >= capacity + 1
 
 
 def test_startup_prints_the_seed_progress_lines(voicebot_server):
     output = voicebot_server.output()
     for line in ("1/6 Loading Silero VAD model...", "  ✓ VAD loaded in", "2/6 Loading Local Smart Turn v3 model...",
-                 "  ✓ Smart Turn loaded in", "5/6 Warming 3 Kokoro TTS worker(s)",
+                 "  ✓ Smart Turn loaded in", "5/6 Warming",
                  "6/6 Preparing the greeting audio...",
                  "  ✓ Greeting ready in", "✓ ALL MODELS PRELOADED - Ready for instant connections!"):
         assert line in output

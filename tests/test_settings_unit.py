@@ -103,3 +103,18 @@ def test_tts_and_stt_engines_default_to_the_portable_ones_off_apple_silicon(monk
     assert (config.default_tts_engine(), config.default_stt_engine()) == ("mlx", "mlx")
     monkeypatch.setenv("VOICEBOT_TTS_ENGINE", "ONNX")
     assert config.default_tts_engine() == "onnx"
+
+
+def test_capacity_follows_the_llm_backend_and_the_cores(monkeypatch):
+    from voicebot.config import default_max_calls
+
+    assert default_max_calls(LLMBackend.EMBEDDED, 2) == 1 and default_max_calls(LLMBackend.EMBEDDED, 8) == 4
+    assert default_max_calls(LLMBackend.OPENAI, 2) == 2 and default_max_calls(LLMBackend.OPENAI_COMPATIBLE, 1) == 1
+    for name in ("VOICEBOT_MAX_CALLS", "VOICEBOT_TTS_POOL_SIZE", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    settings = parse_settings(["2"])
+    assert (settings.max_calls, settings.tts.pool_size) == (2, 3)  # embedded on 4 cores; a spare worker
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://llm.internal:8000/v1")
+    assert parse_settings(["2"]).max_calls == 4
+    assert parse_settings(["2", "--max-calls", "7"]).max_calls == 7

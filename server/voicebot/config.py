@@ -356,6 +356,19 @@ class ServerSettings:
     phone: PhoneConfig = field(default_factory=PhoneConfig)
 
 
+def default_max_calls(backend: LLMBackend, cores: int) -> int:
+    """Calls taken at once by default: as many as keep an admitted caller's wait within 1.5x of a
+    lone caller's (``bench/load.py``: voice-to-voice p90 at this capacity against one caller's).
+
+    With the embedded LLM every answer is written on this machine's cores, and each call also
+    runs Whisper while its caller speaks and Kokoro while the bot does: one call per two cores
+    (measured on 2 cores: see the README's load table). With a remote LLM (OpenAI, a shared
+    ``voicebot-llm``) a call's local work is Whisper and Kokoro: one call per core.
+    """
+    per_call = 2 if backend is LLMBackend.EMBEDDED else 1
+    return max(1, cores // per_call)
+
+
 def parse_clock(text: str | None) -> datetime | time | None:
     """``VOICEBOT_CLOCK``: the restaurant's local time, fixed: a moment ("2026-12-05T19:30") or a time
     of the restaurant's today ("19:30"); None if unset (the real time)."""
@@ -385,16 +398,19 @@ def build_parser() -> argparse.ArgumentParser:
                         default=env_text("VOICEBOT_GREETING", GreetingMode.CACHED.value),
                         help="cached: the company's greeting pre-synthesized, played on connect; "
                              "llm: written by the LLM on connect (the seed's)")
-    parser.add_argument("--max-calls", type=int, default=env_number("VOICEBOT_MAX_CALLS", int, 3),
-                        help="calls taken at once; more get 'all lines are busy' (HTTP 503 + Retry-After)")
+    parser.add_argument("--max-calls", type=int, default=env_number("VOICEBOT_MAX_CALLS", int),
+                        help="calls taken at once; more get 'all lines are busy' (HTTP 503 + Retry-After). "
+                             "Default: what keeps every call as fast as a lone one, from the LLM backend and "
+                             "the cores (see default_max_calls)")
     parser.add_argument("--offer-timeout", type=float, default=env_number("VOICEBOT_OFFER_TIMEOUT", float, 10.0),
                         help="seconds an answered offer may take to connect before it is dropped")
     parser.add_argument("--tts-warmup", choices=[m.value for m in TTSWarmup],
                         default=env_text("VOICEBOT_TTS_WARMUP", TTSWarmup.POOL.value),
                         help="when each call's Kokoro worker is loaded: pool (warm before the call), "
                              "on-connect (the seed's 06), first-use (05)")
-    parser.add_argument("--tts-pool-size", type=int, default=env_number("VOICEBOT_TTS_POOL_SIZE", int, 3),
-                        help="warm Kokoro workers kept ready in pool mode (one per simultaneous caller)")
+    parser.add_argument("--tts-pool-size", type=int, default=env_number("VOICEBOT_TTS_POOL_SIZE", int),
+                        help="warm Kokoro workers kept ready in pool mode (default: one per call taken at once, "
+                             "and a spare)")
     parser.add_argument("--tts-engine", choices=TTS_ENGINES, default=None,
                         help="Kokoro engine (env VOICEBOT_TTS_ENGINE; default mlx on Apple Silicon, else onnx)")
     parser.add_argument("--tts-model", default=env_text("VOICEBOT_TTS_MODEL", DEFAULT_HUB_MODEL))
@@ -418,12 +434,14 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
     is decided at start-up (``voicebot.stt.usable_engine``).
     """
     args = build_parser().parse_args(argv)
+    llm = LLMConfig.from_env(model=args.llm_model, backend=args.llm_backend)
+    max_calls = max(1, args.max_calls or default_max_calls(choose_backend(llm), os.cpu_count() or 1))
     tts = KokoroConfig(
         engine=args.tts_engine or default_tts_engine(),
         model=args.tts_model,
         voice=args.tts_voice,
         warmup=TTSWarmup(args.tts_warmup),
-        pool_size=max(1, args.tts_pool_size),
+        pool_size=max(1, args.tts_pool_size or max_calls + 1),  # a spare for the work after start-up
         request_timeout_s=args.tts_timeout,
         tuning=KokoroTuning.from_env(),
     )
@@ -437,7 +455,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         demo_data=env_flag("VOICEBOT_DEMO_DATA", args.db is None and env_text(DB_ENV) is None),
         client_dir=client_dir,
         greeting=GreetingMode(args.greeting),
-        max_calls=max(1, args.max_calls),
+        max_calls=max_calls,
         max_pending_per_client=max(1, env_number("VOICEBOT_MAX_PENDING_PER_CLIENT", int, 2)),
         offer_timeout_s=args.offer_timeout,
         access_token=env_text("VOICEBOT_ACCESS_TOKEN"),
@@ -445,7 +463,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         data_dir=data_dir(),
         tts=tts,
         stt=WhisperConfig.from_env(engine=args.stt_engine, model=args.stt_model),
-        llm=LLMConfig.from_env(model=args.llm_model, backend=args.llm_backend),
+        llm=llm,
         malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
         clock=parse_clock(env_text("VOICEBOT_CLOCK")),
