@@ -468,3 +468,12 @@ def test_an_answer_to_the_desks_question_is_known_complete_without_changing_anyt
     assert dialog.expecting is Slot.CONFIRM
     assert dialog.completes_the_answer("Yes, that's right.") and dialog.completes_the_answer("No.")
     assert not dialog.completes_the_answer("Actually, make it 8 pm.")
+
+
+def test_a_person_or_a_complaint_is_put_through_on_the_phone_and_given_the_number_in_a_browser(database):
+    company = CompanyRepository(database).get(2)
+    for words in ("Can I talk to someone, please?", "I want to make a complaint about my order."):
+        phone = FrontDesk(database, company, clock=WEDNESDAY_LUNCH).dialog(by_phone=True).respond(words)
+        assert phone.transfer and phone.end_call and "put you through" in phone.text, words
+        browser = FrontDesk(database, company, clock=WEDNESDAY_LUNCH).dialog().respond(words)
+        assert browser.transfer and not browser.end_call and company.phone in browser.text, words

@@ -157,7 +157,7 @@ _INTENTS = {
     Intent.TRANSFER: re.compile(
         r"\b((speak|talk) (to|with) (a |an |the |some)?(one|body|person|human|manager|staff|someone|somebody|"
         r"real person|representative|owner)|real person|human being|operator|representative|"
-        r"put me through|transfer me)\b", re.I),
+        r"put me through|transfer me|(make|file|have) a complaint|complain(ing)? about)\b", re.I),
     Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good bye|that'?s all|that is all|that'?s it|that will be all|"
                                r"nothing else|have a (good|nice|great) (day|night|evening|one))\b", re.I),
 }
