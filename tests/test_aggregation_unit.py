@@ -54,3 +54,13 @@ def test_the_worker_cuts_a_request_by_the_same_rule(min_words, pieces_):
     assert first_piece(text, 60, min_words)[0] == pieces_[0]
     if min_words == 1:  # the worker's default
         assert split_for_streaming(text) == pieces_
+
+
+def test_a_long_sentence_is_cut_at_its_clauses():
+    from voicebot.tts.g2p import split_for_streaming
+
+    readback = ("Let me read that back: 1 Buddha bowl, $13 in total, ready today at 12:50 PM, under Lou, and your "
+                "number is three oh five, five five five, one two three four. Shall I place the order?")
+    pieces = split_for_streaming(readback)
+    assert pieces[0] == "Let me read that back:" and pieces[-1] == "Shall I place the order?"
+    assert all(len(p) <= 100 for p in pieces) and " ".join(pieces) == readback
