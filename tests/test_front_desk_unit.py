@@ -477,3 +477,16 @@ def test_a_person_or_a_complaint_is_put_through_on_the_phone_and_given_the_numbe
         assert phone.transfer and phone.end_call and "put you through" in phone.text, words
         browser = FrontDesk(database, company, clock=WEDNESDAY_LUNCH).dialog().respond(words)
         assert browser.transfer and not browser.end_call and company.phone in browser.text, words
+
+
+def test_a_day_and_time_or_dishes_on_the_menu_answer_the_desk(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    dialog = desk.dialog()
+    dialog.respond("I'd like to book a table for four.")
+    assert dialog.expecting is Slot.WHEN
+    assert dialog.completes_the_answer("This Saturday at 7 pm.") and not dialog.completes_the_answer("Saturday")
+    order = desk.dialog()
+    order.respond("I'd like to order something for pickup.")
+    assert order.expecting is Slot.ITEMS
+    assert order.completes_the_answer("Two dragon rolls and a miso soup.")
+    assert not order.completes_the_answer("Two ramen.")  # not on the menu: the desk says so, Smart Turn decides

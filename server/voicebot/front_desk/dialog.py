@@ -157,11 +157,12 @@ class FrontDeskDialog:
 
     def completes_the_answer(self, text: str) -> bool:
         """Whether ``text`` fully answers the question the desk just asked: a yes or no to a read-back,
-        a whole phone number, a name, a party size. Such a turn can end at once instead of waiting out
-        Smart Turn's doubt (a number or a bare "Yes." often sounds unfinished to it: 3 s of silence).
-        Reads only: nothing of the call changes."""
+        a whole phone number, a name, a party size, a day and time, dishes that are all on the menu.
+        Such a turn can end at once instead of waiting out Smart Turn's doubt (a number or a bare
+        "Yes." often sounds unfinished to it: 3 s of silence). Reads only: nothing of the call changes."""
         slot = self.expecting
-        if slot not in (Slot.CONFIRM, Slot.PHONE, Slot.NAME, Slot.PARTY):
+        if slot not in (Slot.CONFIRM, Slot.PHONE, Slot.NAME, Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME,
+                        Slot.ITEMS, Slot.PICKUP):
             return False
         heard = understand(keypad_words(text, slot), self.menu, slot)
         if heard.correction or heard.question or heard.intents:
@@ -172,7 +173,17 @@ class FrontDeskDialog:
             return normalized_phone(heard.phone or "") is not None
         if slot is Slot.NAME:
             return bool(heard.name)
-        return heard.party is not None
+        if slot is Slot.PARTY:
+            return heard.party is not None
+        if slot is Slot.WHEN:
+            return bool(heard.day and heard.time)
+        if slot is Slot.DAY:
+            return bool(heard.day)
+        if slot is Slot.TIME:
+            return bool(heard.time)
+        if slot is Slot.PICKUP:
+            return bool(heard.pickup)
+        return bool(heard.dishes) and all(m.item is not None for m in heard.dishes)
 
     def respond(self, text: str) -> DeskReply | None:
         """The desk's reply to the caller's words, or None when the LLM should answer them."""
