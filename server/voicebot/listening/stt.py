@@ -15,6 +15,10 @@ This service transcribes the growing utterance while it is spoken:
 - when the VAD stops, a partial made of all the speech (only silence came after it) is
   the final transcript at once; otherwise one final pass runs, as before.
 
+Transcripts leave in the order they were said: a segment whose final pass is still running
+holds back the next segment's transcript, even one confirmed from its pause at once (a number
+said in two breaths came out as "555-4142. 503." and was stored in that order).
+
 A caller who pauses mid-sentence ("Yes, … please.") makes two VAD segments in one turn.
 A segment's transcript that arrives after the caller went on is not the turn's last word:
 it is pushed unfinalized, so that Smart Turn's "complete" after the second segment waits
@@ -95,6 +99,10 @@ class Loudness:
         return bool(np.all(levels[split:] < threshold))
 
 
+# Longest a transcript waits for the one said before it (a final pass on a busy machine).
+ORDER_WAIT_S = 5.0
+
+
 class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     """faster-whisper with partial transcripts during speech and a confirmed last partial.
 
@@ -122,6 +130,9 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self._pause_started_at = 0  # … when the last pause pass started
         self._loudness: Loudness | None = None
         self._final_pass_utterances: deque[int] = deque()  # the utterance of each queued final pass
+        # Per utterance: its transcript is decided (pushed, or its final pass queued), and it is out.
+        self._decided: dict[int, asyncio.Event] = {}
+        self._out: dict[int, asyncio.Event] = {}
         # Set by the call: whether a transcript's phone number is worth hearing again (a digit off).
         self.number_check: Callable[[str], bool] | None = None
         self.confirmed_partials = 0
@@ -175,8 +186,12 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         self.caller_speaking = False
+        self._decided.setdefault(self._utterance, asyncio.Event())
+        self._out.setdefault(self._utterance, asyncio.Event())
         if not self.is_usable:
             self.utterance_audio.clear()
+            self._transcript_decided(self._utterance)
+            self._transcript_out(self._utterance)
             return
         pcm = bytes(self.utterance_audio)
         self.utterance_audio.clear()
@@ -185,6 +200,13 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self.create_task(self._finish(pcm, running, self._utterance), name="final-transcript")
 
     async def _finish(self, pcm: bytes, running: asyncio.Task | None, utterance: int) -> None:
+        try:
+            await self._after(self._decided, utterance)  # the one before goes first (its pass may be queued)
+            await self._decide(pcm, running, utterance)
+        finally:
+            self._transcript_decided(utterance)
+
+    async def _decide(self, pcm: bytes, running: asyncio.Task | None, utterance: int) -> None:
         loudness = self._loudness or Loudness(self.sample_rate)
         if running is not None and not loudness.quiet_after(pcm, self._pause_started_at):
             running = None  # speech came after that pause: its pass cannot be the transcript
@@ -196,7 +218,9 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             text = await self._heard_again(pause[0], pcm)
             self.confirmed_partials += 1
             logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
+            await self._after(self._out, utterance)
             await self._push_transcript(TranscriptionFrame(text, self.caller_id, time_now_iso8601()), utterance)
+            self._transcript_out(utterance)
             return
         self.final_passes += 1
         logger.info(f"{self}: transcript needs a final pass (speech after the last partial)")
@@ -206,12 +230,35 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     async def run_stt(self, audio: bytes):
         """The final pass of one segment (in the order they were queued)."""
         utterance = self._final_pass_utterances.popleft() if self._final_pass_utterances else self._utterance
-        async for frame in super().run_stt(audio):
-            if isinstance(frame, TranscriptionFrame):
-                frame.text = await self._heard_again(frame.text, audio)
-                await self._push_transcript(frame, utterance)
-            else:
-                yield frame
+        try:
+            async for frame in super().run_stt(audio):
+                if isinstance(frame, TranscriptionFrame):
+                    frame.text = await self._heard_again(frame.text, audio)
+                    await self._after(self._out, utterance)
+                    await self._push_transcript(frame, utterance)
+                else:
+                    yield frame
+        finally:
+            self._transcript_out(utterance)
+
+    async def _after(self, events: dict[int, asyncio.Event], utterance: int) -> None:
+        """Wait until the utterance said before this one got as far (``events``: decided, or out)."""
+        before = events.get(utterance - 1)
+        if before is None or before.is_set():
+            return
+        try:
+            await asyncio.wait_for(before.wait(), ORDER_WAIT_S)
+        except TimeoutError:
+            logger.warning(f"{self}: the transcript before utterance {utterance} is late; not waiting for it")
+
+    def _transcript_decided(self, utterance: int) -> None:
+        self._decided.setdefault(utterance, asyncio.Event()).set()
+
+    def _transcript_out(self, utterance: int) -> None:
+        self._out.setdefault(utterance, asyncio.Event()).set()
+        for events in (self._decided, self._out):
+            for old in [u for u in events if u < utterance - 8]:
+                del events[old]
 
     async def _push_transcript(self, frame: TranscriptionFrame, utterance: int) -> None:
         if utterance == self._utterance:
