@@ -136,3 +136,6 @@ def test_a_phone_number_is_heard_by_the_number_model():
     expecting["phone"] = False
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"
+    stt.needs_accuracy = lambda: True  # the desk asked for the caller's name
+    stt.apply_context_prompt()
+    assert stt.whisper_model == "base/2"

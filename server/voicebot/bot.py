@@ -277,6 +277,7 @@ def assemble_call(parts: CallParts) -> Call:
         parts.tts.on_first_synthesis = FirstWordsFirst(parts.pause_llm)
     if isinstance(parts.stt, PreloadedWhisperSTTService):
         parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
+        parts.stt.needs_accuracy = lambda: dialog.expecting is Slot.NAME
     if isinstance(parts.stt, ListeningWhisperSTTService):
         parts.stt.number_check = number_off_by_a_digit
     return Call(worker=worker, context=context, front_desk=front_desk)

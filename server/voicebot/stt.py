@@ -88,6 +88,8 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         self._stt_settings = stt_settings
         self._models = models
         self.context_prompt: Callable[[], str | None] | None = None
+        # Whether the caller's next words must be heard by the accurate (number) model: their name.
+        self.needs_accuracy: Callable[[], bool] | None = None
         super().__init__(
             device="cpu",
             compute_type="int8",
@@ -111,11 +113,12 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     def apply_context_prompt(self) -> None:
         """Use the prompt the conversation calls for now (None: no prompt), and the model: a phone
         number is heard by the number model (tiny.en dropped a repeated digit, "five five five" →
-        "55", in 4 of ~25 numbers spoken over WebRTC in bench/calls.py; the desk then had to ask again)."""
+        "55", in 4 of ~25 numbers spoken over WebRTC in bench/calls.py; the desk then had to ask again),
+        and so is a name ("I'm Bob." was "It's not bad.")."""
         prompt = self.context_prompt() if self.context_prompt is not None else None
         self._settings.initial_prompt = prompt
-        number = prompt == PHONE_NUMBER_PROMPT
-        self.use_model(self._models.load(self._stt_settings.for_numbers() if number else self._stt_settings))
+        accurate = prompt == PHONE_NUMBER_PROMPT or (self.needs_accuracy is not None and self.needs_accuracy())
+        self.use_model(self._models.load(self._stt_settings.for_numbers() if accurate else self._stt_settings))
 
     async def run_stt(self, audio: bytes):
         self.apply_context_prompt()
