@@ -17,15 +17,20 @@ pytestmark = pytest.mark.slow
 
 
 def test_unknown_company_exits_with_the_known_ids(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SERVER_SCRIPT), "42", "--port", "0"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOICEBOT_DB": str(tmp_path / "b.db")},
-    )
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
+    """The README's database (./business.db, with the demo restaurants) lists them; a database of
+    one's own that is still empty says how to fill it."""
+    def serve(env: dict[str, str]) -> str:
+        result = subprocess.run([sys.executable, str(SERVER_SCRIPT), "42", "--port", "0"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120,
+                                env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env})
+        assert result.returncode == 2
+        return result.stdout + result.stderr
+
+    output = serve({})
     assert "Unknown company id 42" in output
     assert "1 (Luigi's Trattoria)" in output and "2 (Tomodachi Sushi)" in output
+    own = serve({"VOICEBOT_DB": str(tmp_path / "own.db")})
+    assert "Known companies: none" in own and "voicebot company import" in own
 
 
 def test_health_reports_ready_company_and_engines(voicebot_server):

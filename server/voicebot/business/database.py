@@ -106,7 +106,9 @@ class CompanyNotFound(LookupError):
     """No company has that id; the message lists the ones that exist."""
 
     def __init__(self, company_id: int, known: list[tuple[int, str]]):
-        listing = ", ".join(f"{cid} ({name})" for cid, name in known) or "none"
+        listing = ", ".join(f"{cid} ({name})" for cid, name in known) or (
+            "none: the database is empty (import one with `uv run voicebot company import FILE.yaml`, "
+            "or the demo restaurants with `uv run voicebot company demo`)")
         super().__init__(f"Unknown company id {company_id}. Known companies: {listing}")
         self.company_id = company_id
         self.known = known
