@@ -64,3 +64,15 @@ def test_a_long_sentence_is_cut_at_its_clauses():
     pieces = split_for_streaming(readback)
     assert pieces[0] == "Let me read that back:" and pieces[-1] == "Shall I place the order?"
     assert all(len(p) <= 100 for p in pieces) and " ".join(pieces) == readback
+
+
+def test_each_piece_is_short_enough_to_be_ready_before_the_one_before_has_played():
+    from voicebot.tts.g2p import MIN_PIECE_CHARS, PIECE_GROWTH, split_for_streaming
+
+    readback = ("Let me read that back: a table for 2 on Friday, December 4 at 7 PM, under John Smith, and your "
+                "number is five oh three, five five five, four one four two. Shall I book it?")
+    pieces = split_for_streaming(readback)
+    assert pieces[:2] == ["Let me read that back:", "a table for 2 on Friday,"]
+    for before, piece in zip(pieces, pieces[1:], strict=False):
+        assert len(piece) <= max(MIN_PIECE_CHARS, PIECE_GROWTH * len(before)), pieces
+    assert " ".join(pieces) == readback

@@ -209,7 +209,8 @@ class Line:
         return stopped
 
 
-async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, right by the pier.") -> Line:
+async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, right by the pier.",
+                    vad=None) -> Line:
     company = desk.company
     phrases = PhraseCache(engine="stand-in", model=None, voice="af_heart", directory=tmp_path)
     pool = StandInPool(StandInWorker())
@@ -220,7 +221,7 @@ async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, r
                                    worker_sink=pool.give_back, phrases=phrases)
     from pipecat.frames.frames import TTSSpeakFrame
 
-    parts = CallParts(transport=transport, stt=PassThrough(), desk=desk, llm=llm, tts=tts, vad=None,
+    parts = CallParts(transport=transport, stt=PassThrough(), desk=desk, llm=llm, tts=tts, vad=vad,
                       turn_analyzer=AlwaysComplete(), timeline=CallTimeline("test-call"),
                       opening=lambda context: TTSSpeakFrame(company.greeting))
     call = assemble_call(parts)
@@ -321,5 +322,28 @@ async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_tur
         await line.say("Hmm, let me think")
         await asyncio.sleep(2.0)
         assert len(line.pool.worker.spoken) == asked
+    finally:
+        await hang_up(line)
+
+
+async def test_the_vad_waits_for_a_longer_pause_while_a_phone_number_is_said(desk, tmp_path):
+    """Asked for a number, the VAD ends speech only after NUMBER_STOP_S of silence (the number's
+    groups stay one utterance, heard whole); once the number is in, the usual pause again."""
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+    from voicebot.listening.pauses import NUMBER_STOP_S
+    from voicebot.preload import VAD_PARAMS
+
+    vad = SileroVADAnalyzer(params=VAD_PARAMS)
+    line = await call_with(desk, tmp_path, vad=vad)
+    try:
+        await asyncio.sleep(0.3)
+        assert vad.params.stop_secs == VAD_PARAMS.stop_secs
+        await line.say("A table for two this Friday at 7 pm, for John Smith.")
+        await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)
+        assert "phone number" in " ".join(line.pool.worker.spoken)
+        await wait_until_async(lambda: vad.params.stop_secs == NUMBER_STOP_S, timeout=5)
+        await line.say("Five oh three, five five five, four one four two.")
+        await wait_until_async(lambda: vad.params.stop_secs == VAD_PARAMS.stop_secs, timeout=5)
     finally:
         await hang_up(line)

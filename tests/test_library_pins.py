@@ -115,11 +115,11 @@ def test_pipecat_turn_analyzer_strategy_keeps_the_turns_transcript():
         TurnAnalyzerUserTurnStopStrategy.__mro__[1])
 
 
-def test_a_phone_number_is_heard_by_the_number_model():
-    """Once the desk asks for a phone number, Whisper's next passes use the number model and the
-    number prompt; otherwise the main model and no prompt."""
+def test_a_phone_number_is_heard_with_the_number_prompt_and_a_name_by_the_accurate_model():
+    """Once the desk asks for a phone number, Whisper's next passes use the number prompt (and a
+    laxer no-speech filter); once it asks for a name, the accurate model; otherwise neither."""
     from voicebot.config import WhisperConfig
-    from voicebot.stt import PHONE_NUMBER_PROMPT, create_stt_service
+    from voicebot.stt import NUMBER_NO_SPEECH_PROB, PHONE_NUMBER_PROMPT, create_stt_service
 
     class NamedModels:
         def load(self, settings):
@@ -130,12 +130,17 @@ def test_a_phone_number_is_heard_by_the_number_model():
     stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if expecting["phone"] else None
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"
+    usual_no_speech = stt._settings.no_speech_prob
     expecting["phone"] = True
     stt.apply_context_prompt()
-    assert stt.whisper_model == "base/2"
+    assert stt.whisper_model == "tiny.en/2"  # a number said whole: the main model, with the prompt
+    assert stt._settings.initial_prompt == PHONE_NUMBER_PROMPT
+    # Told a number is coming, Whisper doubts speech more: a clear number scored 0.44 and was dropped.
+    assert stt._settings.no_speech_prob == NUMBER_NO_SPEECH_PROB > usual_no_speech
     expecting["phone"] = False
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"
+    assert stt._settings.no_speech_prob == usual_no_speech
     stt.needs_accuracy = lambda: True  # the desk asked for the caller's name
     stt.apply_context_prompt()
     assert stt.whisper_model == "base/2"

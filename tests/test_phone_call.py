@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 LINES = {
     "where": "Where are you located?",
     "person": "Can I talk to a real person, please?",
-    "booking": "A table for two this Friday at 7 pm, for John Smith.",
+    "booking": "A table for two this Friday at 7 pm, please.",
+    "name": "My name is John Smith.",
     "number": "Five oh three, five five five, four one four two.",
     "menu": "What kind of food do you serve?",
     "stop": "Wait, sorry, actually I have another question.",
@@ -71,9 +72,11 @@ def test_asking_for_a_person_puts_the_caller_through_to_the_restaurant(voicebot_
 
 def test_a_booking_confirmed_on_the_keypad_is_stored(voicebot_server, phone_lines):
     before = len(bookings(voicebot_server))
-    call = phone_call(voicebot_server, [phone_lines["booking"], phone_lines["number"], Keys("1")])
+    call = phone_call(voicebot_server, [phone_lines["booking"], phone_lines["name"], phone_lines["number"],
+                                          Keys("1")])
     rows = bookings(voicebot_server)[before:]
-    assert "press 1" in call.transcript_text.lower(), call.transcript_text
-    assert len(rows) == 1, (call.errors, call.transcript_text)
+    spoken = [(round(s.start, 2), round(s.end, 2)) for s in call.bot_speech]  # when the bot was heard
+    assert "press 1" in call.transcript_text.lower(), (call.transcript_text, spoken)
+    assert len(rows) == 1, (call.errors, call.transcript_text, spoken, call.said_voice_ends_s)
     row = rows[0]
     assert (row.party_size, row.starts_at.weekday(), row.starts_at.hour, row.phone) == (2, 4, 19, "5035554142")

@@ -173,11 +173,21 @@ def test_abandoned_offers_hold_nothing_and_are_capped(voicebot_server):
             responses = await asyncio.gather(*(client.post(url, json={"sdp": s, "type": "offer"}) for s in sdps))
         return [r.status_code for r in responses]
 
+    # All at once: the ones arriving while another is being answered may find every line busy
+    # this instant (503: capacity is 1 on two cores); none beyond the per-address cap is answered.
     statuses = asyncio.run(abandon(20))
     assert statuses.count(200) >= 1, statuses
     assert statuses.count(200) <= 2, statuses  # the per-address cap on unconnected offers
-    assert set(statuses) <= {200, 429}, statuses
-    refused = httpx.post(url, json={"sdp": asyncio.run(valid_offer_sdp()), "type": "offer"}, timeout=30)
+    assert set(statuses) <= {200, 429, 503}, statuses
+    # One after another: answered up to the cap, then refused for the pending ones (429).
+    answered = statuses.count(200)
+    refused = None
+    for _ in range(3):
+        refused = httpx.post(url, json={"sdp": asyncio.run(valid_offer_sdp()), "type": "offer"}, timeout=30)
+        if refused.status_code != 200:
+            break
+        answered += 1
+    assert answered <= 2, answered
     assert refused.status_code == 429 and refused.headers.get("retry-after"), refused.text
 
     during = voicebot_server.health()

@@ -48,6 +48,7 @@ from voicebot.front_desk.dialog import KEYPAD_PREFIX
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
 from voicebot.front_desk.understanding import Slot
+from voicebot.listening.pauses import NumberPauses
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
@@ -252,6 +253,7 @@ def assemble_call(parts: CallParts) -> Call:
         *prefill,
         aggregators.user(),
         front_desk,
+        *([NumberPauses(lambda: dialog.expecting is Slot.PHONE, usual=parts.vad.params)] if parts.vad else []),
         notes,
         parts.llm,
         DeskFollowUp(front_desk),

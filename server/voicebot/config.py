@@ -195,8 +195,9 @@ class WhisperConfig:
     engine: str = "faster-whisper"
     model: str = "tiny.en"
     threads: int = 2
-    # The model that hears a phone number, when the desk has asked for one (None: ``model``):
-    # a wrong digit costs a booking, and it is one short turn per call.
+    # The accurate model (None: ``model``): it hears the caller's name once the desk has asked for
+    # it, and hears again a phone number that came out a digit off. A wrong name or digit costs a
+    # booking, and it is one short turn per call.
     number_model: str | None = "base"
 
     @classmethod

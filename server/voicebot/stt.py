@@ -71,6 +71,12 @@ PHONE_NUMBER_PROMPT = "My phone number is 503-555-1234."
 
 LOCAL_WHISPER_TTFS_P99_S = 3.0
 
+# Pipecat drops a segment whose no-speech probability is 0.4 or more. Told a number is coming,
+# Whisper is less sure there is speech: a clear "five oh three, five five five, one two three
+# four" scored 0.44 with base (avg log-prob -0.14) and the number was lost; Whisper's own
+# threshold, 0.6, keeps it.
+NUMBER_NO_SPEECH_PROB = 0.6
+
 
 class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     """Pipecat's faster-whisper service, using the model preloaded for this process.
@@ -90,6 +96,7 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         self.context_prompt: Callable[[], str | None] | None = None
         # Whether the caller's next words must be heard by the accurate (number) model: their name.
         self.needs_accuracy: Callable[[], bool] | None = None
+        self._usual_no_speech_prob = None
         super().__init__(
             device="cpu",
             compute_type="int8",
@@ -111,13 +118,19 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         return self._models.load(replace(self._stt_settings, threads=1))
 
     def apply_context_prompt(self) -> None:
-        """Use the prompt the conversation calls for now (None: no prompt), and the model: a phone
-        number is heard by the number model (tiny.en dropped a repeated digit, "five five five" →
-        "55", in 4 of ~25 numbers spoken over WebRTC in bench/calls.py; the desk then had to ask again),
-        and so is a name ("I'm Bob." was "It's not bad.")."""
+        """Use the prompt the conversation calls for now (None: no prompt), and the model: a name is
+        heard by the accurate (number) model ("I'm Bob." was "It's not bad." with tiny.en). A phone
+        number, said as one utterance (``voicebot.listening.pauses``), is heard as well by the main
+        model with the number prompt (32 of 32 spoken numbers, tiny.en and base alike) and 2-3×
+        sooner: base took 8.5 s for one on a busy machine; a number a digit off is heard again by
+        the number model (``ListeningWhisperSTTService``)."""
         prompt = self.context_prompt() if self.context_prompt is not None else None
         self._settings.initial_prompt = prompt
-        accurate = prompt == PHONE_NUMBER_PROMPT or (self.needs_accuracy is not None and self.needs_accuracy())
+        if self._usual_no_speech_prob is None:
+            self._usual_no_speech_prob = self._settings.no_speech_prob
+        self._settings.no_speech_prob = (NUMBER_NO_SPEECH_PROB if prompt == PHONE_NUMBER_PROMPT
+                                         else self._usual_no_speech_prob)
+        accurate = self.needs_accuracy is not None and self.needs_accuracy()
         self.use_model(self._models.load(self._stt_settings.for_numbers() if accurate else self._stt_settings))
 
     async def run_stt(self, audio: bytes):

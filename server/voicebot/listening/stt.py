@@ -47,7 +47,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
 from voicebot.adapters.pipecat import SegmentInternals
-from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
+from voicebot.stt import NUMBER_NO_SPEECH_PROB, PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
 
 # 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
 _FRAME_S = 0.02
@@ -230,15 +230,19 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     async def run_stt(self, audio: bytes):
         """The final pass of one segment (in the order they were queued)."""
         utterance = self._final_pass_utterances.popleft() if self._final_pass_utterances else self._utterance
+        heard = False
         try:
             async for frame in super().run_stt(audio):
                 if isinstance(frame, TranscriptionFrame):
+                    heard = True
                     frame.text = await self._heard_again(frame.text, audio)
                     await self._after(self._out, utterance)
                     await self._push_transcript(frame, utterance)
                 else:
                     yield frame
         finally:
+            if not heard:
+                logger.info(f"{self}: the final pass heard no words in {len(audio) / self._bytes(1.0):.2f} s of audio")
             self._transcript_out(utterance)
 
     async def _after(self, events: dict[int, asyncio.Event], utterance: int) -> None:
@@ -291,7 +295,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         language = assert_given(self._settings.language)
         hotwords = assert_given(self._settings.hotwords)
         initial_prompt = PHONE_NUMBER_PROMPT if numbers else assert_given(self._settings.initial_prompt)
-        threshold = assert_given(self._settings.no_speech_prob)
+        threshold = NUMBER_NO_SPEECH_PROB if numbers else assert_given(self._settings.no_speech_prob)
 
         options = {"beam_size": 1} if quick else {}
         if numbers:

@@ -50,6 +50,9 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._turn_open = False
         self.kept = 0
         self.dropped = 0
+        # Pipecat warns when the VAD's stop_secs is not its 0.2 s: ours is longer on purpose while a
+        # phone number is said (voicebot.listening.pauses), and the STT's p99 is our own measure.
+        self._stop_secs_warned = True
 
     async def handle_user_turn_started(self):
         self._turn_open = True

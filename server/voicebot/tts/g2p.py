@@ -44,6 +44,14 @@ class EnglishG2P:
         return " ".join(phonemes.split())
 
 
+# Later pieces grow at most this much over the one before, from at least MIN_PIECE_CHARS: Kokoro
+# synthesizes a piece while the one before plays, and on a shared core it needs more than half
+# the spoken time (the 131 characters after "Let me read that back:" took 4.9 s, 2026-12-06), so
+# a piece much longer than the one before is not ready when that one ends.
+PIECE_GROWTH = 1.5
+MIN_PIECE_CHARS = 40
+
+
 def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 100,
                         first_clause_min_words: int = FIRST_CLAUSE_MIN_WORDS) -> list[str]:
     """Cut text into pieces that are synthesized and played one after another.
@@ -51,9 +59,10 @@ def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 1
     Kokoro synthesizes a piece at once, so the first audio waits for the whole first
     piece: it is kept short, ending at the first clause break ("Hello," / "Sure,") or, if
     the first clause is long, at a word break. Later pieces are whole sentences, which sound
-    more natural, cut at clauses beyond ``max_chars``: a read-back ("… ready today at 12:50 PM,
-    under Lou, and your number is three oh five, …") synthesized whole left 2.5 s of silence
-    inside the reply, and the caller took the bot to be done.
+    more natural, cut at clauses when longer than ``max_chars`` or than the piece before allows
+    (``PIECE_GROWTH``): a read-back ("… a table for 2 on Friday, December 4 at 7 PM, under John
+    Smith, and your number is …") in two pieces left 3.8 s of silence after "on Friday," and
+    the caller took the bot to be done.
     """
     text = " ".join(text.split())
     if not text:
@@ -61,16 +70,22 @@ def split_for_streaming(text: str, first_max_chars: int = 60, max_chars: int = 1
     first, rest = first_piece(text, first_max_chars, first_clause_min_words)
     pieces = [first]
     for sentence in _SENTENCE_END.split(rest) if rest else []:
-        pieces.extend(_cut(sentence, max_chars))
+        pieces.extend(_cut(sentence, max_chars, after=pieces[-1]))
     return pieces
 
 
-def _cut(sentence: str, limit: int) -> list[str]:
-    if len(sentence) <= limit:
+def _limit(after: str, max_chars: int) -> int:
+    return min(max_chars, max(MIN_PIECE_CHARS, int(PIECE_GROWTH * len(after))))
+
+
+def _cut(sentence: str, max_chars: int, after: str) -> list[str]:
+    """``sentence`` in pieces ending at clause breaks, each within the limit the piece before sets
+    (a clause longer than that stays whole)."""
+    if len(sentence) <= _limit(after, max_chars):
         return [sentence]
     pieces, current = [], ""
     for clause in _CLAUSE_END.split(sentence):
-        if current and len(current) + 1 + len(clause) > limit:
+        if current and len(current) + 1 + len(clause) > _limit(pieces[-1] if pieces else after, max_chars):
             pieces.append(current)
             current = clause
         else:
