@@ -2,6 +2,7 @@
 
     uv run python bench/voice_to_voice.py [--runs 14] [--json] [--no-previous] [--no-stock]
     uv run python bench/voice_to_voice.py --runs 8 --variant nice10=VOICEBOT_LLM_NICE=10   # more variants
+    uv run python bench/voice_to_voice.py --phone          # also call the default server over the phone path
 
 Starts, side by side, the README's server (company #2) as it is (``default``), the same
 server with the work done while the caller speaks turned off (``previous``:
@@ -9,8 +10,12 @@ server with the work done while the caller speaks turned off (``previous``:
 (``stock-pipecat``: ``bench/stock_pipecat.py`` with its own ``voicebot-llm``) and any
 ``--variant``. Calls go one at a time, the servers in a rotating order each round
 (``bench/interleave.py``), each call one of the questions below, spoken by Kokoro in a
-voice the bot does not use. The probe measures voice-to-voice from the last voiced sample
-of the question to the first voiced sample of the answer.
+voice the bot does not use. ``--phone`` adds ``phone``: the default server itself (no second
+server) called through its Twilio endpoints (``PhoneProbe``: 8 kHz μ-law in 20 ms frames),
+so the phone path and WebRTC are compared on one server in one run; its answers are heard
+by Whisper from the decoded audio (a phone has no data channel, so no stages). The probe
+measures voice-to-voice from the last voiced sample of the question to the first voiced
+sample of the answer.
 
 Per variant: median and p90 voice-to-voice (and for the turns the LLM answered apart from
 those the front desk answered in code), per-stage medians from the server's turn timeline
@@ -40,6 +45,7 @@ from interleave import round_order
 
 from voicebot.launcher import LocalServer, free_port
 from voicebot.probe import CallProbe
+from voicebot.probe.phone import PhoneProbe
 from voicebot.timeline import TURN_STAGES
 from voicebot.tts.speak import speak_all_to_wav
 
@@ -64,6 +70,13 @@ QUESTIONS = [
 CALLER_VOICE = "am_michael"
 # The restaurant's clock for every server: a Wednesday afternoon (answers must not depend on the hour).
 CLOCK = "2026-12-02T15:00"
+# The Twilio auth token the default server checks phone webhooks against (``--phone``).
+PHONE_TOKEN = "bench-twilio-auth-token"
+# Log lines that say how a turn was heard: transcripts taken from the last partial or needing a
+# final pass, and replies prepared at a pause that were kept or dropped.
+LISTENING_LINES = {"partial_confirmed": "transcript from the last partial",
+                   "final_pass": "transcript needs a final pass",
+                   "held_reply_kept": "held reply kept", "held_reply_dropped": "held reply dropped"}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -82,15 +95,16 @@ def median(values) -> float | None:
 class Variant:
     """A server under test: its URL, the processes whose CPU it costs, and how to stop it."""
 
-    def __init__(self, name: str, url: str, pids: list[int], stop, log: Path | None = None):
+    def __init__(self, name: str, url: str, pids: list[int], stop, log: Path | None = None, phone: bool = False):
         self.name, self.url, self.pids, self.stop, self.log = name, url, pids, stop, log
+        self.phone = phone  # called through the Twilio endpoints rather than WebRTC
         self.idle_cpu: list[float] = []  # CPU seconds per second while the others were called
 
-    def count(self, text: str) -> int:
-        """Lines of the server's output that contain ``text`` (held replies kept, partials confirmed…)."""
-        if self.log is None or not self.log.exists():
-            return 0
-        return sum(text in line for line in self.log.read_text(errors="replace").splitlines())
+    def listening(self) -> dict[str, int]:
+        """How the listening pipeline fared so far, from the server's log (diffed around each call,
+        since the phone variant shares the default server's log)."""
+        lines = self.log.read_text(errors="replace").splitlines() if self.log and self.log.exists() else []
+        return {key: sum(text in line for line in lines) for key, text in LISTENING_LINES.items()}
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -105,10 +119,18 @@ class Variant:
         return total
 
 
-def start_ours(name: str, workdir: Path, server_args: list[str], env: dict[str, str]) -> Variant:
+def start_ours(name: str, workdir: Path, server_args: list[str], env: dict[str, str], phone: bool = False) -> Variant:
+    port = free_port()
+    if phone:  # its phone webhooks signed as Twilio signs them, for its own address
+        env = {"TWILIO_AUTH_TOKEN": PHONE_TOKEN, "VOICEBOT_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
     server = LocalServer.start(workdir / name, "2", "--tts-pool-size", "1", *server_args,
-                               env={"VOICEBOT_CLOCK": CLOCK, **env})
+                               env={"VOICEBOT_CLOCK": CLOCK, **env}, port=port)
     return Variant(name, server.url, [server.process.pid], server.stop, server.log_path)
+
+
+def phone_line_of(server: Variant) -> Variant:
+    """The same server reached by phone: same processes and log, nothing more to stop."""
+    return Variant("phone", server.url, server.pids, lambda: None, server.log, phone=True)
 
 
 def start_stock(workdir: Path) -> Variant:
@@ -149,8 +171,11 @@ def start_stock(workdir: Path) -> Variant:
 
 async def call_once(variant: Variant, wav: Path, index: int) -> dict:
     question, expected = QUESTIONS[index]
-    cpu_before = variant.cpu_seconds()
-    result = await CallProbe(variant.url).call(say=wav, timeout=120)
+    cpu_before, heard_before = variant.cpu_seconds(), variant.listening()
+    if variant.phone:
+        result = await PhoneProbe(variant.url, auth_token=PHONE_TOKEN).call(say=wav, timeout=120, transcribe=True)
+    else:
+        result = await CallProbe(variant.url).call(say=wav, timeout=120)
     stages = result.turn_stages_s[-1] if result.turn_stages_s else {}
     answer = " ".join(e.text for e in result.transcript if e.role == "bot"
                       and result.said_start_s is not None and e.t > result.said_start_s)
@@ -163,6 +188,7 @@ async def call_once(variant: Variant, wav: Path, index: int) -> dict:
         "longest_reply_gap_s": result.longest_reply_gap_s,
         "ttfb_s": {kind: (values[-1] if values else None) for kind, values in result.ttfb_by_kind.items()},
         "cpu_s": round(variant.cpu_seconds() - cpu_before, 2),
+        "listening": {k: v - heard_before[k] for k, v in variant.listening().items()},
         "answered_early": len(result.turn_stages_s) > 1,  # the question cut in two by a pause, answered twice
         "heard": result.user_text(),
         "answer": answer,
@@ -193,12 +219,7 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
         "first_piece_cached": {kind: sum(c["stages"].get("tts_first_piece_cached") == 1.0 for c in calls
                                          if c["answered_by"] == kind) for kind in ("llm", "desk")},
         "answered_early": sum(c["answered_early"] for c in calls),
-        # How the listening pipeline fared (from the server's log): transcripts taken from the last
-        # partial or needing a final pass, and replies prepared at a pause that were kept or dropped.
-        "listening": {"partial_confirmed": variant.count("transcript from the last partial"),
-                      "final_pass": variant.count("transcript needs a final pass"),
-                      "held_reply_kept": variant.count("held reply kept"),
-                      "held_reply_dropped": variant.count("held reply dropped")},
+        "listening": {key: sum(c["listening"][key] for c in calls) for key in LISTENING_LINES},
         "idle_cpu_per_s": median(variant.idle_cpu),
         "env": env,
         "calls": calls,
@@ -206,7 +227,7 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
 
 
 async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict[str, dict[str, str]],
-                stock: bool, log) -> dict:
+                stock: bool, log, phone: bool = False) -> dict:
     log("Speaking the questions with Kokoro (a voice the bot does not use) ...")
     wavs = await speak_all_to_wav([(q, workdir / f"q{i}.wav") for i, (q, _) in enumerate(QUESTIONS)],
                                   voice=CALLER_VOICE)
@@ -216,7 +237,10 @@ async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict
     try:
         for name, env in variants.items():
             log(f"Starting server '{name}' (company #2 {' '.join(server_args)} {env or ''}) ...")
-            servers[name] = start_ours(name, workdir, server_args, env)
+            servers[name] = start_ours(name, workdir, server_args, env, phone=phone and name == "default")
+        if phone:
+            servers["phone"] = phone_line_of(servers["default"])
+            envs["phone"] = {"transport": "Twilio Media Streams (8 kHz μ-law)"}
         if stock:
             log("Starting the stock Pipecat pipeline and its voicebot-llm ...")
             servers["stock-pipecat"] = start_stock(workdir)
@@ -225,7 +249,8 @@ async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict
         for run in range(runs):
             index = run % len(QUESTIONS)
             for name in round_order(list(servers), run):
-                idle = {other: (servers[other].cpu_seconds(), time.monotonic()) for other in servers if other != name}
+                idle = {other: (servers[other].cpu_seconds(), time.monotonic()) for other in servers
+                        if servers[other].pids != servers[name].pids}  # the phone line is the default server
                 call = await call_once(servers[name], wavs[index], index)
                 for other, (cpu, at) in idle.items():
                     servers[other].idle_cpu.append((servers[other].cpu_seconds() - cpu) / (time.monotonic() - at))
@@ -239,6 +264,10 @@ async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict
     finally:
         for server in servers.values():
             server.stop()
+    if phone:  # a phone call has no stages: who answered is what answered the same question on WebRTC
+        answered_by = {c["question"]: c["answered_by"] for c in calls.get("default", [])}
+        for call in calls.get("phone", []):
+            call["answered_by"] = answered_by.get(call["question"], call["answered_by"])
     return {name: summarize(calls[name], servers[name], envs.get(name, {})) for name in servers}
 
 
@@ -268,6 +297,8 @@ def main() -> int:
     parser.add_argument("--no-previous", action="store_true", help="leave out VOICEBOT_LISTEN_AHEAD=0")
     parser.add_argument("--no-stock", action="store_true", help="leave out the stock Pipecat pipeline")
     parser.add_argument("--only-default", action="store_true", help="only the default server")
+    parser.add_argument("--phone", action="store_true",
+                        help="also call the default server through its Twilio endpoints (variant 'phone')")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=VAR=VALUE[,VAR=VALUE]: one more server with these environment variables")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
@@ -287,7 +318,7 @@ def main() -> int:
     log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
     with tempfile.TemporaryDirectory(prefix="v2v-") as tmp:
         summaries = asyncio.run(bench(args.runs, Path(tmp), args.server_args, variants,
-                                      not (args.no_stock or args.only_default), log))
+                                      not (args.no_stock or args.only_default), log, phone=args.phone))
         if args.keep_logs is not None:
             args.keep_logs.mkdir(parents=True, exist_ok=True)
             for log_file in Path(tmp).glob("*/server-output.log"):
