@@ -12,6 +12,7 @@ import re
 import pytest
 
 from conftest import TWILIO_TOKEN
+from helpers import wait_until
 from test_front_desk_call import bookings
 from voicebot.probe import ProbeConfig
 from voicebot.probe.phone import Interrupt, Keys, PhoneProbe
@@ -54,6 +55,9 @@ def test_a_phone_call_is_greeted_answered_and_hung_up(voicebot_server, phone_lin
     assert "<Hangup" in call.after_twiml and call.dialed is None  # the caller hung up: nothing to dial
     log = voicebot_server.output()
     assert f"Phone call {call.call_sid}" in log and "Turn timeline [phone-" in log
+    # The stream's `stop` gave its line back: /health counts no call and the TTS worker is back in the pool.
+    assert wait_until(lambda: (h := voicebot_server.health())["active_calls"] == 0 and h["tts_pool"]["in_calls"] == 0,
+                      timeout=60), voicebot_server.health()
 
 
 def test_the_caller_talking_over_the_bot_clears_its_audio(voicebot_server, phone_lines):
