@@ -32,6 +32,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot import privacy
 from voicebot.business.prompt import without_notes
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 
@@ -105,7 +106,7 @@ class FrontDeskProcessor(FrameProcessor):
         return said
 
     async def _say(self, reply: DeskReply) -> None:
-        logger.info(f"{self}: front desk answers: {reply.text!r}")
+        logger.info(f"{self}: front desk answers: {privacy.said(repr(reply.text))}")
         self._speaking = reply.text
         if reply.end_call:
             # The goodbye was synthesized at start-up; the call ends once it has been spoken.
