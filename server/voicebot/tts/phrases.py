@@ -50,6 +50,9 @@ class PhraseCache:
     def get(self, text: str) -> bytes | None:
         return self._audio.get(normalize(text))
 
+    def __len__(self) -> int:
+        return len(self._audio)
+
     def __contains__(self, text: str) -> bool:
         return normalize(text) in self._audio
 
