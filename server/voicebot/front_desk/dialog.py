@@ -602,21 +602,24 @@ class FrontDeskDialog:
         stored_id, name, phone = request.stored_id, caller.name, caller.phone
         if isinstance(request, BookingRequest):
             party, day, time_of_day = request.party, request.day, request.time
-            # _booking_step has all three before it changes a booking or asks to confirm a new one
-            assert party is not None and day is not None and time_of_day is not None, "booking details missing"
+            if party is None or day is None or time_of_day is None:
+                return self._next_step(request, notes or [])  # never reached (_booking_step asks first): ask
             if stored_id is not None:
                 result = self._guarded(lambda: self.bookings.change(stored_id, party, day, time_of_day))
             else:
-                assert name is not None and phone is not None, "confirmed without contact details"
+                if name is None or phone is None:
+                    return self._next_step(request, notes or [])  # never reached: ask for them
                 result = self._guarded(lambda: self.bookings.book(name, phone, party, day, time_of_day))
             key = "booking_id"
         elif isinstance(request, OrderRequest):
             pickup_at = request.pickup_at
-            assert pickup_at is not None, "_order_step sets the pickup time before the order is stored"
+            if pickup_at is None:
+                return self._next_step(request, notes or [])  # never reached (_order_step sets it first): ask
             if stored_id is not None:
                 result = self._guarded(lambda: self.orders.change(stored_id, request.menu_lines(), pickup_at))
             else:
-                assert name is not None and phone is not None, "confirmed without contact details"
+                if name is None or phone is None:
+                    return self._next_step(request, notes or [])  # never reached: ask for them
                 result = self._guarded(lambda: self.orders.place_lines(request.menu_lines(), name, phone, pickup_at))
             key = "order_id"
         elif isinstance(request, MessageRequest):
@@ -624,7 +627,8 @@ class FrontDeskDialog:
             text = request.text
             if contact is not None or not text:
                 return self._next_step(request, notes or [])  # the offer of a message was taken: its details
-            assert name is not None and phone is not None, "_contact_question found both"
+            if name is None or phone is None:
+                return self._next_step(request, notes or [])  # never reached (_contact_question found both)
             result = self._guarded(lambda: self.messages.take(name, phone, text))
             key = "message_id"
         else:
