@@ -132,7 +132,8 @@ class Menu:
 
     def _chunks(self, text: str, words: list[_Word]) -> list[list[_Word]]:
         """Runs of words between punctuation and the words that end a dish phrase."""
-        chunks, current = [], []
+        chunks: list[list[_Word]] = []
+        current: list[_Word] = []
         for i, word in enumerate(words):
             gap = text[words[i - 1].end:word.start] if i else ""
             if re.search(r"[,.;:!?]", gap) or word.text in _BREAKS:

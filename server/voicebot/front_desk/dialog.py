@@ -620,27 +620,37 @@ class FrontDeskDialog:
     def _carry_out(self, request: Request, notes: list[str] | None = None) -> DeskReply:
         """Store the confirmed request (or its change) once; say what the stored row says."""
         caller = self.caller
+        stored_id, name, phone = request.stored_id, caller.name, caller.phone
         if isinstance(request, BookingRequest):
-            if request.stored:
-                result = self._guarded(lambda: self.bookings.change(request.stored_id, request.party, request.day,
-                                                                    request.time))
+            party, day, time_of_day = request.party, request.day, request.time
+            if party is None or day is None or time_of_day is None:
+                return self._next_step(request, notes or [])  # never reached (_booking_step asks first): ask
+            if stored_id is not None:
+                result = self._guarded(lambda: self.bookings.change(stored_id, party, day, time_of_day))
             else:
-                result = self._guarded(lambda: self.bookings.book(caller.name, caller.phone, request.party,
-                                                                  request.day, request.time))
+                if name is None or phone is None:
+                    return self._next_step(request, notes or [])  # never reached: ask for them
+                result = self._guarded(lambda: self.bookings.book(name, phone, party, day, time_of_day))
             key = "booking_id"
         elif isinstance(request, OrderRequest):
-            if request.stored:
-                result = self._guarded(lambda: self.orders.change(request.stored_id, request.menu_lines(),
-                                                                  request.pickup_at))
+            pickup_at = request.pickup_at
+            if pickup_at is None:
+                return self._next_step(request, notes or [])  # never reached (_order_step sets it first): ask
+            if stored_id is not None:
+                result = self._guarded(lambda: self.orders.change(stored_id, request.menu_lines(), pickup_at))
             else:
-                result = self._guarded(lambda: self.orders.place_lines(request.menu_lines(), caller.name,
-                                                                       caller.phone, request.pickup_at))
+                if name is None or phone is None:
+                    return self._next_step(request, notes or [])  # never reached: ask for them
+                result = self._guarded(lambda: self.orders.place_lines(request.menu_lines(), name, phone, pickup_at))
             key = "order_id"
         elif isinstance(request, MessageRequest):
             contact = self._contact_question("message")
-            if contact is not None or not request.text:
+            text = request.text
+            if contact is not None or not text:
                 return self._next_step(request, notes or [])  # the offer of a message was taken: its details
-            result = self._guarded(lambda: self.messages.take(caller.name, caller.phone, request.text))
+            if name is None or phone is None:
+                return self._next_step(request, notes or [])  # never reached (_contact_question found both)
+            result = self._guarded(lambda: self.messages.take(name, phone, text))
             key = "message_id"
         else:
             assert isinstance(request, CancelRequest)
@@ -699,12 +709,12 @@ class FrontDeskDialog:
         if hours is not None and not heard.dishes:
             return hours
         order = self.stored.get(Intent.ORDER)
-        if order is not None and not heard.dishes and (heard.asks_price or heard.asks_ready):
+        if isinstance(order, OrderRequest) and not heard.dishes and (heard.asks_price or heard.asks_ready):
             lines = order.menu_lines()
             parts = []
             if heard.asks_price:
                 parts.append(f"Your order comes to {format_price(total_cents(lines))}.")
-            if heard.asks_ready:
+            if heard.asks_ready and order.pickup_at is not None:  # None: a new pickup time is being asked for
                 parts.append(f"It'll be ready {spoken_when(order.pickup_at, self.orders.clock())}.")
             return " ".join(parts)
         if not heard.question:

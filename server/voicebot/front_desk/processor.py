@@ -97,8 +97,9 @@ class FrontDeskProcessor(FrameProcessor):
         messages = context.messages
         answered = max((i + 1 for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
                        default=0)
-        said = " ".join(without_notes(m["content"]).strip() for m in messages[answered:]
-                        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
+        said = " ".join(without_notes(content).strip() for m in messages[answered:]
+                        if isinstance(m, dict) and m.get("role") == "user"
+                        and isinstance(content := m.get("content"), str))
         said = " ".join(said.split())
         heard, self._heard = self._heard, said
         if heard and said.startswith(heard):
