@@ -26,6 +26,7 @@ def test_phone_numbers_written_or_spoken_keep_only_their_last_four_digits(text, 
     "Booking #3 for Tomodachi Sushi: 4 on 2026-12-04 19:00",
     "12:30, $22.50, pid=24274, 1234.5 ms, Pipecat 1.14.0, 2026-12-06 18:01:42.404",
     "a table for two at seven, party of four, one of them vegetarian",
+    "Phone call CA3f12345678901234567890ab12cd: stream over; Call SmallWebRTCConnection#0-9ab4612345678e",
 ])
 def test_dates_times_prices_and_counts_are_left_alone(text):
     assert mask_numbers(text) == text

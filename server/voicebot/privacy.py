@@ -16,13 +16,14 @@ import re
 _SAID = re.compile("\u2063\u27e6(.*?)\u27e7\u2063", re.S)
 
 # A phone number as written: 3-3-4 digits (maybe +1 and brackets first), 3-4 digits, or a run of
-# 7 to 15 digits (a caller id, a number misheard a digit long) — never a date, a time or a price.
+# 7 to 15 digits (a caller id, a number misheard a digit long) — never a date, a time, a price or
+# part of a word (a call's id: "CA3f1234567890ab").
 _WRITTEN_NUMBER = re.compile(
-    r"(?<![\d.:/-])(?:"
+    r"(?<![\w.:/-])(?:"
     r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
     r"|\d{3}[\s.-]\d{4}"
     r"|\+?\d{7,15}"
-    r")(?![\d/]|[.-]\d)"
+    r")(?![\w/]|[.-]\d)"
 )
 
 # ... and as said back digit by digit ("five oh three, five five five, four one four two").
