@@ -154,7 +154,7 @@ async def run_company(company_id: int, cases: list[Case], workdir: Path, server_
     log(f"Starting the server for company #{company_id}" + (f" at {clock} ({env['VOICEBOT_CLOCK']})" if clock else "")
         + " ...")
     server = LocalServer.start(workdir / f"company{company_id}-{clock or 'now'}", str(company_id), *server_args,
-                               env=env)
+                               env=env).wait_until_settled()
     database = Database(server.workdir / "business.db")
     company = CompanyRepository(database).get(company_id)
     results = []

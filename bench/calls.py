@@ -308,7 +308,7 @@ async def run_scenarios(company_id: int, clock_name: str, scenarios: list[Scenar
             await speak_all_to_wav(mine, voice=voice)
     log(f"Starting the server for company #{company_id} at {clock_name} ({now:%a %H:%M}) ...")
     server = LocalServer.start(workdir / f"server-{company_id}-{clock_name}", str(company_id), *server_args,
-                               env={"VOICEBOT_CLOCK": now.isoformat(timespec="minutes")})
+                               env={"VOICEBOT_CLOCK": now.isoformat(timespec="minutes")}).wait_until_settled()
     database = Database(server.workdir / "business.db")
     company = CompanyRepository(database).get(company_id)
     with database.engine.connect() as db:

@@ -104,7 +104,8 @@ async def bench(callers: list[int] | None, rounds: int, workdir: Path, server_ar
     # Every simulated caller comes from 127.0.0.1: lift the per-address cap on unconnected
     # offers, so that capacity (503 "all lines are busy") is what turns callers away.
     server = LocalServer.start(workdir / "server", "2", *server_args,
-                               env={"VOICEBOT_MAX_PENDING_PER_CLIENT": "100", "VOICEBOT_CLOCK": "2026-12-02T15:00"})
+                               env={"VOICEBOT_MAX_PENDING_PER_CLIENT": "100", "VOICEBOT_CLOCK": "2026-12-02T15:00"},
+                               ).wait_until_settled()
     capacity = server.health()["admission"]["capacity"]
     out: dict = {"capacity": capacity}
     try:

@@ -124,7 +124,7 @@ def start_ours(name: str, workdir: Path, server_args: list[str], env: dict[str, 
     if phone:  # its phone webhooks signed as Twilio signs them, for its own address
         env = {"TWILIO_AUTH_TOKEN": PHONE_TOKEN, "VOICEBOT_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
     server = LocalServer.start(workdir / name, "2", "--tts-pool-size", "1", *server_args,
-                               env={"VOICEBOT_CLOCK": CLOCK, **env}, port=port)
+                               env={"VOICEBOT_CLOCK": CLOCK, **env}, port=port).wait_until_settled()
     return Variant(name, server.url, [server.process.pid], server.stop, server.log_path)
 
 

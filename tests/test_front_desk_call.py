@@ -65,6 +65,11 @@ def test_a_booking_given_over_several_turns_is_read_back_stored_once_and_changed
     assert re.search(r"five,? oh,? three,? five,? five,? five,? one,? two,? three,? four", reply, re.I), reply
     assert re.search(r"all set", reply, re.IGNORECASE), reply
     assert re.search(r"\b(8|eight)\b", bot_reply(call, call.said_start_s), re.IGNORECASE), reply
+    # The caller's number is the owner's to read, not error.log's (kept, rotated, often shared).
+    kept = voicebot_server.error_log.read_text(errors="replace")
+    assert "Turn timeline" in kept  # the call's metric lines are there...
+    for number in ("5035551234", "503-555-1234", "555-1234", "555 1234", "five five five, one two three four"):
+        assert number not in kept, number  # ...but never its number
 
 
 def test_a_party_over_the_limit_is_refused_and_nothing_is_stored(voicebot_server, spoken):

@@ -17,7 +17,7 @@ from voicebot.business import CompanyRepository, Database, schema
 from voicebot.business.menu import Menu
 from voicebot.business.phone import normalized_phone, phone_in, spoken_phone
 from voicebot.front_desk import FrontDesk
-from voicebot.front_desk.dialog import SAVE_FAILED
+from voicebot.front_desk.dialog import SAVE_FAILED, answer_lines
 from voicebot.front_desk.understanding import Intent, Slot, understand
 
 WEDNESDAY_LUNCH = datetime(2026, 12, 2, 12, 30)  # Tomodachi: open daily noon-9 PM
@@ -117,6 +117,9 @@ def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
     (1, "the carbonara", [("Spaghetti carbonara", None)]),
     (3, "an oat milk latte and avocado toast", [("Oat milk latte", 1), ("Avocado toast", None)]),
     (2, "a table for four people this Saturday at 7 pm", []),
+    (2, "What's good for someone who doesn't like raw fish?", []),  # avoided, not asked for
+    (2, "I'm allergic to peanuts, what can I eat?", []),
+    (2, "I don't have the menu here, do you have ramen?", [(None, None)]),
 ])
 def test_dishes_are_found_in_the_callers_words_and_unknown_ones_are_not_taken_for_menu_items(
         database, company, words, expected):
@@ -490,3 +493,19 @@ def test_a_day_and_time_or_dishes_on_the_menu_answer_the_desk(database):
     assert order.expecting is Slot.ITEMS
     assert order.completes_the_answer("Two dragon rolls and a miso soup.")
     assert not order.completes_the_answer("Two ramen.")  # not on the menu: the desk says so, Smart Turn decides
+
+
+def test_food_the_caller_avoids_is_not_answered_as_a_dish_we_lack(database):
+    """'Sorry, we don't have fish' to a sushi bar's caller who does not like raw fish was false."""
+    [reply] = call(database, ["What's good for someone who doesn't like raw fish?"])
+    assert reply is None or "don't have" not in reply.text, reply
+
+
+@pytest.mark.parametrize("question", ["How much is the dragon roll?", "Do you have miso soup?",
+                                      "What time do you close tonight?", "When do you open tomorrow?"])
+def test_the_commonest_answers_are_ready_before_the_call(database, question):
+    """Prices and the day's hours are synthesized at start-up (``answer_lines``): the desk's
+    answer must be word for word one of them, or it is synthesized while the caller waits."""
+    company = CompanyRepository(database).get(2)
+    [reply] = call(database, [question])
+    assert reply is not None and reply.text in answer_lines(company, WEDNESDAY_LUNCH), reply

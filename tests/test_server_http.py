@@ -43,6 +43,8 @@ def test_health_reports_ready_company_and_engines(voicebot_server):
     assert health["engines"]["greeting"] == "cached"
     # The README's command is the fastest mode: a pool of warm workers, the greeting pre-synthesized.
     assert health["tts_warmup"] == "pool"
+    # The greeting and the goodbye are cached before ready; the desk's sentences follow in the background.
+    assert health["phrases"]["cached"] >= 2 and isinstance(health["phrases"]["loading"], bool), health
     capacity = default_max_calls(LLMBackend.EMBEDDED, os.cpu_count())  # the LLM is embedded: a call per 2 cores
     assert health["admission"]["capacity"] == capacity
     assert health["tts_pool"]["size"] == capacity + 1 and len(health["tts_worker_pids"]) >= capacity + 1

@@ -245,7 +245,8 @@ def assemble_call(parts: CallParts) -> Call:
         user_params=LLMUserAggregatorParams(vad_analyzer=parts.vad,
                                             user_turn_strategies=UserTurnStrategies(stop=[stop])),
     )
-    prefill = [SpeculativePrefill(parts.llm, context, notes, should_prefill=for_the_llm)] if listening else []
+    prefill = ([SpeculativePrefill(parts.llm, context, notes, should_prefill=for_the_llm)]
+               if listening and isinstance(parts.llm, LlamaCppLLMService) else [])  # listening: it is one
     pipeline = Pipeline([
         parts.transport.input(),
         parts.stt,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from voicebot.hardware import is_apple_silicon
 
@@ -43,12 +43,20 @@ _FALSE = ("0", "false", "no", "off")
 # --- reading the environment ------------------------------------------------------------
 
 
+@overload
+def env_text(name: str, default: str, env: Mapping[str, str] | None = None) -> str: ...
+@overload
+def env_text(name: str, default: None = None, env: Mapping[str, str] | None = None) -> str | None: ...
 def env_text(name: str, default: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
     """``name``'s value, stripped; ``default`` if unset or blank."""
     text = (os.environ if env is None else env).get(name, "").strip()
     return text or default
 
 
+@overload
+def env_number(name: str, kind: type[N], default: N, env: Mapping[str, str] | None = None) -> N: ...
+@overload
+def env_number(name: str, kind: type[N], default: None = None, env: Mapping[str, str] | None = None) -> N | None: ...
 def env_number(name: str, kind: type[N], default: N | None = None,
                env: Mapping[str, str] | None = None) -> N | None:
     """``name`` as an int or float; a value that is not one names the variable in the error."""

@@ -19,7 +19,7 @@ def health_router() -> APIRouter:
 
     @router.get("/health")
     async def health(runtime: Runtime = Depends(current_runtime)):
-        """Start-up progress, engines, capacity, calls, TTS workers and the LLM's process."""
+        """Start-up progress, engines, capacity, calls, TTS workers, cached phrases and the LLM's process."""
         preloaded, ready = runtime.preloaded, runtime.ready
         body = {
             "status": "ready" if ready else ("failed" if runtime.preload_error else "starting"),
@@ -32,6 +32,7 @@ def health_router() -> APIRouter:
             "tts_worker_pids": preloaded.workers.pids() if preloaded else [],
             "llm_process": _llm_status(runtime),
             "tts_pool": _pool_status(runtime),
+            "phrases": _phrases_status(runtime),
             "preload_s": {k: round(v, 2) for k, v in preloaded.timings.items()} if preloaded else {},
             "uptime_s": round(time.monotonic() - runtime.started_at, 1),
         }
@@ -55,3 +56,13 @@ def _pool_status(runtime: Runtime) -> dict | None:
     if pool is None:
         return None
     return {"size": pool.size, "idle": pool.idle_count, "in_calls": pool.lent_count}
+
+
+def _phrases_status(runtime: Runtime) -> dict | None:
+    """Sentences played from the phrase cache, and whether start-up is still synthesizing some
+    (in the background, between calls: benchmarks wait for it)."""
+    preloaded = runtime.preloaded
+    if preloaded is None or preloaded.phrases is None:
+        return None
+    background = preloaded.background
+    return {"cached": len(preloaded.phrases), "loading": background is not None and not background.done()}

@@ -72,6 +72,17 @@ class LocalServer:
         server.stop()
         raise TimeoutError(f"server not ready after {ready_timeout}s:\n{server.output()[-3000:]}")
 
+    def wait_until_settled(self, timeout: float = 600) -> LocalServer:
+        """Wait until start-up's background work (the fixed phrases, synthesized once per machine)
+        is over, so that a benchmark's first calls do not share the cores with it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            phrases = self.health().get("phrases")
+            if not phrases or not phrases.get("loading"):
+                return self
+            time.sleep(1.0)
+        raise TimeoutError(f"the server's fixed phrases were still loading after {timeout:.0f}s")
+
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM (a clean shutdown), then SIGKILL if it does not exit in time."""
         if self.process.poll() is None:

@@ -3,6 +3,10 @@
 ``error.log`` (in the directory the server runs from, rotated at 10 MB) keeps warnings and
 errors plus every metrics line: Pipecat's per-service ``TTFB`` lines, the TTS warm-up
 lines and each call's timeline, so ``grep TTFB error.log`` answers at a glance.
+
+Neither keeps callers' personal data: ``error.log`` always, and the console unless it is set
+to DEBUG (a developer's), show a caller's words as a word count and phone numbers masked
+(``privacy.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from loguru import logger
 
 from voicebot import config
+from voicebot.privacy import redact, unmark
 
 METRIC_MARKERS = ("TTFB", "TTS worker warm", "Call timeline", "Turn timeline", "TTS warmup")
 ERROR_LOG_NAME = "error.log"
@@ -25,15 +30,25 @@ def _is_metric_or_problem(record) -> bool:
     return any(marker in message for marker in METRIC_MARKERS)
 
 
+def _with_private_data_hidden(record) -> None:
+    """Both ways of showing the line: ``redacted`` (kept logs, INFO and above) and ``plain`` (DEBUG)."""
+    record["extra"]["redacted"] = redact(record["message"])
+    record["extra"]["plain"] = unmark(record["message"])
+
+
+def _console_format(level: str) -> str:
+    """The console's line: callers' words shown only on a developer's DEBUG console."""
+    shown = "{extra[plain]}" if logger.level(level.upper()).no <= logger.level("DEBUG").no else "{extra[redacted]}"
+    return "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | " + shown
+
+
 def setup_logging(log_dir: Path | None = None, level: str | None = None) -> Path:
     """Console at ``level`` (``VOICEBOT_LOG_LEVEL``, default INFO) and the error.log sink."""
     log_path = (log_dir or Path.cwd()) / ERROR_LOG_NAME
     logger.remove()
-    logger.add(
-        sys.stderr,
-        level=level or config.log_level(),
-        format="<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | {message}",
-    )
+    logger.configure(patcher=_with_private_data_hidden)
+    level = level or config.log_level()
+    logger.add(sys.stderr, level=level, format=_console_format(level))
     logger.add(
         log_path,
         level="DEBUG",
@@ -41,7 +56,8 @@ def setup_logging(log_dir: Path | None = None, level: str | None = None) -> Path
         rotation="10 MB",
         retention=5,
         enqueue=True,
-        format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {name}:{function}:{line} - {message}",
+        diagnose=False,  # a traceback's variable values could hold a caller's words
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {name}:{function}:{line} - {extra[redacted]}",
     )
     return log_path
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     progress(f"Serving on http://{settings.host}:{settings.port} (client at /, health at /health)")
+    assert runtime.owner is not None, "Runtime.build and create_app set it"
     progress(_owner_line(runtime.owner, database))
     progress(_phone_line(settings))
     asyncio.run(server.serve())

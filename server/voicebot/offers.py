@@ -40,6 +40,7 @@ def check_caller_access(request: Request, runtime: Runtime) -> None:
     token = runtime.settings.access_token
     header = request.headers.get("authorization", "")
     given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
+    assert runtime.owner is not None, "create_app gives the runtime its owner access"
     if runtime.owner.credential.matches(given):
         raise BadSignalling("That is the owner's credential; calls take the callers' access token", 401)
     if not token:
@@ -60,6 +61,7 @@ def offers_router() -> APIRouter:
             raise BadSignalling("The bot is still loading its models; retry shortly (see /health)", 503)
         webrtc_request = offer_request(parse_json_object(await read_body(request)))
         preloaded, admission, client = runtime.preloaded, runtime.admission, client_address(request)
+        assert preloaded is not None, "ready: start() made it"
         renegotiation = webrtc_request.pc_id in runtime.calls
         if not renegotiation:
             admission.reserve(client)
@@ -89,6 +91,7 @@ def offers_router() -> APIRouter:
         finally:
             if not renegotiation and not answered:
                 admission.release(client)
+        assert answer is not None, "Pipecat raises rather than answer None"
         logger.info(f"Call {answer['pc_id']}: answered offer from {client} in {time.monotonic() - received_at:.2f}s")
         return answer
 

@@ -27,7 +27,7 @@ from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.messages import MessagePad
 from voicebot.business.prompt import goodbye, opening_messages, system_prompt
 from voicebot.config import GreetingMode, LLMBackend, ServerSettings, TTSWarmup, choose_backend, forkserver_enabled
-from voicebot.front_desk.dialog import company_lines
+from voicebot.front_desk.dialog import answer_lines, company_lines
 from voicebot.llm import describe_backend, start_llm
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.slots import SlotPool
@@ -218,12 +218,13 @@ async def preload(loaded: Preloaded) -> Preloaded:
         started = time.monotonic()
         voice = await asyncio.to_thread(resolve_voice, settings.tts.voice, model_location)
         loaded.phrases = PhraseCache(engine=settings.tts.engine, model=model_location, voice=voice)
-        worker = await loaded.tts_pool.take() if loaded.tts_pool else None
+        pool = loaded.tts_pool
+        worker = await pool.take() if pool else None
         try:
             await load_phrases(loaded.phrases, [company.greeting, goodbye(company)], worker)
         finally:
-            if worker is not None:
-                await loaded.tts_pool.give_back(worker)
+            if pool is not None and worker is not None:
+                await pool.give_back(worker)
         loaded.timings["greeting"] = time.monotonic() - started
         progress(f"  ✓ Greeting ready in {loaded.timings['greeting']:.2f}s (voice {voice})")
 
@@ -261,13 +262,17 @@ async def _load_fixed_phrases(loaded: Preloaded) -> None:
     """Pre-synthesize, as the TTS will be given them, every fixed sentence of the desk and the LLM's openers."""
     started = time.monotonic()
     faq = await asyncio.to_thread(KnowledgeBase(loaded.database, loaded.company.id).faq_answers)
-    texts = [piece for line in company_lines(loaded.company, faq) for piece in await spoken_pieces(line)]
+    now = company_clock(loaded.company, loaded.settings.clock)()
+    lines = [*company_lines(loaded.company, faq), *answer_lines(loaded.company, now)]
+    texts = [piece for line in lines for piece in await spoken_pieces(line)]
     texts = list(dict.fromkeys([*texts, *COMMON_OPENERS]))
-    worker = await loaded.tts_pool.take() if loaded.tts_pool else None
+    phrases, pool = loaded.phrases, loaded.tts_pool
+    assert phrases is not None, "started only once there is a phrase cache"
+    worker = await pool.take() if pool else None
     try:
-        await load_phrases(loaded.phrases, texts, worker, quiet=True, before_each=lambda: _no_calls(loaded))
+        await load_phrases(phrases, texts, worker, quiet=True, before_each=lambda: _no_calls(loaded))
     finally:
-        if worker is not None:
-            await loaded.tts_pool.give_back(worker)
+        if pool is not None and worker is not None:
+            await pool.give_back(worker)
     logger.info(f"{len(texts)} fixed phrases ready in {time.monotonic() - started:.1f}s "
-                "(the front desk's questions, FAQ answers, common first words)")
+                "(the front desk's questions, FAQ answers, prices and hours, common first words)")

@@ -160,7 +160,8 @@ def _candidate(entry) -> IceCandidate:
             raise BadSignalling(f"Not an ICE candidate: {text[:80]!r}") from None
         if not 0 < parsed.port < 65536 or parsed.protocol.lower() not in ("udp", "tcp"):
             raise BadSignalling(f"Unusable ICE candidate: {text[:80]!r}")
-    return IceCandidate(candidate=text, sdp_mid=mid, sdp_mline_index=index)
+    # Pipecat's IceCandidate says str and int, but hands both to aiortc, which takes None for either.
+    return IceCandidate(candidate=text, sdp_mid=mid, sdp_mline_index=index)  # type: ignore[arg-type]
 
 
 def patch_request(data: dict) -> SmallWebRTCPatchRequest:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from loguru import logger
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
+from pipecat.utils.types import NotGiven
 
 from voicebot.adapters.pipecat import PreloadableWhisperSTTService
 from voicebot.config import WhisperConfig
@@ -33,7 +34,7 @@ def describe_stt(settings: WhisperConfig) -> str:
 class WhisperModels:
     """faster-whisper models, each loaded once and shared by every call that uses it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._models: dict[tuple, object] = {}
         self._lock = threading.Lock()
 
@@ -96,7 +97,7 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         self.context_prompt: Callable[[], str | None] | None = None
         # Whether the caller's next words must be heard by the accurate (number) model: their name.
         self.needs_accuracy: Callable[[], bool] | None = None
-        self._usual_no_speech_prob = None
+        self._usual_no_speech_prob: float | NotGiven | None = None
         super().__init__(
             device="cpu",
             compute_type="int8",

@@ -23,7 +23,7 @@ from pipecat.frames.frames import TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
-from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.services.whisper.stt import WhisperSTTService, WhisperSTTSettings
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import BaseTextAggregator, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
@@ -36,7 +36,8 @@ def tts_text_aggregator(service: TTSService) -> BaseTextAggregator:
 
 def replace_tts_text_aggregator(service: TTSService, aggregator: BaseTextAggregator) -> None:
     """Make ``service`` cut the LLM's text with ``aggregator``."""
-    service._text_aggregator = aggregator
+    # Pipecat's private attribute is inferred as the SimpleTextAggregator it starts with; it is used as any aggregator.
+    service._text_aggregator = aggregator  # type: ignore[assignment]
 
 
 def mark_audio_inline(service: TTSService) -> None:
@@ -67,6 +68,9 @@ class PendingTextAggregator(SimpleTextAggregator):
 
 class PreloadableWhisperSTTService(WhisperSTTService):
     """Pipecat's faster-whisper service, taking its model from :meth:`preloaded_model`."""
+
+    # Pipecat annotates it with its ``Settings`` class attribute, which a type checker cannot read as a type.
+    _settings: WhisperSTTSettings
 
     def preloaded_model(self):
         """The faster-whisper ``WhisperModel`` to use; subclasses return a shared one."""

@@ -92,7 +92,9 @@ def describe_hours(hours: dict[int, tuple[time, time]]) -> str:
         else:
             groups.append((day, day, span))
     if len(groups) == 1:
-        opens, closes = groups[0][2]
+        span = groups[0][2]
+        assert span is not None  # ``hours`` names a weekday, so not every day is closed
+        opens, closes = span
         return f"every day, {spoken_time(opens)} to {spoken_time(closes)}"
     parts = []
     for first, last, span in groups:
@@ -189,7 +191,7 @@ class Database:
 class CompanyRepository:
     """Reads companies: the profile, hours, rules and menu the bot works from."""
 
-    def __init__(self, database: Database | str | Path | None = None):
+    def __init__(self, database: Database | str | Path):
         self.database = database if isinstance(database, Database) else Database(database)
 
     def list(self) -> list[tuple[int, str]]:

@@ -38,6 +38,11 @@ sunday pickup pick up go takeout delivery name number phone people person guest 
 vegetarian vegan gluten free dairy nut safe okay ok good available fresh made today's option allergy allergic
 """.split())
 _ADD = re.compile(r"\b(add|another|more|also|extra|as well|too)\b", re.IGNORECASE)
+# Food the caller avoids rather than asks for ("for someone who doesn't like raw fish", "I'm
+# allergic to peanuts"): not a dish they want, so never answered "we don't have it".
+_AVERSION = re.compile(r"(\b(doesn'?t|don'?t|do not|does not|can'?t|cannot|won'?t|never)\s+(like|eat|want)\b"
+                       r"|\b(allergic|intolerant|avoid\w*|hates?|dislikes?|without|free of)\b)[^,.;!?]*$",
+                       re.IGNORECASE)
 _REMOVE = re.compile(r"\b(remove|take off|drop|without|skip|cancel|no more|instead of|don'?t want|scratch)\b",
                      re.IGNORECASE)
 _WORD = re.compile(r"[a-zà-ÿ]+(?:'[a-z]+)?|\d+", re.IGNORECASE)
@@ -127,7 +132,8 @@ class Menu:
 
     def _chunks(self, text: str, words: list[_Word]) -> list[list[_Word]]:
         """Runs of words between punctuation and the words that end a dish phrase."""
-        chunks, current = [], []
+        chunks: list[list[_Word]] = []
+        current: list[_Word] = []
         for i, word in enumerate(words):
             gap = text[words[i - 1].end:word.start] if i else ""
             if re.search(r"[,.;:!?]", gap) or word.text in _BREAKS:
@@ -168,7 +174,7 @@ class Menu:
         item = self._match(phrase)
         if item is not None:
             return DishMention(said, item, quantity, change, start, content[-1].end)
-        if phrase in self._categories:
+        if phrase in self._categories or _AVERSION.search(text[max(0, start - 40):start]):
             return None
         if any(w.text in FOOD_WORDS for w in content):
             return DishMention(said, None, quantity, change, start, content[-1].end)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from voicebot.business import schema
 from voicebot.business.database import Company, Database
 from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused
+from voicebot.privacy import said
 
 _SPOOL_LOCK = threading.Lock()
 
@@ -49,11 +50,11 @@ class MessagePad:
             if self.spool is None:
                 raise
             self._write_spool(row)
-            logger.error(f"Message for {self.company.name} from {row['name']} kept in {self.spool} "
+            logger.error(f"Message for {self.company.name} from {said(str(row['name']))} kept in {self.spool} "
                          f"(the database failed: {type(e).__name__}); it goes in when the database is back")
             return DeskResult(True, f"I've written your message down, {row['name']}; someone will call you back "
                                     "soon. Anything else?", {"message_id": None, "spooled": True})
-        logger.info(f"Message #{message_id} for {self.company.name} from {row['name']}")
+        logger.info(f"Message #{message_id} for {self.company.name} from {said(str(row['name']))}")
         return DeskResult(True, f"I've passed your message on, {row['name']}; someone will call you back soon. "
                                 "Anything else?", {"message_id": message_id})
 

@@ -70,11 +70,12 @@ class KnowledgeNotes(FrameProcessor):
         if not messages:
             return
         last = messages[-1]
-        if not isinstance(last, dict) or last.get("role") != "user" or not isinstance(last.get("content"), str):
+        if not isinstance(last, dict) or last.get("role") != "user":
             return
-        if NOTES_MARKER in last["content"]:
+        content = last.get("content")
+        if not isinstance(content, str) or NOTES_MARKER in content:
             return
-        text, entries = await asyncio.to_thread(self.annotated, last["content"])
+        text, entries = await asyncio.to_thread(self.annotated, content)
         if not frame.speculation:
             self._given.update(entries)
         last["content"] = text

@@ -32,6 +32,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot import privacy
 from voicebot.business.prompt import without_notes
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 
@@ -96,8 +97,9 @@ class FrontDeskProcessor(FrameProcessor):
         messages = context.messages
         answered = max((i + 1 for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
                        default=0)
-        said = " ".join(without_notes(m["content"]).strip() for m in messages[answered:]
-                        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str))
+        said = " ".join(without_notes(content).strip() for m in messages[answered:]
+                        if isinstance(m, dict) and m.get("role") == "user"
+                        and isinstance(content := m.get("content"), str))
         said = " ".join(said.split())
         heard, self._heard = self._heard, said
         if heard and said.startswith(heard):
@@ -105,7 +107,7 @@ class FrontDeskProcessor(FrameProcessor):
         return said
 
     async def _say(self, reply: DeskReply) -> None:
-        logger.info(f"{self}: front desk answers: {reply.text!r}")
+        logger.info(f"{self}: front desk answers: {privacy.said(repr(reply.text))}")
         self._speaking = reply.text
         if reply.end_call:
             # The goodbye was synthesized at start-up; the call ends once it has been spoken.

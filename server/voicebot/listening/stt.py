@@ -47,6 +47,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
 from voicebot.adapters.pipecat import SegmentInternals
+from voicebot.privacy import said
 from voicebot.stt import NUMBER_NO_SPEECH_PROB, PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
 
 # 20 ms frames for loudness; the caller's voice is "quiet" this far under their own speech.
@@ -217,7 +218,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         if pause is not None and pause[0] and pause[1] <= len(pcm) and loudness.quiet_after(pcm, pause[1]):
             text = await self._heard_again(pause[0], pcm)
             self.confirmed_partials += 1
-            logger.info(f"{self}: transcript from the last partial (only silence after it): [{text}]")
+            logger.info(f"{self}: transcript from the last partial (only silence after it): [{said(text)}]")
             await self._after(self._out, utterance)
             await self._push_transcript(TranscriptionFrame(text, self.caller_id, time_now_iso8601()), utterance)
             self._transcript_out(utterance)
@@ -268,7 +269,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         if utterance == self._utterance:
             await self.push_frame(frame)  # finalized: the turn may end on it
             return
-        logger.debug(f"{self}: [{frame.text}] is not the turn's last word (the caller went on)")
+        logger.debug(f"{self}: [{said(frame.text)}] is not the turn's last word (the caller went on)")
         await self.push_unfinalized(frame)
 
     async def _heard_again(self, text: str, pcm: bytes) -> str:
@@ -278,9 +279,9 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             return text
         again = await self._transcribe(pcm + self.silence_padding(), numbers=True)
         if not again or self.number_check(again):
-            logger.info(f"{self}: the number in [{text}] heard again: [{again}], no better")
+            logger.info(f"{self}: the number in [{said(text)}] heard again: [{said(again)}], no better")
             return text
-        logger.info(f"{self}: the number in [{text}] heard again by the number model: [{again}]")
+        logger.info(f"{self}: the number in [{said(text)}] heard again by the number model: [{said(again)}]")
         return again
 
     async def _transcribe(self, pcm: bytes, quick: bool = False, numbers: bool = False) -> str:

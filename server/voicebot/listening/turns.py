@@ -33,6 +33,7 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, NormalizedMatch
 
 from voicebot.adapters.pipecat import turn_transcript
+from voicebot.privacy import said
 
 
 class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
@@ -74,7 +75,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         result = await super().process_frame(frame)
         if (isinstance(frame, TranscriptionFrame) and frame.finalized and self._turn_open
                 and not self._caller_speaking and self._completes_turn(turn_transcript(self))):
-            logger.info(f"{self}: the desk's question is answered, the turn ends: [{turn_transcript(self)}]")
+            logger.info(f"{self}: the desk's question is answered, the turn ends: [{said(turn_transcript(self))}]")
             await self.trigger_user_turn_stopped()
         return result
 
@@ -98,7 +99,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         speculation, self._speculation = self._speculation, None
         if speculation is not None:
             self.dropped += 1
-            logger.info(f"{self}: held reply dropped ({why}): [{speculation.text}]")
+            logger.info(f"{self}: held reply dropped ({why}): [{said(speculation.text)}]")
             await self.trigger_user_turn_speculation_cancelled()
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
@@ -106,13 +107,13 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         final = turn_transcript(self)
         if speculation is not None and self._match_policy.matches(speculation.text, final):
             self.kept += 1
-            logger.info(f"{self}: held reply kept: the final transcript is the one it answered: [{final}]")
+            logger.info(f"{self}: held reply kept: the final transcript is the one it answered: [{said(final)}]")
             await self.trigger_user_turn_finalized(enable_user_speaking_frames=enable_user_speaking_frames,
                                                    confirms_speculation=True)
             return
         if speculation is not None:
             self.dropped += 1
-            logger.info(f"{self}: held reply dropped (final [{final}] is not [{speculation.text}])")
+            logger.info(f"{self}: held reply dropped (final [{said(final)}] is not [{said(speculation.text)}])")
             await self.trigger_user_turn_speculation_cancelled()
         await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 

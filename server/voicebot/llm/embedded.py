@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -142,10 +142,17 @@ class LlamaEndpoint:
     Subclasses provide ``address``, ``base_url``, ``api_key`` and ``model``.
     """
 
-    address: str
-    base_url: str
-    api_key: str
-    model: str
+    if TYPE_CHECKING:  # read-only properties of the subclasses
+
+        @property
+        def address(self) -> str: ...
+        @property
+        def base_url(self) -> str: ...
+        @property
+        def api_key(self) -> str: ...
+        @property
+        def model(self) -> str: ...
+
     slots: int = 1
 
     def copy_slot(self, source: int, targets: range) -> int:

@@ -111,11 +111,11 @@ def create_llm_service(settings: LLMConfig, system_instruction: str, process: Ll
         service_settings.temperature = (
             EMBEDDED_TEMPERATURE if settings.temperature is None else settings.temperature
         )
-        service = LlamaCppLLMService(base_url=process.base_url, api_key=process.api_key, slot=slot,
-                                     settings=service_settings, **kwargs)
+        llama = LlamaCppLLMService(base_url=process.base_url, api_key=process.api_key, slot=slot,
+                                   settings=service_settings, **kwargs)
         # "developer" is an OpenAI role; Qwen's chat template does not know it.
-        service.supports_developer_role = False
-        return service
+        llama.supports_developer_role = False
+        return llama
     else:
         base_url = settings.base_url if backend is LLMBackend.OPENAI_COMPATIBLE else None
         api_key = settings.api_key or (_PLACEHOLDER_API_KEY if base_url else None)

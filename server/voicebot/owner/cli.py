@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def owner_token(location: str | None, rotate: bool, as_json: bool) -> int:
+def owner_token(location: str, rotate: bool, as_json: bool) -> int:
     """Print the owner credential (the token alone on stdout, where it is kept on stderr); 1 if it cannot be."""
     try:
         path = token_file_for(database_url(location), config.data_dir())

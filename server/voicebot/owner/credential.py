@@ -134,7 +134,10 @@ class OwnerCredential:
             pass
         finally:
             os.unlink(temporary)
-        return self._read()
+        token = self._read()
+        if token is None:  # removed by another process between the link and the read
+            raise FileNotFoundError(f"{self.path} was removed as it was created")
+        return token
 
     def _private_temporary(self, token: str) -> Path:
         """``token`` written to a new file beside ``path``, mode 0600 from its first moment (O_EXCL: never an

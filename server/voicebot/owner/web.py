@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -145,7 +147,8 @@ def owner_router(access: OwnerAccess, database: Database, company: Company) -> A
                                    "Authorization: Bearer <token> (uv run voicebot owner-token)")
         except Refused as e:
             return JSONResponse({"detail": str(e)}, status_code=e.status, headers={**_PRIVATE, **e.headers()})
-        readers = {"bookings": ledger.bookings, "orders": ledger.orders, "messages": ledger.messages}
+        readers: dict[str, Callable[[Database, int], list[dict[str, Any]]]] = {
+            "bookings": ledger.bookings, "orders": ledger.orders, "messages": ledger.messages}
         if kind not in readers:
             return JSONResponse({"detail": f"Unknown list {kind!r}; one of: {', '.join(readers)}"},
                                 status_code=404, headers=_PRIVATE)

@@ -144,10 +144,14 @@ async def _run_phone_call(websocket: WebSocket, state: Runtime, call: PhoneCall,
         call.transfer_to = company.phone
         logger.info(f"Phone call {call.call_sid}: the caller will be put through to {company.phone}")
 
-    state.calls[call_id] = asyncio.current_task()
+    task = asyncio.current_task()
+    assert task is not None, "a coroutine runs in a task"
+    state.calls[call_id] = task
     logger.info(f"Phone call {call.call_sid} from {call.caller}: stream {start.stream_sid} connected")
     try:
-        await run_call(call_id, lambda: phone_transport(websocket, start), state.preloaded,
+        preloaded = state.preloaded
+        assert preloaded is not None, "a stream's token is given only once the server is ready"
+        await run_call(call_id, lambda: phone_transport(websocket, start), preloaded,
                        CallTimeline(call_id, time.monotonic()), on_transfer=transfer)
     finally:
         state.calls.pop(call_id, None)

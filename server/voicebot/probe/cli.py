@@ -12,7 +12,7 @@ from loguru import logger
 from voicebot.audio import write_wav
 from voicebot.probe.call import CallProbe, ProbeConfig
 from voicebot.probe.phone import Keys, PhoneProbe
-from voicebot.probe.results import format_summary
+from voicebot.probe.results import CallResult, format_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ProbeConfig(
         speech_threshold_dbfs=args.threshold_dbfs, greeting_timeout_s=args.greeting_timeout
     )
+    result: CallResult
     if args.phone:
         turns = [*(args.say or []), *(Keys(k) for k in args.keys)]
         probe = PhoneProbe(args.url, auth_token=args.twilio_token, config=config, public_url=args.public_url)

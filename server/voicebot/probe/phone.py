@@ -23,7 +23,7 @@ import json
 import secrets
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +92,7 @@ class _Turn:
 class _CallerLine:
     """The caller's side of the stream: 20 ms μ-law frames in real time, speech spliced in."""
 
-    def __init__(self, send: Callable[[dict], asyncio.Future], stream_sid: str, detector: SilenceDetector):
+    def __init__(self, send: Callable[[dict], Awaitable[None]], stream_sid: str, detector: SilenceDetector):
         self._send = send
         self._stream_sid = stream_sid
         self._detector = detector
@@ -139,6 +139,7 @@ class _CallerLine:
             if self._frames:
                 now = time.monotonic()
                 turn = self._turn
+                assert turn is not None, "say() queues the frames with their turn"
                 if turn.start is None:
                     turn.start = now
                 frame = self._frames.pop(0)
@@ -213,8 +214,12 @@ class PhoneProbe:
                         result.refused = " ".join(e.text or "" for e in twiml.iter("Say")).strip()
                         result.ended_by = "refused"
                         return result
+                    url = stream.get("url")
+                    if url is None:
+                        raise ValueError("the TwiML <Stream> has no url")
+                    assert connect_el is not None, "it holds the <Stream>"
                     parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
-                    await self._stream(stream.get("url"), parameters, call_sid, clips, recorder, result)
+                    await self._stream(url, parameters, call_sid, clips, recorder, result)
                     action = connect_el.get("action")
                     if action:
                         result.after_twiml = await self._webhook(http, action, form | {"CallStatus": "in-progress"})
@@ -328,13 +333,17 @@ class PhoneProbe:
             if isinstance(clip, Keys):
                 turn = await line.press(clip.digits)
             else:
-                turn = line.say(clip.clip if isinstance(clip, Interrupt) else clip)
+                speech = clip.clip if isinstance(clip, Interrupt) else clip
+                assert isinstance(speech, np.ndarray), "call() made every clip audio"
+                turn = line.say(speech)
             await turn.done.wait()
+            start, voice_end, end = turn.start, turn.voice_end, turn.end
+            assert start is not None and voice_end is not None and end is not None, "a turn is timed once done"
             if result.said_start_s is None:
-                result.first_said_start_s = turn.start - self._t0
-            result.said_start_s = turn.start - self._t0
-            result.said_voice_end_s = turn.voice_end - self._t0
-            result.said_end_s = turn.end - self._t0
+                result.first_said_start_s = start - self._t0
+            result.said_start_s = start - self._t0
+            result.said_voice_end_s = voice_end - self._t0
+            result.said_end_s = end - self._t0
             result.said_voice_ends_s.append(result.said_voice_end_s)
             last_end = result.said_voice_end_s
             if i + 1 < len(clips) and isinstance(clips[i + 1], Interrupt):

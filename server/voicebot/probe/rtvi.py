@@ -67,7 +67,7 @@ class TranscriptBuilder:
     bot-tts-text over bot-transcription. Turns are split where the other side spoke.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._items: list[tuple[str, str, float, str, Any]] = []  # role, text, t, source, key
 
     def add(self, ev: RTVIEvent) -> None:

@@ -162,6 +162,7 @@ class BotAudioRecorder:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame), "the bot's track is an audio track"
                 self.add(to_mono_int16(frame), frame.sample_rate)
         except MediaStreamError:
             logger.debug("bot audio track ended")

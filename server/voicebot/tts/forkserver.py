@@ -23,7 +23,7 @@ from voicebot.config import FORKSERVER_MAIN_PATH_ENV
 PRELOAD_MODULE = "voicebot.tts.worker_preload"
 
 
-def context() -> multiprocessing.context.BaseContext:
+def context() -> multiprocessing.context.ForkServerContext:
     """The ``forkserver`` multiprocessing context with our worker preload registered; safe to call again."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([PRELOAD_MODULE])

@@ -83,7 +83,8 @@ def _cut(sentence: str, max_chars: int, after: str) -> list[str]:
     (a clause longer than that stays whole)."""
     if len(sentence) <= _limit(after, max_chars):
         return [sentence]
-    pieces, current = [], ""
+    pieces: list[str] = []
+    current = ""
     for clause in _CLAUSE_END.split(sentence):
         if current and len(current) + 1 + len(clause) > _limit(pieces[-1] if pieces else after, max_chars):
             pieces.append(current)

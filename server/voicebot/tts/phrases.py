@@ -50,6 +50,9 @@ class PhraseCache:
     def get(self, text: str) -> bytes | None:
         return self._audio.get(normalize(text))
 
+    def __len__(self) -> int:
+        return len(self._audio)
+
     def __contains__(self, text: str) -> bool:
         return normalize(text) in self._audio
 
@@ -78,7 +81,7 @@ class PhraseCache:
         if not missing:
             return origins
         own_worker = worker is None
-        if own_worker:
+        if worker is None:
             worker = KokoroWorkerProcess(engine=self._engine, model=self._model, voice=self._voice)
             await worker.start()
         try:
@@ -89,8 +92,10 @@ class PhraseCache:
                     origins[text] = "a call"
                     continue
                 pcm = b"".join([piece.pcm async for piece in worker.synthesize(normalize(text), voice=self._voice)])
-                if worker.info.sample_rate != self.sample_rate:
-                    raise ValueError(f"worker speaks at {worker.info.sample_rate} Hz, cache wants {self.sample_rate}")
+                info = worker.info
+                assert info is not None, "synthesize() answers only from a started worker"
+                if info.sample_rate != self.sample_rate:
+                    raise ValueError(f"worker speaks at {info.sample_rate} Hz, cache wants {self.sample_rate}")
                 self._store(text, pcm)
                 origins[text] = "synthesized"
         finally:

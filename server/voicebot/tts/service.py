@@ -45,7 +45,7 @@ class KokoroIsolatedTTSService(TTSService):
     """
 
     Settings = KokoroIsolatedTTSSettings
-    _settings: Settings
+    _settings: KokoroIsolatedTTSSettings
 
     def __init__(
         self,
@@ -163,6 +163,7 @@ class KokoroIsolatedTTSService(TTSService):
                 logger.error(f"{self}: Kokoro worker failed to start: {e}")
                 return False
             info = self._worker.info
+            assert info is not None, "a worker from the source has started"
             # The worker itself logs the model and voice at INFO; this adds the spawn time.
             logger.debug(
                 f"{self}: Kokoro worker pid={info.pid} ready in {time.monotonic() - started:.2f}s "
@@ -182,14 +183,15 @@ class KokoroIsolatedTTSService(TTSService):
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Speak one sentence; audio pieces are yielded as soon as the worker sends them."""
-        cached = self._phrases.get(text) if self._phrases is not None else None
+        phrases = self._phrases
+        cached = phrases.get(text) if phrases is not None else None
         if context_id != self._reply_context:
             # A reply's first piece: from the phrase cache or synthesized (reported per turn).
             self._reply_context = context_id
             self._first_pending = cached is None
             if self.on_first_piece is not None:
                 await self.on_first_piece(cached is not None)
-        if cached is not None and self._phrases.sample_rate == self.sample_rate:
+        if cached is not None and phrases is not None and phrases.sample_rate == self.sample_rate:
             async for frame in self._play_cached(cached, context_id):
                 yield frame
             return
@@ -202,8 +204,11 @@ class KokoroIsolatedTTSService(TTSService):
             await self.start_tts_usage_metrics(text)
             if first and self.on_first_synthesis is not None:
                 self.on_first_synthesis(True)
-            kept = [] if self._phrases is not None and self._phrases.wants(text) else None
-            async for piece in self._worker.synthesize(
+            kept: list[bytes] | None = [] if phrases is not None and phrases.wants(text) else None
+            worker = self._worker
+            if worker is None:  # stopped since warm_up (the call ended): as synthesize() on a stopped worker
+                raise WorkerCrashed("Kokoro worker is not running")
+            async for piece in worker.synthesize(
                 text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0)
             ):
                 if first and self.on_first_synthesis is not None:
@@ -217,8 +222,8 @@ class KokoroIsolatedTTSService(TTSService):
                     kept.append(pcm)
                 yield TTSAudioRawFrame(audio=pcm, sample_rate=self.sample_rate, num_channels=1,
                                        context_id=context_id)
-            if kept is not None:  # a fixed phrase, whole: the next call plays it from the cache
-                self._phrases.keep(text, b"".join(kept), self.sample_rate)
+            if kept is not None and phrases is not None:  # a fixed phrase, whole: the next call plays it from the cache
+                phrases.keep(text, b"".join(kept), self.sample_rate)
         except (WorkerCrashed, WorkerTimeout) as e:
             logger.error(f"{self}: Kokoro worker failed mid-sentence ({e}); the next sentence respawns it")
             yield ErrorFrame(error=f"{self}: {e}")

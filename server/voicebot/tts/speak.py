@@ -29,11 +29,11 @@ async def speak_all_to_wav(items: list[tuple[str, Path]], *, voice: str = "jm_ku
                            sample_rate: int = 48000) -> list[Path]:
     """Several (text, path) pairs with one worker: a worker's start costs more than a sentence."""
     worker = KokoroWorkerProcess(engine=engine)
-    await worker.start()
+    info = await worker.start()
     try:
         for text, path in items:
             pcm = b"".join([piece.pcm async for piece in worker.synthesize(text, voice=voice)])
-            audio = resample(np.frombuffer(pcm, dtype="<i2"), worker.info.sample_rate, sample_rate)
+            audio = resample(np.frombuffer(pcm, dtype="<i2"), info.sample_rate, sample_rate)
             write_wav(path, audio, sample_rate)
     finally:
         await worker.stop()

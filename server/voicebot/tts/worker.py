@@ -145,11 +145,13 @@ class KokoroWorker:
         if voice not in self._engine.voices():
             voice = self._voice
         try:
+            g2p = self._g2p
+            assert g2p is not None, "load() runs before serve()"
             pieces = split_for_streaming(request.get("text", ""), first_clause_min_words=self.first_clause_min_words)
             for index, piece in enumerate(pieces):
                 if request_id in self._cancelled:
                     break
-                phonemes = self._g2p.phonemize(piece)
+                phonemes = g2p.phonemize(piece)
                 if not phonemes.strip():
                     continue
                 audio = self._engine.synthesize(phonemes, voice, float(request.get("speed") or 1.0))

@@ -77,7 +77,7 @@ class _Request:
 class WorkerRegistry:
     """The live workers of one owner (the server's runtime): for ``/health`` and for shutdown."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._workers: weakref.WeakSet[KokoroWorkerProcess] = weakref.WeakSet()
 
     def add(self, worker: KokoroWorkerProcess) -> None:
@@ -222,7 +222,8 @@ class KokoroWorkerProcess:
         Closing the iterator early (e.g. the task is cancelled on barge-in) cancels the
         request in the worker, and anything it still sends for it is dropped.
         """
-        if not self.alive:
+        info = self.info
+        if not self.alive or info is None:  # alive: info is set too
             raise WorkerCrashed("Kokoro worker is not running")
         request_id = request_id or uuid.uuid4().hex
         request = _Request()
@@ -241,7 +242,7 @@ class KokoroWorkerProcess:
                     raise WorkerTimeout(f"Kokoro worker timed out after {self.request_timeout_s:.0f}s") from None
                 event = header.get("event")
                 if event == "audio":
-                    yield AudioPiece(payload, self.info.sample_rate, header.get("text", ""), header.get("piece", 0))
+                    yield AudioPiece(payload, info.sample_rate, header.get("text", ""), header.get("piece", 0))
                 elif event == "done":
                     finished = True
                     return
@@ -295,7 +296,9 @@ class KokoroWorkerProcess:
         if live:
             if self._registry is not None:
                 self._registry.add(self)
-            self._exit_guard = weakref.finalize(self, _kill, self._process.pid)
+            pid = self.pid
+            assert pid is not None, "registered once the process has started"
+            self._exit_guard = weakref.finalize(self, _kill, pid)
             return
         if self._registry is not None:
             self._registry.discard(self)
@@ -304,7 +307,7 @@ class KokoroWorkerProcess:
 
     def kill_now(self) -> None:
         """Synchronous last resort (interpreter exit): SIGKILL the worker."""
-        if self._process is not None and self._process.returncode is None:
+        if self._process is not None and self._process.returncode is None and self._process.pid is not None:
             try:
                 os.kill(self._process.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -317,7 +320,9 @@ class KokoroWorkerProcess:
         await self._writer.drain()
 
     async def _read_messages(self, reader: asyncio.StreamReader) -> None:
+        ready = self._ready
         try:
+            assert ready is not None, "start() makes it before it starts reading"
             while (message := await protocol.read_async(reader)) is not None:
                 header, payload = message
                 event = header.get("event")
@@ -325,17 +330,18 @@ class KokoroWorkerProcess:
                     logger.log(header.get("level", "INFO"), f"tts-worker[{self.pid}] {header.get('message', '')}")
                     continue
                 if event == "ready":
-                    if not self._ready.done():
-                        self._ready.set_result(WorkerInfo(
+                    if not ready.done():
+                        ready.set_result(WorkerInfo(
                             engine=header["engine"], model=header["model"], voice=header["voice"],
                             voices=header["voices"], sample_rate=header["sample_rate"],
                             load_s=header["load_s"], pid=header["pid"]))
                     continue
                 if event == "error" and header.get("id") is None:
-                    if not self._ready.done():
-                        self._ready.set_exception(WorkerError(header.get("message", "worker failed to load")))
+                    if not ready.done():
+                        ready.set_exception(WorkerError(header.get("message", "worker failed to load")))
                     continue
-                request = self._requests.get(header.get("id"))
+                request_id = header.get("id")
+                request = self._requests.get(request_id) if request_id is not None else None
                 if request is not None and not request.cancelled:
                     request.queue.put_nowait((header, payload))
         finally:
@@ -373,13 +379,15 @@ class KokoroWorkerProcess:
                 level, text = (match.group(1), match.group(2)) if match else ("DEBUG", text)
                 logger.log(level, f"tts-worker[{self.pid}] {text}")
 
-        await asyncio.gather(pump(self._process.stdout), pump(self._process.stderr))
+        process = self._process
+        assert isinstance(process, asyncio.subprocess.Process), "started only for an exec'd worker"
+        await asyncio.gather(pump(process.stdout), pump(process.stderr))
 
 
 class ForkedProcess:
     """A worker forked by the fork server, with the bits of asyncio's Process we use."""
 
-    def __init__(self, process: multiprocessing.Process):
+    def __init__(self, process: multiprocessing.process.BaseProcess):
         self._process = process
 
     @property

@@ -82,6 +82,7 @@ def _varint(buf: memoryview, i: int) -> tuple[int, int]:
 def _fields(buf: memoryview):
     """Yield (field number, wire type, value) for each field of one protobuf message."""
     i, end = 0, len(buf)
+    value: int | memoryview
     while i < end:
         key, i = _varint(buf, i)
         number, wire = key >> 3, key & 7
@@ -417,7 +418,8 @@ def check_against_mlx_model(config: dict, weights: dict[str, np.ndarray]) -> Non
 
     model = Model(ModelConfig.from_dict(config))
     sanitized = model.sanitize({k: mx.array(v) for k, v in weights.items()})
-    wanted = {k: tuple(v.shape) for k, v in tree_flatten(model.parameters())}
+    # mlx's tree_flatten may return a dict (given one as ``destination``); without, it is a list of pairs.
+    wanted = {k: tuple(v.shape) for k, v in tree_flatten(model.parameters())}  # type: ignore[str-unpack,union-attr]
     got = {k: tuple(v.shape) for k, v in sanitized.items()}
     missing, extra = sorted(wanted.keys() - got.keys()), sorted(got.keys() - wanted.keys())
     wrong = sorted(k for k in wanted.keys() & got.keys() if wanted[k] != got[k])

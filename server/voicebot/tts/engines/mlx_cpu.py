@@ -98,7 +98,7 @@ def conv1d_im2col(x, weight, stride: int = 1, padding: int = 0, dilation: int = 
         return mx.conv1d(x, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
     c_out, kernel, c_in = weight.shape
     if padding:
-        x = mx.pad(x, ((0, 0), (padding, padding), (0, 0)))
+        x = mx.pad(x, [(0, 0), (padding, padding), (0, 0)])
     length = x.shape[1]
     out_len = (length - dilation * (kernel - 1) - 1) // stride + 1
     span = stride * (out_len - 1) + 1
@@ -133,18 +133,19 @@ def conv_transpose1d_overlap_add(
         )
     groups_of_taps = -(-kernel // stride)
     if groups_of_taps * stride != kernel:
-        taps = mx.pad(taps, ((0, 0), (0, 0), (0, groups_of_taps * stride - kernel), (0, 0)))
+        taps = mx.pad(taps, [(0, 0), (0, 0), (0, groups_of_taps * stride - kernel), (0, 0)])
     frames = length + groups_of_taps - 1
     out = None
     for q in range(groups_of_taps):
         part = taps[:, :, q * stride : (q + 1) * stride, :]
-        part = mx.pad(part, ((0, 0), (q, groups_of_taps - 1 - q), (0, 0), (0, 0)))
+        part = mx.pad(part, [(0, 0), (q, groups_of_taps - 1 - q), (0, 0), (0, 0)])
         out = part if out is None else out + part
+    assert out is not None  # groups_of_taps >= 1: the loop ran
     full = out.reshape(batch, frames * stride, c_out)
     out_len = (length - 1) * stride - 2 * padding + kernel + output_padding
     full_len = frames * stride
     if padding + out_len > full_len:
-        full = mx.pad(full, ((0, 0), (0, padding + out_len - full_len), (0, 0)))
+        full = mx.pad(full, [(0, 0), (0, padding + out_len - full_len), (0, 0)])
     return full[:, padding : padding + out_len, :]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from loguru import logger
 
@@ -25,9 +28,9 @@ class OnnxKokoroEngine(KokoroEngine):
         # None: bundled weights only. A hub id or snapshot folder adds its voices (af_heart...).
         self._requested_model = model
         self._threads = threads or KokoroTuning.from_env().onnx_threads
-        self._kokoro = None
+        self._kokoro: Any = None  # kokoro_onnx.Kokoro, once loaded
         self._bank: VoiceBank | None = None
-        self._model_path = None
+        self._model_path: Path | None = None
 
     def load(self) -> None:
         import onnxruntime as ort
@@ -52,6 +55,8 @@ class OnnxKokoroEngine(KokoroEngine):
         return sorted(self._bank.styles) if self._bank else []
 
     def synthesize(self, phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:
+        if self._kokoro is None or self._bank is None:
+            raise RuntimeError("OnnxKokoroEngine.load() must be called before synthesize()")
         style = self._bank.styles[voice]
         audio, _ = self._kokoro.create(phonemes, voice=style, speed=speed, is_phonemes=True, trim=True)
         return np.asarray(audio, dtype=np.float32)
