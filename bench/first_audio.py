@@ -74,7 +74,7 @@ async def call(mode: str, server: LocalServer, say: Path | None = None, timeout:
 
 async def bench(modes: list[str], runs: int, workdir: Path, log, phone: bool = False) -> dict[str, dict]:
     log(f"Starting {len(modes)} servers ({', '.join(modes)}) in {workdir} ...")
-    servers = {mode: start_server(mode, workdir, phone and mode == "default") for mode in modes}
+    servers = {mode: start_server(mode, workdir, phone and mode == "default").wait_until_settled() for mode in modes}
     if phone:
         servers["phone"] = servers["default"]  # one server, two ways in
         modes = [*modes, "phone"]
