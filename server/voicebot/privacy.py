@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from voicebot.business.vocabulary import DIGIT_WORDS, alternation
+
 # What a caller said, as marked by `said` (characters no transcript contains).
 _SAID = re.compile("\u2063\u27e6(.*?)\u27e7\u2063", re.S)
 
@@ -27,7 +29,7 @@ _WRITTEN_NUMBER = re.compile(
 )
 
 # ... and as said back digit by digit ("five oh three, five five five, four one four two").
-_DIGIT_WORD = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)"
+_DIGIT_WORD = rf"(?:{alternation(DIGIT_WORDS)})"
 _SPOKEN_NUMBER = re.compile(rf"\b{_DIGIT_WORD}(?:[\s,.-]+{_DIGIT_WORD}){{6,}}\b", re.I)
 _KEPT_DIGITS = 4
 

@@ -97,7 +97,6 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         self.context_prompt: Callable[[], str | None] | None = None
         # Whether the caller's next words must be heard by the accurate (number) model: their name.
         self.needs_accuracy: Callable[[], bool] | None = None
-        self._usual_no_speech_prob: float | NotGiven | None = None
         super().__init__(
             device="cpu",
             compute_type="int8",
@@ -106,6 +105,7 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
             ),
             **kwargs,
         )
+        self._usual_no_speech_prob: float | NotGiven = self._settings.no_speech_prob
 
     def preloaded_model(self):
         return self._models.load(self._stt_settings)
@@ -127,8 +127,6 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         the number model (``ListeningWhisperSTTService``)."""
         prompt = self.context_prompt() if self.context_prompt is not None else None
         self._settings.initial_prompt = prompt
-        if self._usual_no_speech_prob is None:
-            self._usual_no_speech_prob = self._settings.no_speech_prob
         self._settings.no_speech_prob = (NUMBER_NO_SPEECH_PROB if prompt == PHONE_NUMBER_PROMPT
                                          else self._usual_no_speech_prob)
         accurate = self.needs_accuracy is not None and self.needs_accuracy()
