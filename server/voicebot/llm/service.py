@@ -29,6 +29,14 @@ from pipecat.utils.types import assert_given
 # Said when the model's process fails mid-answer (it is restarted; the next question is answered).
 LOST_ANSWER_APOLOGY = "Sorry, I lost my train of thought. Could you ask me that again?"
 
+
+def lost_answer_apology(already_said: bool) -> str:
+    """The apology as it follows what the answer already said: after "The" it must not read
+    "The Sorry, …" but break off the way a person would ("The — sorry, …")."""
+    if not already_said:
+        return f" {LOST_ANSWER_APOLOGY}"
+    return f" — {LOST_ANSWER_APOLOGY[0].lower()}{LOST_ANSWER_APOLOGY[1:]}"
+
 # Characters after which the first clause of a reply can go to TTS (see voicebot.tts.clauses).
 _CLAUSE_END = frozenset(",.;:!?")
 
@@ -116,6 +124,7 @@ class LlamaCppLLMService(OpenAILLMService):
         self.on_timings = on_timings
         self._http = httpx.AsyncClient(timeout=30, trust_env=False)
         self._prefill: asyncio.Task | None = None
+        self._answer_has_text = False  # this turn's answer has pushed words already
         extra_body = {"cache_prompt": True, "timings_per_token": True,
                       **({"id_slot": slot} if slot is not None else {})}
         self._settings.extra = {**(self._settings.extra or {}), "extra_body": extra_body}
@@ -132,13 +141,19 @@ class LlamaCppLLMService(OpenAILLMService):
         """
         if self._prefill is not None and not self._prefill.done():
             self._prefill.cancel()  # the turn's own request goes first: a prefill is only a head start
+        self._answer_has_text = False
         try:
             await super()._process_context(context)
         except asyncio.CancelledError:
             raise
         except Exception as e:
             logger.error(f"{self}: the LLM failed mid-answer ({type(e).__name__}: {e}); apologizing to the caller")
-            await self.push_frame(LLMTextFrame(f" {LOST_ANSWER_APOLOGY}"))
+            await self.push_frame(LLMTextFrame(lost_answer_apology(self._answer_has_text)))
+
+    async def _push_llm_text(self, text: str):
+        if text.strip():
+            self._answer_has_text = True
+        await super()._push_llm_text(text)
 
     async def _report(self, timings: LLMTurnTimings) -> None:
         if timings.tokens_before_clause is None:
