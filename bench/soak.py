@@ -4,8 +4,9 @@
 
 Starts the server as the README does (company #2), makes one full call to warm up, then
 ``--calls`` short calls: connect, hear the greeting start, hang up. Every
-``--vanish-every``-th caller is a separate process killed mid-greeting (no goodbye: the
-server must notice by itself). Reports, at the start and every 25 calls and at the end:
+``--vanish-every``-th caller is a separate process killed mid-call (no goodbye: the
+server must notice by itself, and the next caller waits until it has: how long the
+vanished caller held the line is reported). Reports, at the start and every 25 calls and at the end:
 the server's RSS and threads, its own and its children's RSS, processes under it, open
 file descriptors; the RSS slope over the second half of the calls (MB per call, a fitted
 line); then the error lines logged and whether a final full call (greeting, question,
@@ -46,13 +47,16 @@ def snapshot(server: LocalServer, calls: int) -> dict:
     }
 
 
-def vanish(url: str, silence: Path) -> None:
-    """A caller in its own process, killed 2 s into the greeting: no DTLS close, no hang-up."""
+def vanish(url: str, silence: Path) -> float:
+    """A caller in its own process, killed 6 s into the call: no DTLS close, no hang-up.
+    Returns the monotonic time of the kill."""
     caller = subprocess.Popen([sys.executable, "-m", "voicebot.probe", "--url", url, "--say", str(silence),
                                "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(6)
     caller.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
     caller.wait(10)
+    return killed_at
 
 
 async def settle(server: LocalServer, timeout: float = 90) -> None:
@@ -68,7 +72,7 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
     write_wav(silence, np.zeros(48000 * 30, np.int16), 48000)
     server = LocalServer.start(workdir / "server", "2", env=env)
     short = ProbeConfig(greeting_timeout_s=20)
-    samples, failures = [], []
+    samples, failures, line_held_s = [], [], []
     try:
         warm = await CallProbe(server.url).call(say=question, timeout=120)
         log(f"warm-up call: first audio {warm.connect_to_first_audio_s}s, v2v {warm.voice_to_voice_s}s")
@@ -77,7 +81,10 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
         log(json.dumps(samples[-1]))
         for n in range(1, calls + 1):
             if vanish_every and n % vanish_every == 0:
-                await asyncio.to_thread(vanish, server.url, silence)
+                killed_at = await asyncio.to_thread(vanish, server.url, silence)
+                # The next caller needs the line back (one line on 2 cores): how long did the vanished one hold it?
+                await settle(server)
+                line_held_s.append(round(time.monotonic() - killed_at, 1))
             else:
                 result = await CallProbe(server.url, short).call(timeout=30)
                 if result.connect_to_first_audio_s is None:
@@ -103,6 +110,8 @@ async def soak(calls: int, vanish_every: int, workdir: Path, env: dict[str, str]
         "process_growth": last["processes"] - first["processes"],
         "fd_growth": last["fds"] - first["fds"],
         "failed_calls": failures,
+        "vanished_caller_held_line_s": {"median": float(np.median(line_held_s)) if line_held_s else None,
+                                        "max": max(line_held_s, default=None)},
         "error_lines": errors[:20],
         "error_line_count": len(errors),
         "final_call_ok": final.connect_to_first_audio_s is not None and final.voice_to_voice_s is not None,

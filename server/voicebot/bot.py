@@ -55,7 +55,7 @@ from voicebot.listening.turns import HeldReplyTurnStopStrategy
 from voicebot.llm import create_llm_service
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
-from voicebot.memory import release_freed_memory
+from voicebot.memory import collect_call_garbage, release_freed_memory
 from voicebot.preload import Preloaded, message_spool
 from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService, create_stt_service
 from voicebot.timeline import CallTimeline
@@ -141,6 +141,29 @@ async def wait_until_connected(connection: SmallWebRTCConnection, timeout_s: flo
     return pc.connectionState == "connected"
 
 
+async def end_when_caller_vanishes(connection: SmallWebRTCConnection, call_id: str, after_s: float,
+                                   poll_s: float = 1.0) -> None:
+    """Hang up on a caller who is gone without a goodbye (a closed laptop, a lost network).
+
+    aiortc notices only when ICE consent fails, ~30-40 s later, and meanwhile the call holds
+    a line: on a one-line server the restaurant is unreachable. Pipecat's connection knows
+    sooner (the client's keep-alive pings stop; without a data channel, aiortc's state), so a
+    caller unheard of for ``after_s`` is hung up on and the line given back.
+    """
+    gone_since: float | None = None
+    while True:
+        await asyncio.sleep(poll_s)
+        if connection.is_connected():
+            gone_since = None
+            continue
+        gone_since = gone_since or time.monotonic()
+        if time.monotonic() - gone_since >= after_s:
+            logger.warning(f"Call {call_id}: the caller has been unreachable for {after_s:.0f}s "
+                           "(no keep-alive); hanging up to free the line")
+            await connection.disconnect()
+            return
+
+
 async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offered_at: float,
                   admission: Admission | None = None) -> None:
     """Run one browser call: wait for the caller to connect, then build and run its pipeline.
@@ -165,8 +188,13 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         return SmallWebRTCTransport(webrtc_connection=connection,
                                     params=TransportParams(audio_in_enabled=True, audio_out_enabled=True))
 
-    await run_call(call_id, webrtc_transport, preloaded, CallTimeline(call_id, offered_at),
-                   client_ready_wait_s=CLIENT_READY_WAIT_S)
+    watchdog = asyncio.create_task(end_when_caller_vanishes(connection, call_id, settings.vanished_after_s),
+                                   name=f"vanished-{call_id}")
+    try:
+        await run_call(call_id, webrtc_transport, preloaded, CallTimeline(call_id, offered_at),
+                       client_ready_wait_s=CLIENT_READY_WAIT_S)
+    finally:
+        watchdog.cancel()
 
 
 @dataclass
@@ -376,6 +404,10 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         preloaded.smart_turn.give_back(turn_analyzer)
         if preloaded.llm_slots is not None:
             preloaded.llm_slots.give_back(slot)
+        if settings.collect_after_call:
+            # Frees the calls before this one: this call's transport is still referenced until
+            # its caller's handler returns, so the bound is one call's worth, not a growing pile.
+            await asyncio.to_thread(collect_call_garbage)
         if settings.trim_after_call:
             await asyncio.to_thread(release_freed_memory)
         if timeline.turns:

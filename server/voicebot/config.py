@@ -346,6 +346,8 @@ class ServerSettings:
     max_calls: int = 3
     max_pending_per_client: int = 2
     offer_timeout_s: float = 10.0
+    # A browser caller unreachable this long (no keep-alive) is hung up on and the line freed.
+    vanished_after_s: float = 7.0
     access_token: str | None = None  # callers' browsers carry it; never grants owner access
     owner_token: str | None = None  # /owner and /api/owner; None: the token file (voicebot.owner.credential)
     data_dir: Path = field(default_factory=data_dir)
@@ -356,6 +358,8 @@ class ServerSettings:
     # returned to the OS after each call (voicebot/memory.py; measured in bench/soak.py).
     malloc_arenas: int = 2
     trim_after_call: bool = True
+    # Each call ends with a garbage collection (voicebot/memory.py), start-up's objects frozen out of it.
+    collect_after_call: bool = True
     # The restaurant's wall clock fixed at this local time (tests and benchmarks); None: the real time.
     clock: datetime | time | None = None
     # Work while the caller speaks: partial transcripts, LLM prefill and a held reply (voicebot.listening).
@@ -467,6 +471,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         max_calls=max_calls,
         max_pending_per_client=max(1, env_number("VOICEBOT_MAX_PENDING_PER_CLIENT", int, 2)),
         offer_timeout_s=args.offer_timeout,
+        vanished_after_s=max(1.0, env_number("VOICEBOT_VANISHED_AFTER_S", float, 7.0)),
         access_token=env_text("VOICEBOT_ACCESS_TOKEN"),
         owner_token=owner_token(),
         data_dir=data_dir(),
@@ -475,6 +480,7 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         llm=llm,
         malloc_arenas=max(0, env_number("VOICEBOT_MALLOC_ARENAS", int, 2)),
         trim_after_call=env_flag("VOICEBOT_MALLOC_TRIM", True),
+        collect_after_call=env_flag("VOICEBOT_GC_AFTER_CALL", True),
         clock=parse_clock(env_text("VOICEBOT_CLOCK")),
         listen_ahead=env_flag("VOICEBOT_LISTEN_AHEAD", True),
         trusted_proxies=env_text("VOICEBOT_TRUSTED_PROXIES", ""),

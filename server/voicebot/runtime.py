@@ -22,6 +22,7 @@ from voicebot.admission import Admission
 from voicebot.business import Company, CompanyRepository, Database
 from voicebot.business.company_file import seed_demo_companies
 from voicebot.config import ServerSettings
+from voicebot.memory import freeze_startup_objects
 from voicebot.owner.web import OwnerAccess
 from voicebot.phone.lines import PhoneLines
 from voicebot.preload import Preloaded, preload
@@ -73,6 +74,9 @@ class Runtime:
                                               calls_in_progress=self.calls_waiting_or_talking)
         try:
             await preload(self.preloaded)
+            if self.settings.collect_after_call:
+                frozen = await asyncio.to_thread(freeze_startup_objects)
+                logger.debug(f"{frozen} objects made at start-up are kept out of the collections after calls")
         except asyncio.CancelledError:
             raise
         except Exception as e:
