@@ -192,7 +192,8 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
                                    name=f"vanished-{call_id}")
     try:
         await run_call(call_id, webrtc_transport, preloaded, CallTimeline(call_id, offered_at),
-                       client_ready_wait_s=CLIENT_READY_WAIT_S)
+                       client_ready_wait_s=CLIENT_READY_WAIT_S,
+                       free_line=(lambda: admission.ended(call_id)) if admission is not None else None)
     finally:
         watchdog.cancel()
 
@@ -358,13 +359,16 @@ async def run_assembled(call_id: str, call: Call, parts: CallParts, client_ready
 
 async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], preloaded: Preloaded,
                    timeline: CallTimeline, client_ready_wait_s: float = 0.0,
-                   on_transfer: Callable[[], None] | None = None) -> Call | None:
+                   on_transfer: Callable[[], None] | None = None,
+                   free_line: Callable[[], None] | None = None) -> Call | None:
     """Build one call's parts from what start-up preloaded, run it until it ends, and clean up.
 
     The seed's idea stays first: the TTS worker's warm-up is fired before anything else is
     built. ``client_ready_wait_s``: how long the greeting waits for the client's RTVI
     "client-ready" (a browser's data channel); 0 for clients without RTVI (the phone).
     ``on_transfer``: a phone call, whose caller can be put through to a person (and has a keypad).
+    ``free_line``: called once the call's own parts are given back, before the memory work that
+    follows, so that the next caller is not refused while it runs.
     """
     settings = preloaded.settings
     tts = build_tts(preloaded)
@@ -404,6 +408,8 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         preloaded.smart_turn.give_back(turn_analyzer)
         if preloaded.llm_slots is not None:
             preloaded.llm_slots.give_back(slot)
+        if free_line is not None:
+            free_line()
         if settings.collect_after_call:
             # Frees the calls before this one: this call's transport is still referenced until
             # its caller's handler returns, so the bound is one call's worth, not a growing pile.

@@ -152,7 +152,8 @@ async def _run_phone_call(websocket: WebSocket, state: Runtime, call: PhoneCall,
         preloaded = state.preloaded
         assert preloaded is not None, "a stream's token is given only once the server is ready"
         await run_call(call_id, lambda: phone_transport(websocket, start), preloaded,
-                       CallTimeline(call_id, time.monotonic()), on_transfer=transfer)
+                       CallTimeline(call_id, time.monotonic()), on_transfer=transfer,
+                       free_line=lambda: state.admission.ended(call.token))
     finally:
         state.calls.pop(call_id, None)
         state.admission.ended(call.token)
