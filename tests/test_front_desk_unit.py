@@ -188,6 +188,21 @@ def test_a_closed_day_is_refused_and_another_day_asked_for(database):
     assert "closed on Mondays" in replies[0].text and "Which other day" in replies[0].text
 
 
+def test_a_house_rule_is_said_before_a_number_that_came_out_short(database):
+    """bench/answers.py, 2026-12-06: a number heard short ("555-888") was asked for again and the
+    closed day / party limit never mentioned. The rule comes first; the number is asked for once
+    the booking can be made, and the short one is not joined to it."""
+    closed = call(database, ["I'd like a table for two next Monday at 7 pm, name Lisa Ray, phone five five five, "
+                             "eight eight eight."], company=1)
+    assert "closed on Mondays" in closed[0].text and "digits" not in closed[0].text
+    replies = call(database, ["Can I book a table for ten people this Saturday at 7 pm? My name is Peter Brown, "
+                              "my number is five five five, two two two.", "OK, eight then.",
+                              "Five oh three, five five five, one two three four."], clock=WEDNESDAY_NIGHT)
+    assert "largest party we can book is 8" in replies[0].text and "digits" not in replies[0].text
+    assert "phone number" in replies[1].text
+    assert "five oh three, five five five, one two three four" in replies[2].text
+
+
 def test_a_full_slot_offers_nearby_times_and_one_is_taken(database):
     company = CompanyRepository(database).get(2)
     desk = FrontDesk(database, company, clock=WEDNESDAY_LUNCH)

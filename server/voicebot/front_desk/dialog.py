@@ -171,6 +171,7 @@ class FrontDeskDialog:
         self.unheard: str | None = None  # the desk's last reply, if the caller talked over all of it
         self._lookups = 0
         self._wait_s = 0.0
+        self._number_question: str | None = None  # this turn's "I only got 7 digits…"
         self._last_dishes: list = []  # the menu items last spoken of ("how much is the bowl?" … "I'll take one")
         self._prev_dishes: list = []
 
@@ -375,7 +376,8 @@ class FrontDeskDialog:
             number = normalized_phone(digits)
             if number is None:
                 caller.partial_digits = digits if len(digits) < 10 else ""
-                notes.append(missing_digits_question(digits))
+                self._number_question = missing_digits_question(digits)
+                notes.append(self._number_question)
                 self.expecting = Slot.PHONE
                 self._wait_s = WAIT_FOR_MORE_S if len(digits) < 10 else 0.0  # the rest may follow
                 return True
@@ -434,6 +436,11 @@ class FrontDeskDialog:
     # --- what to say next -----------------------------------------------------------------
 
     def _next_step(self, request: Request, notes: list[str], heard: Heard | None = None) -> DeskReply:
+        if self.expecting is Slot.PHONE and self._breaks_a_house_rule(request):
+            # A booking that cannot be made as asked (closed that day, party over the limit): the
+            # caller hears that first; a number is no use until it can, and is asked for then.
+            self.expecting, self._wait_s, self.caller.partial_digits = None, 0.0, ""
+            notes = [note for note in notes if note != self._number_question]
         if self.expecting is Slot.PHONE:  # the number was not whole: ask for it again, first
             wait, self._wait_s = self._wait_s, 0.0
             reply = self._say(notes, self._ask(Slot.PHONE, ""))
@@ -446,6 +453,21 @@ class FrontDeskDialog:
             return self._message_step(request, notes)
         assert isinstance(request, CancelRequest)
         return self._cancel_step(request, notes)
+
+    def _breaks_a_house_rule(self, request: Request) -> bool:
+        """True if the booking, as the caller has given it so far, cannot be made (nothing changes)."""
+        if not isinstance(request, BookingRequest) or request.stored:
+            return False
+        policy = self.company.policy
+        if not policy.takes_reservations or (request.party or 0) > policy.max_party_size:
+            return True
+        if request.day is None or request.time is None:
+            return False
+        try:
+            when = self.bookings.when(request.day, request.time)
+        except WhenError:
+            return False
+        return self.bookings.broken_rule(request.party or 1, when) is not None
 
     def _booking_step(self, request: BookingRequest, notes: list[str]) -> DeskReply:
         if not self.company.policy.takes_reservations:
