@@ -24,14 +24,17 @@ class _CallObject:
 
 def test_a_call_left_in_a_reference_cycle_gives_its_resampler_threads_back():
     process = psutil.Process()
+    calls = 4
     gc.disable()  # as for a call's objects, old enough that Python's frequent collections skip them
     try:
         before = process.num_threads()
-        _CallObject()
+        for _ in range(calls):
+            _CallObject()
         left_behind = process.num_threads()
-        assert left_behind > before, "FFmpeg's resampler graph runs threads of its own"
+        # FFmpeg's resampler graph runs threads of its own (two per graph on 2 cores, at least one);
+        # other tests' threads may come and go meanwhile, hence the margins.
+        assert left_behind >= before + calls - 1, (before, left_behind)
         assert collect_call_garbage() > 0
-        assert process.num_threads() == before
+        assert process.num_threads() <= left_behind - calls + 1, (before, left_behind, process.num_threads())
     finally:
         gc.enable()
-
