@@ -6,6 +6,8 @@ meanwhile each keeps its FFmpeg resamplers, their threads and their buffers (mea
 the server's threads 21 → 45 and RSS +150 MB over 100 short calls, dropping back at one of
 Python's own full collections, ``bench/soak.py``). So each call ends with a collection;
 what start-up made is frozen first, so that collection only walks what calls made.
+(Pipecat's ``WorkerRunner(force_gc=True)`` collects too, but while the call still holds its
+line and its parts; ours runs after the line is given back, ``voicebot.bot.run_call``.)
 
 A call allocates and frees many short-lived buffers (Opus frames, resamplers, NumPy
 arrays, ONNX tensors) across a dozen threads. glibc keeps freed memory in per-thread
