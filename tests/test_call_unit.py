@@ -198,6 +198,7 @@ class Line:
     pool: StandInPool
     task: asyncio.Task
     worker: object = None
+    front_desk: object = None
 
     async def say(self, text: str) -> float:
         """A caller's turn as the VAD and Whisper deliver it; returns when the caller stopped."""
@@ -226,7 +227,8 @@ async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, r
                       opening=lambda context: TTSSpeakFrame(company.greeting))
     call = assemble_call(parts)
     task = asyncio.create_task(run_assembled("test-call", call, parts))
-    line = Line(parts=parts, transport=transport, llm=llm, pool=pool, task=task, worker=call.worker)
+    line = Line(parts=parts, transport=transport, llm=llm, pool=pool, task=task, worker=call.worker,
+                front_desk=call.front_desk)
     await asyncio.sleep(0.3)  # the pipeline has started
     await transport.connect()  # the caller is connected: the greeting goes
     return line
@@ -296,6 +298,32 @@ async def test_goodbye_ends_the_call_and_the_worker_goes_back_to_the_pool(desk, 
     await asyncio.wait_for(line.task, 15)  # the desk said goodbye and ended the call by itself
     assert any("Goodbye" in text for text in line.pool.worker.spoken), line.pool.worker.spoken
     assert line.pool.lent == 1 and line.pool.returned == 1 and line.pool.worker.alive
+
+
+async def test_a_number_in_doubt_is_taken_from_the_turn_heard_again(desk, tmp_path):
+    """Said in one breath with the booking, the number came out in pieces ("… two one seven. 555.
+    11919."); the desk has the turn heard again (here the speech to text's answer is given) and
+    reads back the number it heard there."""
+    line = await call_with(desk, tmp_path)
+    asked: list[bool] = []
+
+    async def heard_again() -> str:
+        asked.append(True)
+        return "A table for two on Friday at 7 pm for John Smith, my number is 503-555-2819."
+    line.front_desk.hear_turn_again = heard_again
+    try:
+        await asyncio.sleep(0.3)
+        await line.say("A table for two this Friday at 7 pm for John Smith, my number is five oh three. 55. 2819.")
+        await wait_until_async(lambda: "?" in " ".join(line.pool.worker.spoken), timeout=10)
+        spoken = " ".join(line.pool.worker.spoken)
+        assert asked and "five oh three, five five five, two eight one nine" in spoken, spoken
+        asked.clear()
+        before = len(line.pool.worker.spoken)
+        await line.say("Yes.")
+        await wait_until_async(lambda: len(line.pool.worker.spoken) > before, timeout=10)
+        assert not asked  # no number in doubt: not heard again
+    finally:
+        await hang_up(line)
 
 
 class NeverSure(AlwaysComplete):

@@ -473,6 +473,20 @@ def test_a_number_a_digit_off_is_worth_hearing_again():
     assert not number_off_by_a_digit("555-1234")  # seven digits: the rest may follow in the next breath
 
 
+def test_a_whole_number_written_in_odd_groups_is_in_doubt_and_is_taken_from_its_second_hearing():
+    from voicebot.business.phone import number_in_doubt, with_number_heard_again
+
+    assert number_in_doubt("My number is two one seven. 555. 11919.")  # 11 digits
+    assert number_in_doubt("Carlo Rossi, 217-55, 11919")  # 10, but "555" came out "55" and "1919" "11919"
+    assert not number_in_doubt("My number is 503-555-1234.")
+    assert not number_in_doubt("2 1 7 5 5 5 3 1 3 1")
+    assert not number_in_doubt("A table for four at 7:30, please.")
+    said = "For six, under Carlo Rossi. My number is two one seven. 555. 11919. Thanks."
+    assert (with_number_heard_again(said, "for 6 under Carlo Rossi, my number is 217-555-1919.")
+            == "For six, under Carlo Rossi. My number is 217-555-1919. Thanks.")
+    assert with_number_heard_again(said, "My number is 217-555-919.") is None  # not whole: keep the first
+
+
 def test_an_answer_to_the_desks_question_is_known_complete_without_changing_anything(database):
     desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
     dialog = desk.dialog()

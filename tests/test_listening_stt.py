@@ -100,3 +100,32 @@ async def test_a_number_a_digit_off_is_heard_again_by_the_number_model(settings,
     [(text, final)] = transcripts(down)
     assert final and phone_in(text).digits == "5035552819", (text, first_hearings)
     assert len(first_hearings) == 2  # the first hearing, then the number model's
+
+
+@pytest.fixture(scope="module")
+def number_in_three_breaths(tmp_path_factory):
+    """A booking's number said in the same breath as the rest: the VAD cuts it at the pauses."""
+    folder = tmp_path_factory.mktemp("breaths")
+    lines = ["Under the name Carlo Rossi, my number is two one seven,", "five five five,", "one nine one nine."]
+    paths = asyncio.run(speak_all_to_wav([(line, folder / f"{i}.wav") for i, line in enumerate(lines)],
+                                         voice="am_michael", sample_rate=RATE))
+    return [load_audio(path, RATE).astype("<i2").tobytes() for path in paths]
+
+
+async def test_a_turn_of_several_utterances_is_heard_again_as_one(settings, number_in_three_breaths):
+    """The desk, finding the turn's number in doubt, has the whole turn heard again: the number
+    model hears the three pieces as one number. A bot that starts speaking starts a new turn."""
+    from pipecat.frames.frames import BotStartedSpeakingFrame
+
+    from voicebot.business.phone import phone_in
+
+    stt = create_stt_service(*settings, listening=True, audio_passthrough=False)
+    frames = [frame for pcm in number_in_three_breaths for frame in segment(pcm, silence_s=0.25)]
+    await run_test(stt, frames_to_send=[*frames, SleepFrame(sleep=4.0)])
+    again = await stt.hear_turn_again()
+    assert again is not None and phone_in(again).digits == "2175551919", again
+    assert "rossi" in again.lower()
+
+    await run_test(stt, frames_to_send=[BotStartedSpeakingFrame(), *segment(number_in_three_breaths[2]),
+                                        SleepFrame(sleep=2.0)])
+    assert await stt.hear_turn_again() is None  # one utterance since the bot spoke: heard again with it

@@ -40,7 +40,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
-from voicebot.business.phone import number_off_by_a_digit
+from voicebot.business.phone import number_in_doubt
 from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
@@ -311,7 +311,8 @@ def assemble_call(parts: CallParts) -> Call:
         parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
         parts.stt.needs_accuracy = lambda: dialog.expecting is Slot.NAME
     if isinstance(parts.stt, ListeningWhisperSTTService):
-        parts.stt.number_check = number_off_by_a_digit
+        parts.stt.number_check = number_in_doubt
+        front_desk.hear_turn_again = parts.stt.hear_turn_again
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 

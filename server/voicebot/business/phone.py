@@ -119,6 +119,33 @@ def number_off_by_a_digit(text: str) -> bool:
     return count in (8, 9, 12) or (count == 11 and not run.digits.startswith("1"))
 
 
+# Written groups a phone number is not said in: "217-55, 11919" adds up to 10 digits, but a
+# "five five five" came out "55" and "one nine one nine" "11919" (tiny.en, the number said in
+# the same breath as a booking).
+_ODD_GROUP_LENGTHS = frozenset({2, 5, 6, 8, 9})
+
+
+def number_in_doubt(text: str) -> bool:
+    """Whether ``text``'s phone number is worth hearing again: a digit or two off
+    (:func:`number_off_by_a_digit`), or whole but written in groups no one says a number in."""
+    if number_off_by_a_digit(text):
+        return True
+    run = phone_in(text)
+    if run is None or normalized_phone(run.digits) is None:
+        return False
+    return any(len(group) in _ODD_GROUP_LENGTHS for group in re.findall(r"\d+", text[run.start:run.end]))
+
+
+def with_number_heard_again(text: str, again: str) -> str | None:
+    """``text`` with its phone number taken from ``again`` (the same words heard once more),
+    or None when ``again`` holds no whole number."""
+    run, heard = phone_in(text), phone_in(again)
+    number = normalized_phone(heard.digits) if heard is not None else None
+    if run is None or number is None:
+        return None
+    return f"{text[:run.start]}{number[:3]}-{number[3:6]}-{number[6:]}{text[run.end:]}"
+
+
 def missing_digits_question(digits: str) -> str:
     """What to ask when the number heard is not a whole one."""
     count = len(re.sub(r"\D", "", digits or ""))

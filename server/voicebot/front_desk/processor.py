@@ -13,7 +13,7 @@ was waiting on an answer, :class:`DeskFollowUp` asks its question again after th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -33,6 +33,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot import privacy
+from voicebot.business.phone import number_in_doubt, with_number_heard_again
 from voicebot.business.prompt import without_notes
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 
@@ -48,6 +49,8 @@ class FrontDeskProcessor(FrameProcessor):
         self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
         self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
         self._speaking: str | None = None  # the desk's reply being spoken
+        # Set by the call: the caller's turn heard again whole (speech to text), for a phone number in doubt.
+        self.hear_turn_again: Callable[[], Awaitable[str | None]] | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -62,6 +65,8 @@ class FrontDeskProcessor(FrameProcessor):
             self._speaking = None
         if isinstance(frame, LLMContextFrame) and direction is FrameDirection.DOWNSTREAM and not frame.speculation:
             words = self._new_caller_words(frame.context)
+            if words and self.hear_turn_again is not None and number_in_doubt(words):
+                words = await self._with_number_heard_again(words)
             reply = await asyncio.to_thread(self.dialog.respond, words) if words else None
             if reply is not None and not reply.after_answer:
                 if reply.wait_s > 0:
@@ -85,6 +90,16 @@ class FrontDeskProcessor(FrameProcessor):
         await asyncio.sleep(reply.wait_s)
         self._held = None
         await self._say(reply)
+
+    async def _with_number_heard_again(self, words: str) -> str:
+        """``words`` with their phone number as the whole turn, heard again, gives it (if whole)."""
+        assert self.hear_turn_again is not None
+        again = await self.hear_turn_again()
+        better = with_number_heard_again(words, again) if again else None
+        if better is None:
+            return words
+        logger.info(f"{self}: the phone number heard again: {privacy.said(repr(words))} → {privacy.said(repr(better))}")
+        return better
 
     def _new_caller_words(self, context: LLMContext) -> str:
         """What the caller said since the desk last looked.

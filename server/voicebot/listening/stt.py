@@ -35,6 +35,7 @@ from collections.abc import Callable
 import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     EagerTranscriptionFrame,
     InputAudioRawFrame,
     InterimTranscriptionFrame,
@@ -102,6 +103,10 @@ class Loudness:
 
 # Longest a transcript waits for the one said before it (a final pass on a busy machine).
 ORDER_WAIT_S = 5.0
+# A turn heard again whole: the silence put between its utterances (each already holds the VAD's
+# 0.2 s tail), and at most this much of it (Whisper hears 30 s at a time).
+UTTERANCE_GAP_S = 0.2
+MAX_TURN_AGAIN_S = 28.0
 
 
 class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
@@ -136,6 +141,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         self._out: dict[int, asyncio.Event] = {}
         # Set by the call: whether a transcript's phone number is worth hearing again (a digit off).
         self.number_check: Callable[[str], bool] | None = None
+        self._turn_utterances: list[bytes] = []  # the caller's utterances since the bot last began to speak
         self.confirmed_partials = 0
         self.final_passes = 0
 
@@ -143,6 +149,8 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         return int(self.sample_rate * seconds) * 2
 
     async def process_frame(self, frame, direction: FrameDirection):
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._turn_utterances.clear()
         if isinstance(frame, VADUserStartedSpeakingFrame) and not self.caller_speaking:
             self._utterance += 1
             self._pause, self._partial_started_at, self._pause_started_at = None, 0, 0
@@ -196,6 +204,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             return
         pcm = bytes(self.utterance_audio)
         self.utterance_audio.clear()
+        self._turn_utterances.append(pcm)
         running = self._pause_task if _running(self._pause_task) else None
         # Off the frame path: waiting here would hold back the audio behind this frame.
         self.create_task(self._finish(pcm, running, self._utterance), name="final-transcript")
@@ -283,6 +292,22 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
             return text
         logger.info(f"{self}: the number in [{said(text)}] heard again by the number model: [{said(again)}]")
         return again
+
+    async def hear_turn_again(self) -> str | None:
+        """The caller's words since the bot last began to speak, heard whole by the number model;
+        None for a single utterance (its own number was heard again with it, ``_heard_again``).
+
+        A number said in the same breath as a booking is cut by the VAD at the pauses between its
+        groups, and each group heard alone comes out wrong ("one nine one nine" → "11919"): heard
+        as one piece, the groups are heard as a number.
+        """
+        if len(self._turn_utterances) < 2:
+            return None
+        gap = bytes(self._bytes(UTTERANCE_GAP_S))
+        pcm = gap.join(self._turn_utterances)[-self._bytes(MAX_TURN_AGAIN_S):]
+        text = await self._transcribe(pcm + self.silence_padding(), numbers=True)
+        logger.info(f"{self}: the turn's {len(self._turn_utterances)} utterances heard again as one: [{said(text)}]")
+        return text
 
     async def _transcribe(self, pcm: bytes, quick: bool = False, numbers: bool = False) -> str:
         """The text of ``pcm`` with the service's model and settings (as ``run_stt``); ``quick``:
