@@ -98,6 +98,10 @@ def test_only_a_whole_number_is_a_phone_number_and_it_is_read_back_digit_by_digi
     ("Could you tell the manager I left my umbrella there yesterday? I'm Bob, five five five, two two two two.",
      None, {"intents": {Intent.MESSAGE}, "name": "Bob", "message": "I left my umbrella there yesterday."}),
     ("The number is wrong.", Slot.CONFIRM, {"no": True, "wrong": Slot.PHONE}),
+    # "I'm Bob, five oh three…" as tiny.en heard it: the name right before the number, its cue lost.
+    ("Could you tell the manager I left mine? Umbrella there yesterday. And Bob 503-555-2819.", None,
+     {"intents": {Intent.MESSAGE}, "name": "Bob", "phone": "5035552819"}),
+    ("Hi. Tuesday 503-555-1234.", None, {"name": None}),
 ])
 def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
     menu = Menu(CompanyRepository(database).get(2).menu)

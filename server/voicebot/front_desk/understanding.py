@@ -121,6 +121,8 @@ _NAME_CUES = [
     re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+"
                rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
 ]
+# A name said right before the number, its cue lost: "I'm Bob, five oh three…" heard "And Bob 503-555-2819".
+_NAME_BEFORE_NUMBER = re.compile(rf"(?:^|[.?!,]\s+)(?:[Aa]nd\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)[,.]?\s+(?=\(?\d{{3}}\b)")
 _NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is are was calling looking wondering
 sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
 very really still also going trying hoping actually available open closed free booked interested allergic
@@ -229,6 +231,8 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         # "make it six people" while the desk waits for the rest of a number: a party, not digits.
         heard.phone, body = None, text
     heard.name = _name(body, expecting is Slot.NAME and not heard.question)
+    if heard.name is None and heard.phone is not None:
+        heard.name = _name_before_number(text)
     if heard.name:
         body = body.replace(heard.name, " ")
     heard.dishes = menu.mentions(body) if menu.items else []
@@ -307,6 +311,18 @@ def _party(text: str, expecting: Slot | None) -> int | None:
         bare = _BARE_NUMBER.search(text)
         if bare and not _TIME.search(spoken_clock(text)):
             return _number(bare.group(1))
+    return None
+
+
+_NOT_NAMES_BEFORE_NUMBER = frozenset({"it's", "i'm", "that's", "here's", "there's", "what's", "number", "phone",
+                                      "cell", "mobile", "call", "me", "at", "is", "oh"})
+
+
+def _name_before_number(text: str) -> str | None:
+    for match in _NAME_BEFORE_NUMBER.finditer(text):
+        words = [w.lower() for w in match.group(1).split()]
+        if not any(w in _NOT_NAMES or w in _NOT_NAMES_BEFORE_NUMBER for w in words):
+            return match.group(1)
     return None
 
 
