@@ -122,7 +122,8 @@ _NAME_CUES = [
                rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
 ]
 # A name said right before the number, its cue lost: "I'm Bob, five oh three…" heard "And Bob 503-555-2819".
-_NAME_BEFORE_NUMBER = re.compile(rf"(?:^|[.?!,]\s+)(?:[Aa]nd\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)[,.]?\s+(?=\(?\d{{3}}\b)")
+_NAME_BEFORE_NUMBER = re.compile(rf"(?:^|[.?!,]\s+)(?:[Aa]nd\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)[,.]?\s+"
+                                 rf"(?=\(?\d{{3}}\b)")
 _NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is are was calling looking wondering
 sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
 very really still also going trying hoping actually available open closed free booked interested allergic

@@ -104,7 +104,7 @@ class Loudness:
 # Longest a transcript waits for the one said before it (a final pass on a busy machine).
 ORDER_WAIT_S = 5.0
 # A turn heard again whole: the silence put between its utterances (each already holds the VAD's
-# 0.2 s tail), and at most this much of it (Whisper hears 30 s at a time).
+# 0.2 s tail), and at most this much of its speech (Whisper hears 30 s at a time).
 UTTERANCE_GAP_S = 0.2
 MAX_TURN_AGAIN_S = 28.0
 
@@ -139,7 +139,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         # Per utterance: its transcript is decided (pushed, or its final pass queued), and it is out.
         self._decided: dict[int, asyncio.Event] = {}
         self._out: dict[int, asyncio.Event] = {}
-        # Set by the call: whether a transcript's phone number is worth hearing again (a digit off).
+        # Set by the call: whether a transcript's phone number is worth hearing again (a digit off, odd groups).
         self.number_check: Callable[[str], bool] | None = None
         self._turn_utterances: list[bytes] = []  # the caller's utterances since the bot last began to speak
         self.confirmed_partials = 0
@@ -205,6 +205,8 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         pcm = bytes(self.utterance_audio)
         self.utterance_audio.clear()
         self._turn_utterances.append(pcm)
+        while len(self._turn_utterances) > 1 and sum(map(len, self._turn_utterances)) > self._bytes(MAX_TURN_AGAIN_S):
+            self._turn_utterances.pop(0)  # a caller who talks on and on: the last 28 s are enough
         running = self._pause_task if _running(self._pause_task) else None
         # Off the frame path: waiting here would hold back the audio behind this frame.
         self.create_task(self._finish(pcm, running, self._utterance), name="final-transcript")
@@ -304,7 +306,7 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         if len(self._turn_utterances) < 2:
             return None
         gap = bytes(self._bytes(UTTERANCE_GAP_S))
-        pcm = gap.join(self._turn_utterances)[-self._bytes(MAX_TURN_AGAIN_S):]
+        pcm = gap.join(self._turn_utterances)
         text = await self._transcribe(pcm + self.silence_padding(), numbers=True)
         logger.info(f"{self}: the turn's {len(self._turn_utterances)} utterances heard again as one: [{said(text)}]")
         return text
