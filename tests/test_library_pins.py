@@ -106,11 +106,12 @@ def test_pipecat_segmented_stt_keeps_what_the_listening_whisper_reads():
     assert "frame.finalized = True" in push and "await super().push_frame(frame, direction)" in push
 
 
-def test_pipecat_turn_analyzer_strategy_keeps_the_turns_transcript():
+def test_pipecat_turn_analyzer_strategy_resets_at_both_turn_boundaries():
+    """The held reply keeps the turn's transcripts itself and clears them in ``_reset``."""
     from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
     source = inspect.getsource(TurnAnalyzerUserTurnStopStrategy)
-    assert "self._text = frame.text" in source and 'self._text = ""' in source
+    assert source.count("await self._reset()") >= 2
     assert "async def _reset(self)" in source and "async def trigger_user_turn_stopped" in inspect.getsource(
         TurnAnalyzerUserTurnStopStrategy.__mro__[1])
 

@@ -13,8 +13,6 @@
   grows and queues the final pass itself. Its ``push_frame`` marks every transcript
   finalized (one segment, one transcript); a segment the caller has already talked past
   is not the turn's last word, so the listening Whisper pushes it unfinalized.
-- ``TurnAnalyzerUserTurnStopStrategy`` keeps the turn's transcript privately; the held
-  reply compares it with the text it answered.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService, WhisperSTTSettings
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import BaseTextAggregator, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
@@ -126,8 +123,3 @@ class SegmentInternals(PreloadableWhisperSTTService):
         turn is still to be transcribed, so the turn must not end on these words."""
         frame.finalized = False
         await STTService.push_frame(self, frame, FrameDirection.DOWNSTREAM)
-
-
-def turn_transcript(strategy: TurnAnalyzerUserTurnStopStrategy) -> str:
-    """The transcript of the turn so far, as the stop strategy collected it."""
-    return strategy._text

@@ -32,7 +32,6 @@ from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, NormalizedMatch
 
-from voicebot.adapters.pipecat import turn_transcript
 from voicebot.privacy import said
 
 
@@ -49,6 +48,10 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._match_policy = match_policy or NormalizedMatch()
         self._speculation: UserTurnSpeculation | None = None
         self._turn_open = False
+        # Every transcript of the turn so far: Pipecat's strategy keeps only the last one, and a held
+        # reply matched against it was kept for "please." when the turn was "I'd like to book a table.
+        # please." (the desk never saw the booking).
+        self._transcripts: list[str] = []
         self.kept = 0
         self.dropped = 0
         # Pipecat warns when the VAD's stop_secs is not its 0.2 s: ours is longer on purpose while a
@@ -63,7 +66,13 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._turn_open = False
         await super().handle_user_turn_stopped()
 
+    def _turn_text(self) -> str:
+        """The caller's words this turn: every transcript so far, in order."""
+        return " ".join(text for t in self._transcripts if (text := t.strip()))
+
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, TranscriptionFrame):
+            self._transcripts.append(frame.text)  # before Pipecat's handling, which may end the turn on it
         if isinstance(frame, EagerTranscriptionFrame):
             await self._speculate(frame.text)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
@@ -74,16 +83,16 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._caller_speaking = False
         result = await super().process_frame(frame)
         if (isinstance(frame, TranscriptionFrame) and frame.finalized and self._turn_open
-                and not self._caller_speaking and self._completes_turn(turn_transcript(self))):
-            logger.info(f"{self}: the desk's question is answered, the turn ends: [{said(turn_transcript(self))}]")
+                and not self._caller_speaking and self._completes_turn(self._turn_text())):
+            logger.info(f"{self}: the desk's question is answered, the turn ends: [{said(self._turn_text())}]")
             await self.trigger_user_turn_stopped()
         return result
 
     async def _speculate(self, text: str) -> None:
         if not self._turn_open:
             return  # the turn is already over (or not begun): nothing to answer ahead of
-        said = turn_transcript(self)
-        text = f"{said} {text}".strip() if said else text.strip()
+        so_far = self._turn_text()
+        text = f"{so_far} {text}".strip() if so_far else text.strip()
         if not text or (self._speculation is not None and self._speculation.text == text):
             return
         if self._speculation is not None:
@@ -104,7 +113,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
         speculation, self._speculation = self._speculation, None
-        final = turn_transcript(self)
+        final = self._turn_text()
         if speculation is not None and self._match_policy.matches(speculation.text, final):
             self.kept += 1
             logger.info(f"{self}: held reply kept: the final transcript is the one it answered: [{said(final)}]")
@@ -119,6 +128,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _reset(self):
         speculation, self._speculation = self._speculation, None
+        self._transcripts.clear()
         await super()._reset()
         if speculation is not None:
             self.dropped += 1
