@@ -1,4 +1,4 @@
-"""Small helpers shared by the tests: waiting on a condition, and checking processes."""
+"""Small helpers shared by the tests: waiting on a condition, checking processes, a stand-in Smart Turn."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import psutil
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
 
 T = TypeVar("T")
 
@@ -51,3 +52,26 @@ async def wait_until_async(condition: Callable[[], T], timeout: float, interval:
         if value or time.monotonic() >= deadline:
             return value
         await asyncio.sleep(interval)
+
+
+class FixedVerdictTurnAnalyzer(BaseTurnAnalyzer):
+    """Smart Turn's verdict without the model: every pause gets ``verdict``."""
+
+    verdict = EndOfTurnState.COMPLETE
+
+    @property
+    def speech_triggered(self) -> bool:
+        return False
+
+    @property
+    def params(self) -> BaseTurnParams:
+        return BaseTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self):
+        return self.verdict, None
+
+    def clear(self):
+        pass

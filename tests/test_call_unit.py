@@ -18,7 +18,7 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.frames.frames import (
     Frame,
     InterruptionFrame,
@@ -35,7 +35,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.time import time_now_iso8601
 
-from helpers import demo_database, wait_until_async
+from helpers import FixedVerdictTurnAnalyzer, demo_database, wait_until_async
 from voicebot.bot import CallParts, assemble_call, run_assembled
 from voicebot.business import CompanyRepository
 from voicebot.business.prompt import NOTES_MARKER
@@ -89,25 +89,10 @@ class LoopbackTransport(BaseTransport):
         await self._call_event_handler("on_client_connected", "caller")
 
 
-class AlwaysComplete(BaseTurnAnalyzer):
+class AlwaysComplete(FixedVerdictTurnAnalyzer):
     """Smart Turn's verdict without the model: every pause ends the turn."""
 
-    @property
-    def speech_triggered(self) -> bool:
-        return False
-
-    @property
-    def params(self) -> BaseTurnParams:
-        return BaseTurnParams()
-
-    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
-        return EndOfTurnState.INCOMPLETE
-
-    async def analyze_end_of_turn(self):
-        return EndOfTurnState.COMPLETE, None
-
-    def clear(self):
-        pass
+    verdict = EndOfTurnState.COMPLETE
 
 
 class StandInLLM(FrameProcessor):
@@ -326,11 +311,10 @@ async def test_a_number_in_doubt_is_taken_from_the_turn_heard_again(desk, tmp_pa
         await hang_up(line)
 
 
-class NeverSure(AlwaysComplete):
+class NeverSure(FixedVerdictTurnAnalyzer):
     """Smart Turn unsure: every pause sounds unfinished (until its own 3 s silence timeout)."""
 
-    async def analyze_end_of_turn(self):
-        return EndOfTurnState.INCOMPLETE, None
+    verdict = EndOfTurnState.INCOMPLETE
 
 
 async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_turn_is_unsure(desk, tmp_path):

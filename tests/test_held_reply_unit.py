@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
     EagerTranscriptionFrame,
@@ -22,28 +22,14 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.utils.asyncio.task_manager import TaskManager
 from pipecat.utils.time import time_now_iso8601
 
+from helpers import FixedVerdictTurnAnalyzer
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
 
 
-class Undecided(BaseTurnAnalyzer):
+class Undecided(FixedVerdictTurnAnalyzer):
     """Smart Turn without the model: the test says when the turn is over."""
 
-    @property
-    def speech_triggered(self) -> bool:
-        return False
-
-    @property
-    def params(self) -> BaseTurnParams:
-        return BaseTurnParams()
-
-    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
-        return EndOfTurnState.INCOMPLETE
-
-    async def analyze_end_of_turn(self):
-        return EndOfTurnState.INCOMPLETE, None
-
-    def clear(self):
-        pass
+    verdict = EndOfTurnState.INCOMPLETE
 
 
 def the_desks(text: str) -> bool:
