@@ -62,6 +62,13 @@ def setup_logging(log_dir: Path | None = None, level: str | None = None) -> Path
     return log_path
 
 
+def setup_console_logging(level: str) -> None:
+    """The console sink alone, on stderr (``voicebot chat``: stdout is the conversation)."""
+    logger.remove()
+    logger.configure(patcher=_with_private_data_hidden)
+    logger.add(sys.stderr, level=level.upper(), format=_console_format(level))
+
+
 def progress(line: str) -> None:
     """A start-up progress line, printed as is (the seed's style) and logged at INFO."""
     print(line, flush=True)

@@ -62,3 +62,35 @@ def messages(database: Database, company_id: int | None = None, limit: int = 200
     with database.engine.connect() as db:
         return [{"id": r.id, "company": r.company, "at": _stamp(r.created_at), "name": r.name, "phone": r.phone,
                  "message": r.text} for r in db.execute(query)]
+
+
+def call_rows(database: Database, company_id: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every booking, order and message of a company as ``voicebot chat`` reports them, keyed by
+    (kind, id): compared before and after a turn, the difference is what the turn stored or changed."""
+    b, o, i, m = schema.bookings, schema.orders, schema.order_items, schema.messages
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    with database.engine.connect() as db:
+        for r in db.execute(select(b).where(b.c.company_id == company_id)):
+            found[("booking", r.id)] = {"kind": "booking", "id": r.id, "status": r.status, "party": r.party_size,
+                                        "when": r.starts_at.isoformat(timespec="minutes"), "name": r.name,
+                                        "phone": r.phone}
+        orders = {r.id: r for r in db.execute(select(o).where(o.c.company_id == company_id))}
+        items: dict[int, list[dict[str, Any]]] = {}
+        if orders:
+            for line in db.execute(select(i).where(i.c.order_id.in_(list(orders))).order_by(i.c.id)):
+                items.setdefault(line.order_id, []).append({"name": line.name, "quantity": line.quantity})
+        for r in orders.values():
+            found[("order", r.id)] = {"kind": "order", "id": r.id, "status": getattr(r, "status", None) or "placed",
+                                      "items": items.get(r.id, []), "total_cents": r.total_cents,
+                                      "pickup": r.pickup_at.isoformat(timespec="minutes") if r.pickup_at else None,
+                                      "name": r.name, "phone": r.phone}
+        for r in db.execute(select(m).where(m.c.company_id == company_id)):
+            found[("message", r.id)] = {"kind": "message", "id": r.id, "status": "taken", "text": r.text,
+                                        "name": r.name, "phone": r.phone}
+    return found
+
+
+def changed_rows(before: dict[tuple[str, int], dict[str, Any]],
+                 after: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``after`` that are new or differ from ``before`` (two :func:`call_rows` snapshots)."""
+    return [row for key, row in after.items() if before.get(key) != row]

@@ -41,9 +41,14 @@ from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 class FrontDeskProcessor(FrameProcessor):
     """Answers the caller turns that belong to the front desk; passes the others to the LLM."""
 
-    def __init__(self, dialog: FrontDeskDialog, on_transfer: Callable[[], None] | None = None, **kwargs):
+    def __init__(self, dialog: FrontDeskDialog, on_transfer: Callable[[], None] | None = None,
+                 hold_replies: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.dialog = dialog
+        # A reply that waits to see if the caller goes on ("I only got 7 digits…"): in a text chat a
+        # line is a whole turn, so it is said at once.
+        self._hold_replies = hold_replies
+        self._register_event_handler("on_desk_reply", sync=True)
         self._on_transfer = on_transfer  # a phone call: hand the caller to a person once this reply is spoken
         self.follow_up: str | None = None
         self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
@@ -69,7 +74,7 @@ class FrontDeskProcessor(FrameProcessor):
                 words = await self._with_number_heard_again(words)
             reply = await asyncio.to_thread(self.dialog.respond, words) if words else None
             if reply is not None and not reply.after_answer:
-                if reply.wait_s > 0:
+                if reply.wait_s > 0 and self._hold_replies:
                     self._held = self.create_task(self._say_unless_caller_goes_on(reply), name="desk-held-reply")
                 else:
                     await self._say(reply)
@@ -124,6 +129,7 @@ class FrontDeskProcessor(FrameProcessor):
     async def _say(self, reply: DeskReply) -> None:
         logger.info(f"{self}: front desk answers: {privacy.said(repr(reply.text))}")
         self._speaking = reply.text
+        await self._call_event_handler("on_desk_reply", reply)
         if reply.end_call:
             # The goodbye was synthesized at start-up; the call ends once it has been spoken.
             if reply.transfer and self._on_transfer is not None:

@@ -7,6 +7,8 @@
     voicebot orders list [--company N]
     voicebot messages list [--company N]
     voicebot owner-token [--rotate]       the credential for /owner (created if missing); --rotate: a new one
+    voicebot chat --company N [--clock ISO] [--json] [--no-llm]
+                                          talk to the bot in text (stdin lines; EOF ends the call)
 
 ``--db`` (or ``VOICEBOT_DB``) picks the database, as for the server.
 """
@@ -17,6 +19,7 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from voicebot import config
@@ -28,7 +31,7 @@ from voicebot.business.company_file import (
     load_company_file,
     seed_demo_companies,
 )
-from voicebot.business.database import CompanyRepository, Database, database_url
+from voicebot.business.database import CompanyNotFound, CompanyRepository, Database, database_url
 from voicebot.owner.credential import OwnerCredential, OwnerCredentialError, token_file_for
 
 
@@ -66,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "bookings":
             listing.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
 
+    chatting = topics.add_parser("chat", help="talk to the bot in text: the front desk and the LLM as in a call")
+    chatting.add_argument("--company", type=int, required=True)
+    chatting.add_argument("--clock", default=None,
+                          help="the restaurant's wall clock fixed at a local time, 2026-12-05T19:30 or 19:30")
+    chatting.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                          help='one JSON object per line: {"bot", "by": "desk"|"llm"|"none", "rows"}')
+    chatting.add_argument("--no-llm", action="store_true",
+                          help="no LLM: turns the desk does not take get an empty answer")
+
     owner_token = topics.add_parser("owner-token", help="the credential for the server's /owner page and /api/owner")
     owner_token.add_argument("--rotate", action="store_true",
                              help="make a new one: the old one and every signed-in session stop working at once")
@@ -91,6 +103,25 @@ def owner_token(location: str, rotate: bool, as_json: bool) -> int:
     return 0
 
 
+def chat_command(database: Database, args: argparse.Namespace) -> int:
+    """``voicebot chat``: a call in text with one company's bot; 1 for an unknown company or clock."""
+    import asyncio
+
+    from voicebot.chat import chat
+    from voicebot.logs import setup_console_logging
+
+    setup_console_logging(config.env_text("VOICEBOT_LOG_LEVEL", "WARNING"))
+    if config.env_flag("VOICEBOT_DEMO_DATA", args.db == str(Path.cwd() / "business.db")):
+        seed_demo_companies(database)  # as the server does for the default ./business.db
+    try:
+        company = CompanyRepository(database).get(args.company)
+        clock = config.parse_clock(args.clock)
+    except (CompanyNotFound, ValueError) as e:
+        print(e, file=sys.stderr)
+        return 1
+    return asyncio.run(chat(database, company, clock, as_json=args.json, use_llm=not args.no_llm))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``voicebot`` command; 1 if the company file is invalid (then nothing is imported)."""
     args = build_parser().parse_args(argv)
@@ -98,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.topic == "owner-token":
         return owner_token(args.db, args.rotate, args.json)
     database = Database(args.db)
+    if args.topic == "chat":
+        return chat_command(database, args)
     if args.topic == "company" and args.action == "demo":
         if not seed_demo_companies(database):
             print("The database already has companies; the demo restaurants go only into an empty one.",
