@@ -46,7 +46,7 @@ from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.dialog import KEYPAD_PREFIX
 from voicebot.front_desk.notes import KnowledgeNotes
-from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
+from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor, LLMReplyGuard
 from voicebot.front_desk.understanding import Slot
 from voicebot.listening.pauses import NumberPauses
 from voicebot.listening.prefill import SpeculativePrefill
@@ -286,6 +286,7 @@ def assemble_call(parts: CallParts) -> Call:
         *([NumberPauses(lambda: dialog.expecting is Slot.PHONE, usual=parts.vad.params)] if parts.vad else []),
         notes,
         parts.llm,
+        LLMReplyGuard(front_desk),
         DeskFollowUp(front_desk),
         parts.tts,
         parts.transport.output(),

@@ -45,7 +45,7 @@ from voicebot.business.prompt import system_prompt
 from voicebot.config import LLMConfig
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.notes import KnowledgeNotes
-from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor
+from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor, LLMReplyGuard
 from voicebot.llm import create_llm_service
 from voicebot.llm.factory import start_llm
 from voicebot.llm.process import LlamaProcess
@@ -141,7 +141,7 @@ class TextChat:
             self._by_llm = "llm"
         self.transcript = ChatTranscript(self.context)
         pipeline = Pipeline([self.front_desk, KnowledgeNotes(desk.knowledge, desk.clock, company), answerer,
-                             DeskFollowUp(self.front_desk), self.transcript])
+                             LLMReplyGuard(self.front_desk), DeskFollowUp(self.front_desk), self.transcript])
         self._worker = PipelineWorker(pipeline, params=PipelineParams(), idle_timeout_secs=None, enable_rtvi=False)
         self._runner = WorkerRunner(handle_sigint=False)
         self._running: asyncio.Task | None = None
@@ -149,6 +149,10 @@ class TextChat:
     @property
     def greeting(self) -> str:
         return self.company.greeting
+
+    def second_reader_turns(self) -> int:
+        """How many of this call's turns the desk's second reader (the LLM under a schema) read."""
+        return getattr(self.front_desk.dialog, "second_reader_turns", 0)
 
     async def start(self) -> None:
         await self._runner.add_workers(self._worker)

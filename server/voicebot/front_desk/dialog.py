@@ -35,6 +35,7 @@ from voicebot.business.phone import missing_digits_question, normalized_phone, s
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import WhenError
+from voicebot.front_desk.claims import Breach, Verdict
 from voicebot.front_desk.hours import hours_answer
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
@@ -268,6 +269,42 @@ class FrontDeskDialog:
                     return DeskReply(f"{answer} {again}".strip())
                 return DeskReply(again, after_answer=True) if again else None
         return self._next_step(request, notes, heard)
+
+    def instead_of(self, verdict: Verdict) -> str:
+        """The desk's own sentence for an LLM reply that may not be spoken (``claims.py``): the
+        desk's question when a request is open; else it offers the work the reply claimed."""
+        pending = self.question if self.request is not None and self.question else ""
+        if verdict.breach is Breach.DENIED_DISH:
+            item = next((i for i in self.menu.items if i.name == verdict.said), None)
+            said = price_sentence([item], asked_for_dish=True) if item is not None else ""
+        elif verdict.breach is Breach.PRICE:
+            dishes = self._last_dishes
+            said = (price_sentence(dishes, asked_for_dish=False) if dishes
+                    else f"I don't want to give you a wrong price. Our menu has {self.menu.names()}.")
+        elif verdict.breach is Breach.OFF_PHONE:
+            said = "I'm not sure about that. I can take a message for the staff to call you back."
+        elif pending:
+            said = ""
+        else:
+            said = self._offer_for(verdict.said)
+        return " ".join(part for part in (said, pending) if part) or "Sorry, could you say that again?"
+
+    def _offer_for(self, claim: str) -> str:
+        """The caller wanted work the desk did not see: it starts that request and asks its first question."""
+        kind = (Intent.CANCEL if re.search(r"cancel", claim, re.I) else
+                Intent.ORDER if re.search(r"order|pick|place", claim, re.I) else
+                Intent.MESSAGE if re.search(r"pass|let|tell|note|message|take down", claim, re.I) else
+                Intent.BOOK if re.search(r"book|reserv|table|see you|set|confirm|schedul|arrang", claim, re.I)
+                else None)
+        if kind is None:
+            return "I can book a table, take a takeout order or a message. What would you like?"
+        self.request = REQUEST_TYPES[kind]()
+        return self._next_step(self.request, []).text
+
+    def amounts_cents(self) -> frozenset[int]:
+        """Totals the LLM may rightly say besides the menu's prices: the call's orders'."""
+        orders = [r for r in (self.request, self.stored.get(Intent.ORDER)) if isinstance(r, OrderRequest)]
+        return frozenset(total_cents(r.menu_lines()) for r in orders if r.lines)
 
     def takes(self, text: str) -> bool:
         """Whether the desk would answer these words itself (nothing is changed by asking).

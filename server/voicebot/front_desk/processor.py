@@ -35,7 +35,15 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voicebot import privacy
 from voicebot.business.phone import number_in_doubt, with_number_heard_again
 from voicebot.business.prompt import without_notes
+from voicebot.front_desk.claims import check_llm_reply
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
+
+# Characters after which a clause of the LLM's reply can be checked and spoken.
+_CLAUSE_END = frozenset(",.;:!?")
+
+
+class DeskTextFrame(LLMTextFrame):
+    """The front desk's own words, written from the data: spoken like the LLM's, checked by no guard."""
 
 
 class FrontDeskProcessor(FrameProcessor):
@@ -138,7 +146,7 @@ class FrontDeskProcessor(FrameProcessor):
             await self.push_frame(EndWorkerFrame())
             return
         await self.push_frame(LLMFullResponseStartFrame())
-        await self.push_frame(LLMTextFrame(reply.text))
+        await self.push_frame(DeskTextFrame(reply.text))
         await self.push_frame(LLMFullResponseEndFrame())
 
 
@@ -154,5 +162,56 @@ class DeskFollowUp(FrameProcessor):
         if (isinstance(frame, LLMFullResponseEndFrame) and direction is FrameDirection.DOWNSTREAM
                 and self._desk.follow_up):
             text, self._desk.follow_up = self._desk.follow_up, None
-            await self.push_frame(LLMTextFrame(f" {text}"))
+            await self.push_frame(DeskTextFrame(f" {text}"))
         await self.push_frame(frame, direction)
+
+
+class LLMReplyGuard(FrameProcessor):
+    """Between the LLM and the speaker: a reply that claims the desk's work or states what the data
+    does not is replaced by the desk's own sentence before it is spoken (``claims.py``).
+
+    The LLM's words are let through a clause at a time (TTS speaks a clause at a time anyway), each
+    checked with all that came before it in the reply; from the first breach on, the rest of the
+    reply is dropped and the desk speaks instead.
+    """
+
+    def __init__(self, desk: FrontDeskProcessor, **kwargs):
+        super().__init__(**kwargs)
+        self._desk = desk
+        self._passed = ""
+        self._held: list[LLMTextFrame] = []
+        self._blocked = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if direction is FrameDirection.DOWNSTREAM:
+            if isinstance(frame, (LLMFullResponseStartFrame, InterruptionFrame)):
+                self._passed, self._held, self._blocked = "", [], False
+            elif isinstance(frame, LLMTextFrame) and not isinstance(frame, DeskTextFrame):
+                if not self._blocked:
+                    self._held.append(frame)
+                    if _CLAUSE_END & set(frame.text):
+                        await self._release()
+                return
+            elif isinstance(frame, LLMFullResponseEndFrame):
+                await self._release()
+        await self.push_frame(frame, direction)
+
+    async def _release(self) -> None:
+        held, self._held = self._held, []
+        if not held or self._blocked:
+            return
+        text = "".join(f.text for f in held)
+        dialog = self._desk.dialog
+        verdict = check_llm_reply(self._passed + text, dialog.menu.items, dialog.amounts_cents())
+        if verdict is None:
+            self._passed += text
+            for frame in held:
+                await self.push_frame(frame)
+            return
+        self._blocked = True
+        instead = dialog.instead_of(verdict)
+        logger.warning(f"{self}: the LLM's reply broke a rule ({verdict.breach}: {privacy.said(repr(verdict.said))}); "
+                       f"the desk says instead: {privacy.said(repr(instead))}")
+        self._desk.follow_up = None  # the desk's sentence asks its question itself
+        await self.push_frame(DeskTextFrame(f" {instead}" if self._passed else instead))
