@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 import dateparser
+from text_to_num import alpha2digit
 
 from voicebot.business.vocabulary import HOUR_WORDS, WEEKDAY_NAMES, alternation
 
@@ -47,8 +48,45 @@ _PART_OF_DAY = [(re.compile(r"\bin the (evening|afternoon)\b|\bat night\b", re.I
 _ORDINAL_CLOCK = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+(\d{2})\b", re.IGNORECASE)
 
 
+# Clock idioms no parser we measured reads (dateparser, ctparse, parsedatetime, timefhuman: 3-6 of 19
+# spoken times right): "quarter past eight", "twenty to nine", "half six" (British), once text2num has
+# turned the number words into digits.
+_IDIOM = re.compile(
+    r"\b(?:(quarter|half|\d{1,2})(?:\s+minutes?)?\s+(past|after|to|till|before|of)\s+(\d{1,2})|half\s+(\d{1,2}))\b"
+    r"(?!\s*(?::|\d|people|persons|guests|of us|minutes|mins|hours|dollars))", re.IGNORECASE)
+_ISH = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*-?\s*ish\b", re.IGNORECASE)
+# "nine tonight", "seven tomorrow evening": an hour said with the evening is in the evening.
+_EVENING_AFTER = re.compile(r"\b(\d{1,2}(?::\d{2})?)(?!\s*(?:a\.?\s?m|p\.?\s?m))(?=\s+(?:tonight|this evening|"
+                            r"(?:tomorrow|today|\w+day) (?:night|evening))\b)", re.IGNORECASE)
+
+
+def _idiom(match: re.Match) -> str:
+    if match.group(4):  # "half six" = 6:30
+        hour, minute = int(match.group(4)), 30
+    else:
+        amount, direction, hour = match.group(1).lower(), match.group(2).lower(), int(match.group(3))
+        minute = {"quarter": 15, "half": 30}.get(amount) or int(amount)
+        if minute >= 60 or (amount == "half" and direction not in ("past", "after")):
+            return match.group(0)
+        if direction in ("to", "till", "before", "of"):
+            hour, minute = (hour - 1) % 12 or 12, 60 - minute
+    if not 1 <= hour <= 12:
+        return match.group(0)
+    return f"{hour}:{minute:02d}"
+
+
+def clock_words(text: str) -> str:
+    """Number words as digits and clock idioms as "H:MM" ("twenty to nine" → "8:40", "half six" →
+    "6:30", "eightish" → "8", "nine tonight" → "9 pm tonight"), the rest of the words as they were."""
+    text = alpha2digit(re.sub(r"(?<=[a-z])ish\b", " ish", text, flags=re.IGNORECASE), "en", threshold=0)
+    text = _IDIOM.sub(_idiom, text)
+    text = _ISH.sub(lambda m: m.group(0).split("ish")[0].rstrip(" -"), text)
+    return _EVENING_AFTER.sub(lambda m: f"{m.group(1)} pm", text)
+
+
 def spoken_clock(text: str) -> str:
     """Times as speech-to-text writes them, in a form dateparser reads."""
+    text = clock_words(text)
     text = _ORDINAL_CLOCK.sub(lambda m: f"{m.group(1)}:{m.group(2)}" if int(m.group(2)) < 60 else m.group(0), text)
     def clock(match: re.Match) -> str:
         hour = _HOUR_WORDS.get(match.group(1).lower(), match.group(1))
@@ -92,6 +130,10 @@ def parse_day(text: str, now: datetime) -> date:
     day_words = _TIME_OF_DAY.sub(" ", spoken_clock(text)).strip(" ,.")
     if not day_words and text:
         return now.date()
+    week_later = _WEEK_LATER.search(day_words)
+    if week_later:  # "a week from Friday", "Monday week": that day, then a week on
+        named = week_later.group(1) or week_later.group(2)
+        return parse_day(named, now) + timedelta(days=7)
     ordinal = _DAY_OF_MONTH.match(" ".join(_FILLER.sub(" ", day_words).split()))
     if ordinal:  # "the 12th": dateparser took it for December of next year
         return _next_day_of_month(int(ordinal.group(1)), now.date())
@@ -118,6 +160,9 @@ _TIME_OF_DAY = re.compile(
     re.IGNORECASE)
 
 
+# "a week from Friday", "a week on Saturday", "Friday week" (British): the day a week after the one named.
+_WEEK_LATER = re.compile(rf"\ba week (?:from|on|after|this)?\s*((?:{WEEKDAY_NAMES}|tomorrow|today))\b|"
+                         rf"\b((?:{WEEKDAY_NAMES})) week\b", re.IGNORECASE)
 _DAY_OF_MONTH = re.compile(r"^(\d{1,2})(st|nd|rd|th)$", re.IGNORECASE)
 
 

@@ -97,7 +97,8 @@ _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfrien
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
 
 _DAY = re.compile(
-    rf"\b((?:this |next |coming |on )?(?:{WEEKDAY_NAMES})s?(?: night| evening| afternoon| lunch| morning)?|"
+    rf"\b((?:a week (?:from |on |after )?)?(?:this |next |coming |on )?(?:{WEEKDAY_NAMES})s?(?: week)?"
+    rf"(?: night| evening| afternoon| lunch| morning)?|"
     rf"(?:the )?day after tomorrow|{alternation(RELATIVE_DAYS)}(?: night| evening| afternoon| morning)?|"
     rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?)\b",
     re.I)
