@@ -105,6 +105,28 @@ def spoken_clock(text: str) -> str:
     return text
 
 
+# "in forty minutes", "in half an hour", "in an hour and a half", "20 minutes from now".
+_IN_MINUTES = re.compile(r"\bin (?:about |around |maybe |like )?(\d{1,3}|half an|an|a|a quarter of an|quarter of an)"
+                         r"( and a half)? (minutes?|mins?|hours?|hrs?)( and a half)?\b|\b(\d{1,3}) (minutes?|mins?) from now\b",
+                         re.IGNORECASE)
+
+
+def minutes_from_now(text: str) -> int | None:
+    """How many minutes from now the words say ("in forty minutes" → 40, "in half an hour" → 30), or None."""
+    match = _IN_MINUTES.search(clock_words(text))
+    if match is None:
+        return None
+    if match.group(5):
+        return int(match.group(5))
+    amount = {"half an": 0.5, "an": 1, "a": 1, "a quarter of an": 0.25, "quarter of an": 0.25}.get(
+        match.group(1).lower(), None)
+    value = float(match.group(1)) if amount is None else amount
+    if match.group(2) or match.group(4):
+        value += 0.5
+    unit = match.group(3).lower()
+    return round(value * 60) if unit.startswith("h") else round(value)
+
+
 class WhenError(ValueError):
     """The words do not name a day or a time; the message says which, for the caller."""
 

@@ -230,7 +230,7 @@ class FrontDeskDialog:
             return DeskReply(goodbye(self.company), end_call=True)
         if Intent.TRANSFER in heard.intents:
             return self._transfer()
-        if heard.never_mind and self.request is not None and not self.request.stored:
+        if heard.never_mind and not heard.details and self.request is not None and not self.request.stored:
             logger.info(f"Front desk: the caller dropped their {self.request.kind} request")
             self.request = None
             return self._ask(Slot.ANYTHING_ELSE, "All right, I've dropped that. Anything else?")

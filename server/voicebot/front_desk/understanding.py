@@ -17,7 +17,7 @@ from voicebot.business.food import allergens_named
 from voicebot.business.menu import DishMention, Menu
 from voicebot.business.phone import PHONE_CUE, digit_runs, phone_in
 from voicebot.business.vocabulary import HOUR_WORDS, MONTHS, NUMBER_WORDS, RELATIVE_DAYS, WEEKDAY_NAMES, alternation
-from voicebot.business.when import spoken_clock
+from voicebot.business.when import minutes_from_now, spoken_clock
 
 
 class Intent(StrEnum):
@@ -92,6 +92,24 @@ _PARTY = [
     re.compile(rf"\bwe(?:'re| are| will be|'ll be) {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:make it|make that|change it to|it'?s|for) {_N}(?= (?:people|persons|guests|of us)\b)", re.I),
 ]
+_PARTY += [
+    # "book for three", "reserve us for six": the party after the verb, unless a time follows
+    re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a table| it| us| one| something)? for {_N}\b{_NOT_A_TIME_AFTER}",
+               re.I),
+    re.compile(rf"\b(?:fit|seat|squeeze|take)(?: in)? {_N}\b", re.I),
+    # "… tomorrow at eight for four": the party said last
+    re.compile(rf"\bfor {_N}(?=\s*(?:[.?!,]|$|please|thanks|thank you))", re.I),
+]
+# "two adults and two kids": the party is both.
+_ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with) {_N} (?:kids?|children|"
+                              rf"child|little ones|toddlers?|teens?|babies|baby)\b", re.I)
+_COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:my|me and my) (?:wife|husband|partner) "
+                     r"and (?:i|me)\b", re.I)
+# Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
+_PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
+_PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be|there'?ll be|we'?re|we are|"
+                              r"we'?ll be)\W+)*(for|fore|to|too|ate)\b(?:\s+(?:people|persons|guests|of us|please))?\W*$",
+                              re.I)
 _PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one)\b", re.I)
 _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfriend|boyfriend|mom|dad|son|daughter)|"
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
@@ -112,7 +130,7 @@ _TIME = re.compile(
     rf"(?<=\btime )(?:should be|is|to|at|for) (?:\d{{1,2}}|{_HOUR})\b)", re.I)
 _BARE_NUMBER = re.compile(rf"^\W*(?:(?:um|uh|oh|well|so|yes|yeah|sure|okay|ok|make it|make that|how about|"
                           rf"let'?s say|let'?s do|actually|maybe|say|at|for)\W+)*{_N}\b", re.I)
-_MINUTES = re.compile(rf"\bin {_N}(?: minutes| mins)\b|\b(as soon as possible|asap|right away|right now|now)\b", re.I)
+_ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|now|soonest|whenever it'?s ready)\b", re.I)
 
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
@@ -132,6 +150,8 @@ monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednes
 sundays today tonight tomorrow perfect wonderful awesome cool alright right excellent lovely thank bye goodbye
 january february march april may june july august september october november
 december next this pickup takeout two three four five six seven eight nine ten table reservation
+phone number cell mobile digits contact reach email at on with from by in of to is was be can call calling
+booking order message about tomorrow's tonight's yeah um uh like
 """.split())
 
 _YES = re.compile(r"^\W*(?:(?:uh|um|oh|well|ah)\W+)*(yes|yeah|yep|yup|yes please|sure|correct|right|that'?s right|"
@@ -154,10 +174,13 @@ _INTENTS = {
     Intent.MESSAGE: re.compile(
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
-        r"call me back|give me a call)\b", re.I),
+        r"call me back|give me a call|ring me back|get back to me|call me about|ring me about)\b", re.I),
     Intent.CANCEL: re.compile(r"\bcancel\w*\b", re.I),
-    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have)( on)? (my|our|a|the) "
-                              r"(booking|reservation|table)|(booking|reservation) under)\b", re.I),
+    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)( on)? "
+                              r"(my|our|a|the) (booking|reservation|table)|(booking|reservation) under|"
+                              r"(what time|when|which day|what day)\b[^.?!]{0,20}\b(did|do|have) (i|we) (book|reserve)|"
+                              r"(did|has) (my|our) (booking|reservation) (go through|work)|"
+                              r"is (my|our) (booking|reservation|table) (still )?(on|there|confirmed))\b", re.I),
     Intent.TRANSFER: re.compile(
         r"\b((speak|talk) (to|with) (a |an |the |some)?(one|body|person|human|manager|staff|someone|somebody|"
         r"real person|representative|owner)|real person|human being|operator|representative|"
@@ -172,6 +195,8 @@ _REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|t
                             r"i want|i'?ll have|i will have|can i (get|have|order|book|make)|could i (get|have|order|"
                             r"book|make)|give me|get me)\b", re.I)
 _ORDER_VERBS = re.compile(r"\b(i'?d like|i would like|i want|i'?ll have|i will have|i'?ll take|can i (get|have)|"
+                          r"i'?ll grab|can i grab|could i grab|let me get|lemme get|we'?ll have|we'?ll take|i need|"
+                          r"could we (get|have)|can we (get|have)|do me|put in|i'?m after|"
                           r"could i (get|have)|may i have|give me|get me|we'?d like|we want|add|also)\b", re.I)
 _SPECIFICS = re.compile(rf"\d|\b({_HOUR}|{alternation(RELATIVE_DAYS)}|{WEEKDAY_NAMES}|noon|am|pm|a\.m|p\.m)\b", re.I)
 _QUESTION_START = re.compile(r"^\W*(how|what|when|where|which|who|why|is|are|do|does|did|can|could|will|would|"
@@ -184,6 +209,8 @@ _ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*
                           r"(any|have|has) (\w+ )?in it)\b", re.I)
 
 _MESSAGE_CUES = [
+    re.compile(r"\b((?:have |can |could |get |ask )?(?:someone|somebody|the \w+|you|they)? ?(?:call|ring|phone|get back to) "
+               r"me(?: back)? (?:about|regarding|re|to talk about|concerning) .+)", re.I),
     re.compile(r"\b(?:tell|let) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss|team)(?: know)?(?: that)?"
                r"[,:]?\s+(.+)", re.I),
     re.compile(r"\b(?:ask|have|get) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss)\s+(?:to\s+)?(.+)", re.I),
@@ -233,10 +260,12 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         # "make it six people" while the desk waits for the rest of a number: a party, not digits.
         heard.phone, body = None, text
     heard.name = _name(body, expecting is Slot.NAME and not heard.question)
+    if heard.name and heard.name.islower():
+        heard.name = heard.name.title()  # a lowercase transcript: stored as the owner would write it
     if heard.name is None and heard.phone is not None:
         heard.name = _name_before_number(text)
     if heard.name:
-        body = body.replace(heard.name, " ")
+        body = re.sub(re.escape(heard.name), " ", body, flags=re.I)
     heard.dishes = menu.mentions(body) if menu.items else []
     heard.party = _party(body, expecting)
     clock = spoken_clock(body)
@@ -248,10 +277,14 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
             heard.time = bare.group(1)
     if heard.phone is None and expecting is not Slot.PHONE:
         heard.loose_digits = _loose_digits(body, heard) or None
-    minutes = _MINUTES.search(body)
-    if minutes or (heard.time and (Intent.ORDER in heard.intents or expecting is Slot.PICKUP)):
-        heard.pickup = _pickup(minutes, heard.day, heard.time)
+    minutes = minutes_from_now(body)
+    asap = _ASAP.search(body)
+    if minutes is not None or asap or (heard.time and (Intent.ORDER in heard.intents or expecting is Slot.PICKUP)):
+        heard.pickup = _pickup(minutes, bool(asap), heard.day, heard.time)
     heard.allergens = allergens_named(text) if _ALLERGY_CUE.search(text) else []
+    if (heard.party and (heard.day or heard.time) and not heard.dishes
+            and not heard.intents & {Intent.ORDER, Intent.CANCEL, Intent.LOOKUP, Intent.MESSAGE}):
+        heard.intents.add(Intent.BOOK)  # "got room for four Saturday night?": a booking without the word
     return heard
 
 
@@ -299,6 +332,9 @@ def _number(word: str) -> int | None:
 
 
 def _party(text: str, expecting: Slot | None) -> int | None:
+    both = _ADULTS_AND_KIDS.search(text)
+    if both:
+        return (_number(both.group(1)) or 0) + (_number(both.group(2)) or 0)
     found = None
     for pattern in _PARTY:
         for match in pattern.finditer(text):
@@ -307,6 +343,12 @@ def _party(text: str, expecting: Slot | None) -> int | None:
         return found[1]
     if _PARTY_OF_ONE.search(text):
         return 1
+    if _COUPLE.search(text):
+        return 2
+    if expecting is Slot.PARTY:
+        homophone = _PARTY_HOMOPHONE.match(text)
+        if homophone:
+            return _PARTY_HOMOPHONES[homophone.group(1).lower()]
     if _PARTY_OF_TWO.search(text):
         return 2
     if expecting is Slot.PARTY:
@@ -393,10 +435,10 @@ def _message_text(text: str) -> str | None:
     return _sentence(message) or None
 
 
-def _pickup(minutes: re.Match | None, day: str | None, time: str | None) -> str:
-    if minutes:
-        if minutes.group(2):
-            return "asap"
-        return f"in {_number(minutes.group(1))} minutes"
+def _pickup(minutes: int | None, asap: bool, day: str | None, time: str | None) -> str:
+    if minutes is not None:
+        return f"in {minutes} minutes"
+    if asap and not time:
+        return "asap"
     return " ".join(part for part in (day, f"at {time}" if time and not time.lower().startswith("at ") else time)
                     if part)
