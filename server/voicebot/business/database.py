@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from voicebot.business import schema
@@ -170,6 +170,11 @@ class Database:
 
     def _create_schema(self) -> None:
         schema.metadata.create_all(self.engine)
+        # Columns added since a database was made (create_all only adds tables).
+        columns = {c["name"] for c in inspect(self.engine).get_columns("orders")}
+        if "status" not in columns:
+            with self.transaction() as db:
+                db.execute(text("ALTER TABLE orders ADD COLUMN status VARCHAR(20) NOT NULL DEFAULT 'placed'"))
         statements = schema.SQLITE_FTS if self.is_sqlite else schema.POSTGRES_FTS
         with self.transaction() as db:
             for statement in statements:

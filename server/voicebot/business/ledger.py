@@ -49,7 +49,8 @@ def orders(database: Database, company_id: int | None = None, limit: int = 200) 
             for line in db.execute(select(i).where(i.c.order_id.in_([r.id for r in rows])).order_by(i.c.id)):
                 items.setdefault(line.order_id, []).append(f"{line.quantity} × {line.name}")
     return [{"id": r.id, "company": r.company, "pickup": _stamp(r.pickup_at), "name": r.name, "phone": r.phone,
-             "items": ", ".join(items.get(r.id, [])), "total": format_price(r.total_cents)} for r in rows]
+             "items": ", ".join(items.get(r.id, [])), "total": format_price(r.total_cents), "status": r.status}
+            for r in rows]
 
 
 def messages(database: Database, company_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -80,7 +81,7 @@ def call_rows(database: Database, company_id: int) -> dict[tuple[str, int], dict
             for line in db.execute(select(i).where(i.c.order_id.in_(list(orders))).order_by(i.c.id)):
                 items.setdefault(line.order_id, []).append({"name": line.name, "quantity": line.quantity})
         for r in orders.values():
-            found[("order", r.id)] = {"kind": "order", "id": r.id, "status": getattr(r, "status", None) or "placed",
+            found[("order", r.id)] = {"kind": "order", "id": r.id, "status": r.status,
                                       "items": items.get(r.id, []), "total_cents": r.total_cents,
                                       "pickup": r.pickup_at.isoformat(timespec="minutes") if r.pickup_at else None,
                                       "name": r.name, "phone": r.phone}

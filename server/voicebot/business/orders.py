@@ -184,6 +184,36 @@ class OrderDesk:
                                 f"{spoken_when(pickup_at, self.clock())}. Anything else?",
                           {"order_id": order_id, "total": format_price(total), "ordered": True, "changed": True})
 
+    def cancel(self, order_id: int) -> DeskResult:
+        """Cancel one order the caller has confirmed (the kitchen sees it cancelled, never gone)."""
+        o = schema.orders
+        with self.database.transaction() as db:
+            row = db.execute(select(o).where(o.c.id == order_id, o.c.company_id == self.company.id)).first()
+            if row is None or row.status == "cancelled":
+                return refused("That order is already cancelled.", ordered=False)
+            db.execute(update(o).where(o.c.id == order_id).values(status="cancelled"))
+        logger.info(f"Order #{order_id} for {self.company.name} cancelled")
+        return DeskResult(True, f"Done, I've cancelled your order of {self.describe(order_id)}. Anything else?",
+                          {"order_id": order_id, "cancelled": True})
+
+    def open_orders(self, phone: str) -> list:
+        """The orders under a number that are still to be picked up, soonest first."""
+        o = schema.orders
+        with self.database.engine.connect() as db:
+            return list(db.execute(select(o).where(
+                o.c.company_id == self.company.id, o.c.phone == phone_digits(phone), o.c.status != "cancelled",
+                o.c.pickup_at >= self.clock() - timedelta(hours=2)).order_by(o.c.pickup_at)))
+
+    def describe(self, order_id: int) -> str:
+        """A stored order as the bot says it: "2 Dragon rolls and 1 Miso soup, ready today at 1:15 PM"."""
+        o, i = schema.orders, schema.order_items
+        with self.database.engine.connect() as db:
+            row = db.execute(select(o).where(o.c.id == order_id)).first()
+            lines = [(line.name, line.quantity) for line in db.execute(select(i).where(i.c.order_id == order_id))]
+        dishes = " and ".join(f"{quantity} {plural(name, quantity)}" for name, quantity in lines)
+        ready = f", ready {spoken_when(row.pickup_at, self.clock())}" if row is not None and row.pickup_at else ""
+        return dishes + ready
+
     @staticmethod
     def _insert_lines(db, order_id: int, lines: list[Line]) -> None:
         db.execute(insert(schema.order_items), [

@@ -90,6 +90,7 @@ orders = Table(
     Column("pickup_at", DateTime, nullable=True),
     Column("total_cents", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("status", String(20), nullable=False, server_default="placed"),  # placed | cancelled
 )
 
 order_items = Table(

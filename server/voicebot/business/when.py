@@ -107,7 +107,8 @@ def spoken_clock(text: str) -> str:
 
 # "in forty minutes", "in half an hour", "in an hour and a half", "20 minutes from now".
 _IN_MINUTES = re.compile(r"\bin (?:about |around |maybe |like )?(\d{1,3}|half an|an|a|a quarter of an|quarter of an)"
-                         r"( and a half)? (minutes?|mins?|hours?|hrs?)( and a half)?\b|\b(\d{1,3}) (minutes?|mins?) from now\b",
+                         r"( and a half)? (minutes?|mins?|hours?|hrs?)( and a half)?\b|"
+                         r"\b(\d{1,3}) (minutes?|mins?) from now\b",
                          re.IGNORECASE)
 
 

@@ -52,6 +52,8 @@ SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message inst
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
 _MAX_LOOKUPS = 2
+# "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
+_OF_ORDER = re.compile(r"\b(order|take ?-?out|pick ?-?up|food)\b", re.I)
 # "Do you have miso soup?", "do you serve sushi?": a question whether a dish is on the menu.
 _HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get)\b", re.I)
 
@@ -77,6 +79,7 @@ FIXED_LINES = (
     "When would you like to pick it up?",
     "Sure. What's the message?",
     "What's the phone number the booking is under?",
+    "What's the phone number the order is under?",
     "And what's a good phone number for you, with the area code?",
     "Could I have your name for the booking?",
     "Could I have your name for the order?",
@@ -341,7 +344,7 @@ class FrontDeskDialog:
         if expecting is Slot.MESSAGE and isinstance(self.request, MessageRequest):
             return Intent.MESSAGE
         intents = heard.intents
-        if Intent.CANCEL in intents and not re.search(r"\border\b", heard.text, re.I):
+        if Intent.CANCEL in intents:
             return Intent.CANCEL
         if Intent.LOOKUP in intents:
             return Intent.LOOKUP
@@ -366,6 +369,7 @@ class FrontDeskDialog:
         self.request = REQUEST_TYPES[request_kind]()
         if isinstance(self.request, CancelRequest):
             self.request.only_look_up = kind is Intent.LOOKUP
+            self.request.of_order = kind is Intent.CANCEL and _OF_ORDER.search(heard.text) is not None
             self._lookups = 0
 
     def _stored_request_to_change(self, heard: Heard) -> Request | None:
@@ -622,7 +626,31 @@ class FrontDeskDialog:
         summary = f'your message, "{request.text}", from {self.caller.name}'
         return self._say(notes, self._confirm(summary, "Shall I pass it on?"))
 
+    def _cancel_order_step(self, request: CancelRequest, notes: list[str]) -> DeskReply:
+        """"Cancel my takeout order": this call's order, else the open one under the caller's number."""
+        placed = self.stored.get(Intent.ORDER)
+        if request.chosen is None and placed is not None and placed.stored_id is not None:
+            request.chosen = placed.stored_id
+        if request.chosen is None:
+            if self.caller.phone is None:
+                return self._say(notes, self._ask(Slot.PHONE, "What's the phone number the order is under?"))
+            found = self._guarded(lambda: self.orders.open_orders(self.caller.phone))
+            if found is None:
+                return self._failed(notes)
+            if not found:
+                self.request = None
+                number = spoken_phone(self.caller.phone)
+                return self._say(notes, self._ask(
+                    Slot.ANYTHING_ELSE, f"I can't find an open order under {number}. I can take a message for the "
+                                        "kitchen if you like."))
+            request.chosen = found[0].id
+        self.caller.phone_confirmed = True
+        return self._say(notes, self._ask(
+            Slot.CONFIRM, f"I have your order of {self.orders.describe(request.chosen)}. Shall I cancel it?"))
+
     def _cancel_step(self, request: CancelRequest, notes: list[str]) -> DeskReply:
+        if request.of_order:
+            return self._cancel_order_step(request, notes)
         if self.caller.phone is None:
             return self._say(notes, self._ask(Slot.PHONE, "What's the phone number the booking is under?"))
         if request.chosen is None:
@@ -713,8 +741,14 @@ class FrontDeskDialog:
             key = "message_id"
         else:
             assert isinstance(request, CancelRequest)
-            result = self._guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
-            key = "booking_id"
+            if request.of_order:
+                result = self._guarded(lambda: self.orders.cancel(request.chosen))
+                key = "order_id"
+                if result is not None and result.ok:
+                    self.stored.pop(Intent.ORDER, None)
+            else:
+                result = self._guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
+                key = "booking_id"
         if result is None:
             return self._failed(notes or [], request)
         if not result.ok:
@@ -755,6 +789,8 @@ class FrontDeskDialog:
             ready = f", ready {spoken_when(request.pickup_at, clock)}" if request.pickup_at else ""
             return f"Please make an order for pickup: {listed(request.menu_lines())}{ready}."
         if isinstance(request, CancelRequest) and request.chosen is not None:
+            if request.of_order:
+                return f"Please cancel the takeout order of {self.orders.describe(request.chosen)}."
             return f"Please cancel {self.bookings.describe(request.chosen)}."
         return None
 

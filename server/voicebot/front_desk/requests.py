@@ -91,10 +91,11 @@ class MessageRequest(Request):
 
 @dataclass
 class CancelRequest(Request):
-    """Cancelling (or just looking up) a booking made before."""
+    """Cancelling (or just looking up) a booking made before, or cancelling a takeout order."""
 
     kind: ClassVar[Intent] = Intent.CANCEL
     only_look_up: bool = False
+    of_order: bool = False  # a takeout order, not a booking
     day: str | None = None
     found: list[Any] = field(default_factory=list)  # booking rows under the caller's number
     chosen: Any = None  # the row to cancel

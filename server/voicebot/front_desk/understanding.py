@@ -94,8 +94,8 @@ _PARTY = [
 ]
 _PARTY += [
     # "book for three", "reserve us for six": the party after the verb, unless a time follows
-    re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a table| it| us| one| something)? for {_N}\b{_NOT_A_TIME_AFTER}",
-               re.I),
+    re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a table| it| us| one| something)? for {_N}\b"
+               rf"{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:fit|seat|squeeze|take)(?: in)? {_N}\b", re.I),
     # "… tomorrow at eight for four": the party said last
     re.compile(rf"\bfor {_N}(?=\s*(?:[.?!,]|$|please|thanks|thank you))", re.I),
@@ -108,8 +108,8 @@ _COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:my|m
 # Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
 _PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
 _PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be|there'?ll be|we'?re|we are|"
-                              r"we'?ll be)\W+)*(for|fore|to|too|ate)\b(?:\s+(?:people|persons|guests|of us|please))?\W*$",
-                              re.I)
+                              r"we'?ll be)\W+)*(for|fore|to|too|ate)\b"
+                              r"(?:\s+(?:people|persons|guests|of us|please))?\W*$", re.I)
 _PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one)\b", re.I)
 _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfriend|boyfriend|mom|dad|son|daughter)|"
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
@@ -176,7 +176,8 @@ _INTENTS = {
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
         r"call me back|give me a call|ring me back|get back to me|call me about|ring me about)\b", re.I),
     Intent.CANCEL: re.compile(r"\bcancel\w*\b", re.I),
-    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)( on)? "
+    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
+                              r"( on)? "
                               r"(my|our|a|the) (booking|reservation|table)|(booking|reservation) under|"
                               r"(what time|when|which day|what day)\b[^.?!]{0,20}\b(did|do|have) (i|we) (book|reserve)|"
                               r"(did|has) (my|our) (booking|reservation) (go through|work)|"
@@ -209,8 +210,9 @@ _ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*
                           r"(any|have|has) (\w+ )?in it)\b", re.I)
 
 _MESSAGE_CUES = [
-    re.compile(r"\b((?:have |can |could |get |ask )?(?:someone|somebody|the \w+|you|they)? ?(?:call|ring|phone|get back to) "
-               r"me(?: back)? (?:about|regarding|re|to talk about|concerning) .+)", re.I),
+    re.compile(r"\b((?:have |can |could |get |ask )?(?:someone|somebody|the \w+|you|they)? ?"
+               r"(?:call|ring|phone|get back to) me(?: back)? (?:about|regarding|re|to talk about|concerning) .+)",
+               re.I),
     re.compile(r"\b(?:tell|let) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss|team)(?: know)?(?: that)?"
                r"[,:]?\s+(.+)", re.I),
     re.compile(r"\b(?:ask|have|get) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss)\s+(?:to\s+)?(.+)", re.I),
