@@ -202,6 +202,11 @@ class Menu:
 
 
 def _quantity(word: str) -> int | None:
+    """How many a word says: "two" → 2, "zero" → 0 (none of that dish), "hundred" → 100 (too many: the desk says so)."""
     if word.isdigit():
-        return int(word) if 0 < int(word) <= 99 else None
+        return int(word) if int(word) <= 999 else None
+    if word in ("zero", "none"):
+        return 0
+    if word == "hundred":
+        return 100
     return QUANTITY_WORDS.get(word)

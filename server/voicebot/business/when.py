@@ -52,7 +52,7 @@ _ORDINAL_CLOCK = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+(\d{2})\b", re.IGNORE
 # spoken times right): "quarter past eight", "twenty to nine", "half six" (British), once text2num has
 # turned the number words into digits.
 _IDIOM = re.compile(
-    r"\b(?:(quarter|half|\d{1,2})(?:\s+minutes?)?\s+(past|after|to|till|before|of)\s+(\d{1,2})|half\s+(\d{1,2}))\b"
+    r"\b(?:(?:a\s+)?(quarter|half|\d{1,2})(?:\s+minutes?)?\s+(past|after|to|till|before|of)\s+(\d{1,2})|half\s+(\d{1,2}))\b"
     r"(?!\s*(?::|\d|people|persons|guests|of us|minutes|mins|hours|dollars))", re.IGNORECASE)
 _ISH = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*-?\s*ish\b", re.IGNORECASE)
 # "nine tonight", "seven tomorrow evening": an hour said with the evening is in the evening.

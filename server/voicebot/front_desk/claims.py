@@ -35,7 +35,7 @@ _DONE = r"(booked|reserved|placed|cancell?ed|confirmed|scheduled|arranged|noted|
         r"put down|taken down|set up|made|sent|all set|ready for pickup)"
 _ACTION = re.compile(
     rf"\b(i'?ll|i will|i can|i'?m going to|let me|i'?ve|i have|we'?ll|we will|we can|we'?ve|we have|i'?d be happy to)"
-    rf"\s+(go ahead and |just |now |definitely |certainly |gladly )?({_ACTS}|{_DONE})\b"
+    rf"\s+(go ahead and |gone ahead and |went ahead and |just |now |definitely |certainly |gladly )?({_ACTS}|{_DONE})\b"
     rf"|\byou'?re (all )?(set|booked|confirmed)\b"
     rf"|\b(your|the) (table|booking|reservation|order|message)( for [^.,;!?]{{1,40}})? (is|has been|was|will be) "
     rf"(now )?{_DONE}"

@@ -28,13 +28,14 @@ from voicebot.business.database import Company, MenuItem
 from voicebot.business.desk import DeskResult, spoken_when
 from voicebot.business.food import ALLERGENS, carriers_in
 from voicebot.business.knowledge import KnowledgeBase
+from voicebot.business.menu import DishMention
 from voicebot.business.messages import MessagePad
 from voicebot.business.money import format_price
-from voicebot.business.orders import PREP_MINUTES, OrderDesk, listed, total_cents
+from voicebot.business.orders import MAX_QUANTITY, PREP_MINUTES, OrderDesk, listed, total_cents
 from voicebot.business.phone import missing_digits_question, normalized_phone, spoken_phone
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
-from voicebot.business.when import WhenError
+from voicebot.business.when import WhenError, clock_words
 from voicebot.front_desk.claims import Breach, Verdict
 from voicebot.front_desk.hours import hours_answer
 from voicebot.front_desk.requests import (
@@ -52,6 +53,9 @@ SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message inst
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
 _MAX_LOOKUPS = 2
+# "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
+_SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3}|\w+)\b"
+                           r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
 _OF_ORDER = re.compile(r"\b(order|take ?-?out|pick ?-?up|food)\b", re.I)
 # "Do you have miso soup?", "do you serve sushi?": a question whether a dish is on the menu.
@@ -225,7 +229,8 @@ class FrontDeskDialog:
             # "Yes." … "that's right": the caller's second breath talked over the desk's answer.
             return DeskReply(unheard)
         if heard.correction and not (heard.details or heard.intents or heard.question) and (
-                self.request is not None or self.stored):
+                self.request is not None or self.stored) and not (
+                isinstance(self.request, OrderRequest) and _SET_QUANTITY.search(clock_words(text))):
             # "Actually…": the caller has more to say.
             return DeskReply("Sure, what would you like to change?", wait_s=WAIT_FOR_MORE_S)
         if self._ends_call(heard, expecting):
@@ -446,10 +451,18 @@ class FrontDeskDialog:
             # "How much is the Buddha bowl?" … "Great, I'll take one to go."
             request.set_quantity(last_dishes[0], _spoken_quantity(heard.text))
             applied = True
+        one_dish = (request.lines[0][0] if len(request.lines) == 1
+                    else last_dishes[0] if not request.lines and len(last_dishes) == 1 else None)
+        bare = _SET_QUANTITY.search(clock_words(heard.text)) if one_dish is not None and not heard.dishes else None
+        if one_dish is not None and bare is not None and bare.group(1).isdigit():
+            # "then make it thirty": the order's one dish (or the one just refused), another quantity
+            heard.dishes = [DishMention(one_dish.name, one_dish, int(bare.group(1)))]
         for mention in heard.dishes:
-            if mention.item is None:
+            if mention.item is not None and mention.quantity is not None and mention.quantity > MAX_QUANTITY:
+                notes.append(f"Sorry, I can take at most {MAX_QUANTITY} of each dish.")
+            elif mention.item is None:
                 unknown.append(mention.said)
-            elif mention.change == "remove":
+            elif mention.change == "remove" or mention.quantity == 0:
                 request.remove(mention.item)
                 applied = True
             elif mention.change == "add":

@@ -103,7 +103,7 @@ _PARTY += [
 # "two adults and two kids": the party is both.
 _ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with) {_N} (?:kids?|children|"
                               rf"child|little ones|toddlers?|teens?|babies|baby)\b", re.I)
-_COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:my|me and my) (?:wife|husband|partner) "
+_COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:a|the) couple of us\b|\b(?:my|me and my) (?:wife|husband|partner) "
                      r"and (?:i|me)\b", re.I)
 # Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
 _PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
@@ -316,7 +316,7 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
             r"\b(message|tell|let|call me|call back)\b", text, re.I):
         intents.discard(Intent.MESSAGE)
     if Intent.CANCEL in intents and re.search(r"\b(cancel\w*) (that|it|this)\b", text, re.I) and not re.search(
-            r"\b(booking|reservation|table)\b", text, re.I):
+            r"\b(booking|reservation|table|order|take ?-?out|pick ?-?up)\b", text, re.I):
         intents.discard(Intent.CANCEL)  # "cancel that": never mind, handled apart
     return intents
 

@@ -1,0 +1,153 @@
+"""Callers who phrase things their own way: times, days, parties and requests said as people say them,
+through the desk and the ``voicebot chat`` seam. The sentences here are this file's own (not the
+benchmark corpus's), written to the classes of phrasing the desk must read, not to one transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, time
+
+import pytest
+
+from helpers import demo_database
+from voicebot.business import CompanyRepository
+from voicebot.business.menu import Menu
+from voicebot.business.when import minutes_from_now, parse_day, parse_when
+from voicebot.front_desk.claims import Breach, check_llm_reply
+from voicebot.front_desk.understanding import Intent, Slot, understand
+
+WEDNESDAY_LUNCH = datetime(2026, 12, 2, 12, 30)
+EVENINGS = {day: (time(12), time(21)) for day in range(7)}
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    db = demo_database(tmp_path_factory.mktemp("callers") / "business.db")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def sushi(database):
+    return CompanyRepository(database).get(2)
+
+
+@pytest.mark.parametrize(("day", "clock", "expected"), [
+    ("Thursday", "a quarter past eight", datetime(2026, 12, 3, 20, 15)),
+    ("tomorrow", "half past five", datetime(2026, 12, 3, 17, 30)),
+    ("Sunday", "half eight", datetime(2026, 12, 6, 20, 30)),
+    ("Friday", "five to seven", datetime(2026, 12, 4, 18, 55)),
+    ("Saturday", "a quarter to eight in the evening", datetime(2026, 12, 5, 19, 45)),
+    ("tonight", "six tonight", datetime(2026, 12, 2, 18, 0)),
+    ("Tuesday", "sevenish", datetime(2026, 12, 8, 19, 0)),
+    ("a week from Thursday", "6 pm", datetime(2026, 12, 10, 18, 0)),
+    ("Sunday week", "1 pm", datetime(2026, 12, 13, 13, 0)),
+])
+def test_clock_idioms_and_days_a_week_on(day, clock, expected):
+    assert parse_when(day, clock, WEDNESDAY_LUNCH, EVENINGS) == expected
+
+
+def test_a_week_later_is_counted_from_the_day_named():
+    assert parse_day("a week on Monday", WEDNESDAY_LUNCH).isoformat() == "2026-12-14"
+
+
+@pytest.mark.parametrize(("words", "minutes"), [
+    ("ready in fifteen minutes?", 15), ("in about half an hour", 30), ("I'll be there in an hour and a half", 90),
+    ("in 25 mins", 25), ("ten minutes from now", 10), ("around seven", None),
+])
+def test_pickup_in_so_many_minutes(words, minutes):
+    assert minutes_from_now(words) == minutes
+
+
+@pytest.mark.parametrize(("words", "expecting", "party"), [
+    ("could you book us for six on Friday", None, 6),
+    ("we'd be three adults and one child", None, 4),
+    ("just the couple of us, Sunday lunch at one", None, 2),
+    ("fore", Slot.PARTY, 4),
+    ("um, ate", Slot.PARTY, 8),
+    ("too people", Slot.PARTY, 2),
+    ("tomorrow at nine for three please", None, 3),
+])
+def test_party_sizes_said_many_ways(sushi, words, expecting, party):
+    assert understand(words, Menu(sushi.menu), expecting).party == party
+
+
+@pytest.mark.parametrize("words", [
+    "any chance you can squeeze 3 in on Thursday at 7?",
+    "is there space for five people friday evening at 6",
+])
+def test_a_booking_asked_for_without_the_word(sushi, words):
+    assert Intent.BOOK in understand(words, Menu(sushi.menu)).intents
+
+
+def test_a_name_in_an_unpunctuated_transcript_stops_before_the_number(sushi):
+    heard = understand("yeah my name is kofi mensah cell is two one two five five five zero one three three",
+                       Menu(sushi.menu), Slot.NAME)
+    assert heard.name == "Kofi Mensah"
+    assert heard.phone == "2125550133"
+
+
+def test_a_question_about_ones_booking_is_a_lookup_not_a_new_booking(sushi):
+    heard = understand("when did we book the table for again?", Menu(sushi.menu))
+    assert Intent.LOOKUP in heard.intents
+
+
+@pytest.mark.parametrize(("reply", "breach"), [
+    ("Great, I've gone ahead and reserved that for you.", Breach.ACTION),
+    ("No problem, we'll see you on Friday!", Breach.ACTION),
+    ("Your order has been placed.", Breach.ACTION),
+    ("Unfortunately we don't have california rolls today.", Breach.DENIED_DISH),
+    ("The tempura is $13.", Breach.PRICE),
+    ("Please check with the manager when you arrive.", Breach.OFF_PHONE),
+    ("We close at nine tonight.", None),
+    ("Sorry, we don't have pad thai.", None),
+    ("Two dragon rolls would be $30.", None),
+])
+def test_what_the_llm_may_not_say(sushi, reply, breach):
+    verdict = check_llm_reply(reply, sushi.menu)
+    assert (verdict.breach if verdict else None) == breach
+
+
+def chat(db_path, lines: list[str], *extra: str) -> list[dict]:
+    """``voicebot chat --json --no-llm`` as a user runs it; one JSON object per line said."""
+    done = subprocess.run(
+        [sys.executable, "-m", "voicebot.owner.cli", "--db", str(db_path), "chat", "--company", "2",
+         "--clock", "2026-12-02T12:30", "--json", "--no-llm", *extra],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120,
+        env={**os.environ, "VOICEBOT_DEMO_DATA": "1"})
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_the_chat_answers_each_line_with_one_json_object_and_the_rows_it_stored(tmp_path):
+    answers = chat(tmp_path / "chat.db", [
+        "hiya, could I order three california rolls and a green tea ice cream for collection in 40 minutes",
+        "it's Priya Nair",
+        "four one five, five five five, zero one seven seven",
+        "yes please",
+        "what's your address?",
+        "actually cancel that order please",
+        "yes",
+    ])
+    assert len(answers) == 7
+    assert all(set(a) == {"bot", "by", "rows"} for a in answers)
+    placed = answers[3]["rows"]
+    assert placed == [{"kind": "order", "id": 1, "status": "placed",
+                       "items": [{"name": "California roll", "quantity": 3},
+                                 {"name": "Green tea ice cream", "quantity": 1}],
+                       "total_cents": 3200, "pickup": "2026-12-02T13:10", "name": "Priya Nair", "phone": "4155550177"}]
+    assert answers[4] == {"bot": "", "by": "none", "rows": []}  # not the desk's: --no-llm answers nothing
+    assert [r["status"] for r in answers[6]["rows"]] == ["cancelled"]
+    assert sum(len(a["rows"]) for a in answers) == 2  # one order, placed then cancelled: never a second one
+
+
+def test_an_unknown_company_is_refused_with_the_known_ones(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "voicebot.owner.cli", "--db", str(tmp_path / "x.db"), "chat",
+                           "--company", "99", "--json", "--no-llm"], input="", capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "VOICEBOT_DEMO_DATA": "1"})
+    assert done.returncode == 1
+    assert "Unknown company id 99" in done.stderr and done.stdout == ""
