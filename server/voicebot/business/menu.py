@@ -154,6 +154,24 @@ class Menu:
             if value is not None:
                 quantity, quantity_at = value, i
                 break
+        while quantity is not None and quantity_at + 1 < len(chunk):
+            # Quantities of several words: "a couple", "a dozen", "half a dozen", "fifty five", "two dozen".
+            following = chunk[quantity_at + 1].text
+            more = _quantity(following)
+            if following == "of" and quantity_at + 2 < len(chunk) and chunk[quantity_at + 2].text == "a":
+                quantity_at += 1
+                continue
+            if more is None or following in ("a", "an"):
+                break
+            if following == "dozen":
+                quantity = 12 * (quantity or 1)
+            elif chunk[quantity_at].text in ("a", "an", "of"):
+                quantity = more
+            elif quantity >= 20 and quantity % 10 == 0 and more < 10:
+                quantity += more
+            else:
+                break
+            quantity_at += 1
         content = chunk[quantity_at + 1:] if quantity_at >= 0 else chunk
         content = [w for w in content if w.text not in _FILLERS or w.text in self._menu_words]
         if quantity_at < 0:
@@ -194,8 +212,12 @@ class Menu:
         # The longest alias inside the phrase, if the rest names no other dish ("pepperoni pizza").
         for alias in sorted(self._aliases, key=len, reverse=True):
             if re.search(rf"\b{re.escape(alias)}\b", phrase):
-                rest = re.sub(rf"\b{re.escape(alias)}\b", " ", phrase).split()
-                if all(w in self._menu_words for w in rest):
+                before, _, after = re.sub(rf"\b{re.escape(alias)}\b", "\0", phrase, count=1).partition("\0")
+                # A word before the dish that the menu lacks makes it another dish ("pepperoni pizza"); words
+                # after it that name no food are the caller's sentence going on ("dragon roll spicy?",
+                # "lasagna travels well"), not part of the dish.
+                if all(w in self._menu_words for w in before.split()) and all(
+                        w in self._menu_words or w not in FOOD_WORDS for w in after.split()):
                     return self._aliases[alias]
                 return None
         return None

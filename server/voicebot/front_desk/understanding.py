@@ -103,8 +103,8 @@ _PARTY += [
 # "two adults and two kids": the party is both.
 _ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with) {_N} (?:kids?|children|"
                               rf"child|little ones|toddlers?|teens?|babies|baby)\b", re.I)
-_COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:a|the) couple of us\b|\b(?:my|me and my) (?:wife|husband|partner) "
-                     r"and (?:i|me)\b", re.I)
+_COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:a|the) couple of us\b|"
+                     r"\b(?:my|me and my) (?:wife|husband|partner) and (?:i|me)\b", re.I)
 # Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
 _PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
 _PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be|there'?ll be|we'?re|we are|"
