@@ -332,7 +332,8 @@ async def run_turn(chat, case: dict[str, Any], company_id: int, menu_names: list
         for row in answer["rows"]:
             changes[(row["kind"], row["id"])] = row
         first = first or answer
-        if answer.get("ended") or exchange == 0 and not (expected_rows(expect, {}) or expect.get("refused")):
+        goes_on = expected_rows(expect, {}) or expect.get("refused") or case.get("setup")  # a look-up asks the number
+        if answer.get("ended") or exchange == 0 and not goes_on:
             break
         slot = asked_for(answer["bot"])
         if slot is None:
@@ -361,7 +362,8 @@ async def run_turn(chat, case: dict[str, Any], company_id: int, menu_names: list
         if rows:
             problems.append(f"stored {rows}")
         reply = expect.get("reply") or expect.get("refused") or {}
-        text = first["bot"].lower()
+        # A look-up answers after the number is given: every reply of the call counts.
+        text = " ".join(bot for _, bot in outcome.transcript).lower() if case.get("setup") else first["bot"].lower()
         for word in reply.get("has", []):
             if str(word).lower() not in text:
                 problems.append(f"reply lacks {word!r}")
