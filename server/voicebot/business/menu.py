@@ -43,7 +43,7 @@ _ADD = re.compile(r"\b(add|another|more|also|extra|as well|too)\b", re.IGNORECAS
 _AVERSION = re.compile(r"(\b(doesn'?t|don'?t|do not|does not|can'?t|cannot|won'?t|never)\s+(like|eat|want)\b"
                        r"|\b(allergic|intolerant|avoid\w*|hates?|dislikes?|without|free of)\b)[^,.;!?]*$",
                        re.IGNORECASE)
-_REMOVE = re.compile(r"\b(remove|take off|drop|without|skip|cancel|no more|instead of|don'?t want|scratch)\b",
+_REMOVE = re.compile(r"\b(remove|take off|drop|without|skip|cancel|no more|instead of|don'?t want|scratch|hold)\b",
                      re.IGNORECASE)
 _WORD = re.compile(r"[a-zà-ÿ]+(?:'[a-z]+)?|\d+", re.IGNORECASE)
 
@@ -194,7 +194,10 @@ class Menu:
             return DishMention(said, item, quantity, change, start, content[-1].end)
         if phrase in self._categories or _AVERSION.search(text[max(0, start - 40):start]):
             return None
-        if any(w.text in FOOD_WORDS for w in content):
+        if all(w.text in self._menu_words for w in content):
+            return None  # "just the roll": words of several dishes on the menu, none named; never denied
+        if content[-1].text in FOOD_WORDS or _singular(content[-1].text) in FOOD_WORDS:
+            # Denied only when the phrase's head is food: "pepperoni pizza", not "a little food blog".
             return DishMention(said, None, quantity, change, start, content[-1].end)
         return None
 

@@ -10,14 +10,14 @@ not guessed: the desk asks for it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from voicebot.business.food import allergens_named
 from voicebot.business.menu import DishMention, Menu
 from voicebot.business.phone import PHONE_CUE, digit_runs, phone_in
 from voicebot.business.vocabulary import HOUR_WORDS, MONTHS, NUMBER_WORDS, RELATIVE_DAYS, WEEKDAY_NAMES, alternation
-from voicebot.business.when import minutes_from_now, spoken_clock
+from voicebot.business.when import clock_words, minutes_from_now, spoken_clock
 
 
 class Intent(StrEnum):
@@ -170,7 +170,9 @@ _NEVER_MIND = re.compile(r"\b(never ?mind|forget it|forget that|cancel that|scra
 
 _INTENTS = {
     Intent.BOOK: re.compile(r"\b(book\w*|reserv\w*|a table|table for|get a table|seats? for)\b", re.I),
-    Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|for pick ?-?up|pick (it|them|that|this) up)\b", re.I),
+    Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|take ?-?away|for (pick ?-?up|collection)|to collect|"
+                             r"pick (it|them|that|this|those) up|pick ?-?up)\b",
+                             re.I),
     Intent.MESSAGE: re.compile(
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
@@ -221,8 +223,77 @@ _MESSAGE_CUES = [
 ]
 
 
+# Fillers speech to text keeps ("um", "uh", ", like,", "you know"): they break the phrases below apart.
+_FILLERS = re.compile(r"(?:^|(?<=[\s,.]))(?:u+m+|u+h+m*|e+r+m*|hmm+|mm+)\b[,.]?\s*|,\s*(?:like|you know)\s*,|"
+                      r"\b(?:you know),\s*|(?<=\s)like,\s*", re.IGNORECASE)
+_LIKE_BEFORE_AMOUNT = re.compile(r"\b(at|around|in|for|about|by) like\b", re.IGNORECASE)
+# Where a caller corrects what they said in the same breath ("at 7 saturday, no wait, 8", "two dragon rolls
+# no make that three", "four tomorrow at six, actually five people"): what follows replaces what went before.
+_SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i mean|i mean|actually|or rather|"
+                              r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
+                              r"swap (?:that|it) for|no,)(?=\s|,)", re.IGNORECASE)
+_SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
+_BARE_DIGITS = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\b(?!\s*(?:people|persons|guests|of us))")
+
+
+def spoken_words(text: str) -> str:
+    """The caller's words without fillers, spaces tidied."""
+    text = _LIKE_BEFORE_AMOUNT.sub(r"\1", _FILLERS.sub(" ", text))
+    text = re.sub(r"\b(at|around|about|by|in|for|say),\s+", r"\1 ", text, flags=re.IGNORECASE)  # "around, uh, one"
+    return re.sub(r"\s+([,.?!])", r"\1", " ".join(text.split())).strip(" ,")
+
+
 def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     """Read one caller turn (``expecting``: what the desk just asked for)."""
+    text = spoken_words(text)
+    corrected = _corrected_in_the_same_breath(text, menu, expecting)
+    if corrected is not None:
+        return corrected
+    return _read(text, menu, expecting)
+
+
+def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None) -> Heard | None:
+    """A turn that corrects itself, read as two: what came before, and what replaces it."""
+    markers = [m for m in _SELF_CORRECTION.finditer(text) if m.start() > 0 and re.search(r"\w", text[:m.start()])]
+    if not markers:
+        return None
+    cut = markers[-1]
+    before, after = _read(text[:cut.start()], menu, expecting), text[cut.start():]
+    heard_after = _read(after, menu, expecting)
+    if not (before.details or before.intents) or not (heard_after.details or _BARE_DIGITS.search(
+            clock_words(after))):
+        return None
+    merged = before
+    merged.text, merged.correction = text, True
+    merged.intents |= heard_after.intents
+    for name in ("party", "day", "time", "name", "phone", "message"):
+        value = getattr(heard_after, name)
+        if value not in (None, ""):
+            setattr(merged, name, value)
+    if heard_after.dishes:
+        if _SWAP.search(after) and before.dishes:
+            merged.dishes = [*[replace(d, change="remove") for d in before.dishes[-1:]], *heard_after.dishes]
+        else:
+            merged.dishes = before.dishes + heard_after.dishes
+    elif not heard_after.details:
+        bare = _BARE_DIGITS.search(clock_words(after))
+        if bare is not None:
+            number = int(bare.group(1))
+            if (before.time or before.day) and 1 <= number <= 12:
+                merged.time = f"at {bare.group(0)}"
+            elif before.party:
+                merged.party = number
+            elif len(before.dishes) == 1 and before.dishes[0].item is not None:
+                merged.dishes = [replace(before.dishes[0], quantity=number, change="set")]
+    if merged.time and (Intent.ORDER in merged.intents or expecting is Slot.PICKUP or before.pickup):
+        merged.pickup = _pickup(None, False, merged.day, merged.time)
+    elif heard_after.pickup:
+        merged.pickup = heard_after.pickup
+    merged.never_mind = False
+    return merged
+
+
+def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     heard = Heard(text=text.strip())
     text = heard.text
     if not text:
