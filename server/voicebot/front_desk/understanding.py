@@ -135,7 +135,8 @@ _ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|now|soones
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
     re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
-               rf"name of|under)\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})", re.I),
+               rf"name of|under|name\s*:|it'?s for|its for)\s+({_NAME_WORD}(?:\s+(?:(?:de|da|del|van|von|le|la|di)\b|"
+               rf"{_NAME_WORD})){{0,3}})", re.I),
     # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
     re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+"
                rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"),
@@ -176,7 +177,8 @@ _INTENTS = {
     Intent.MESSAGE: re.compile(
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
-        r"call me back|give me a call|ring me back|get back to me|call me about|ring me about)\b", re.I),
+        r"call me back|give me a (call|ring|bell)|ring me back|get back to me|call me about|ring me about|"
+        r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for)\b", re.I),
     Intent.CANCEL: re.compile(r"\bcancel\w*\b", re.I),
     Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
                               r"( on)? "
@@ -185,11 +187,14 @@ _INTENTS = {
                               r"(did|has) (my|our) (booking|reservation) (go through|work)|"
                               r"is (my|our) (booking|reservation|table) (still )?(on|there|confirmed))\b", re.I),
     Intent.TRANSFER: re.compile(
-        r"\b((speak|talk) (to|with) (a |an |the |some)?(one|body|person|human|manager|staff|someone|somebody|"
-        r"real person|representative|owner)|real person|human being|operator|representative|"
-        r"put me through|transfer me|(make|file|have) a complaint|complain(ing)? about)\b", re.I),
-    Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good bye|that'?s all|that is all|that'?s it|that will be all|"
-                               r"nothing else|have a (good|nice|great) (day|night|evening|one))\b", re.I),
+        r"\b((speak|talk|chat|have a word|a word) (to|with) (a |an |the |some|a member of )?(one|body|person|human|"
+        r"manager|staff|someone|somebody|anyone|anybody|real person|representative|owner|boss|member of staff)|"
+        r"(real|actual|live|real live) (person|human)|human being|operator|representative|someone in charge|"
+        r"put me (through|threw)|transfer me|connect me (to|with)|(make|file|have) a complaint|complain(ing)? about)\b|"
+        r"^\W*(the )?(manager|a (real )?person|a human|someone|somebody),? please\W*$", re.I),
+    Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good ?bye|good ?buy|bye now|ta-?ra|take care|cheerio|good day|"
+                               r"that'?s all|that is all|that'?s it|that will be all|that'?s everything|"
+                               r"nothing else|have a (good|nice|great|lovely) (day|night|evening|one|weekend))\b", re.I),
 }
 # "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
@@ -205,7 +210,8 @@ _SPECIFICS = re.compile(rf"\d|\b({_HOUR}|{alternation(RELATIVE_DAYS)}|{WEEKDAY_N
 _QUESTION_START = re.compile(r"^\W*(how|what|when|where|which|who|why|is|are|do|does|did|can|could|will|would|"
                              r"should|may|have|has)\b", re.I)
 _PRICE = re.compile(r"\b(how much|what('?s| is| will be| would be) (the |my )?(total|price|cost|damage)|"
-                    r"what does (that|it|this) (come to|cost)|total|cost)\b", re.I)
+                    r"what does (that|it|this) (come to|cost)|total|cost|costs|price of|prices?|set me back|"
+                    r"going for|come to|comes to|charge for|how pricey|how expensive)\b", re.I)
 _READY = re.compile(r"\b(how long|when will (it|that|they|the order|my order) be ready|what time (will|can) i "
                     r"pick|ready by|ready at)\b", re.I)
 _ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*|safe|contains?|free|"
@@ -215,8 +221,11 @@ _MESSAGE_CUES = [
     re.compile(r"\b((?:have |can |could |get |ask )?(?:someone|somebody|the \w+|you|they)? ?"
                r"(?:call|ring|phone|get back to) me(?: back)? (?:about|regarding|re|to talk about|concerning) .+)",
                re.I),
-    re.compile(r"\b(?:tell|let) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss|team)(?: know)?(?: that)?"
+    re.compile(r"\b(?:tell|let) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss|team|\w+)(?: know)?(?: that)?"
                r"[,:]?\s+(.+)", re.I),
+    re.compile(r"\b(?:leave|take|pass(?: on)?|give|send) (?:a|the|this) message (?:to|for) (?:the|your) \w+"
+               r"(?: that| saying)?[,:]?\s+(.+)", re.I),
+    re.compile(r"\bmessage for (?:the|your) \w+\s*[,:]\s*(.+)", re.I),
     re.compile(r"\b(?:ask|have|get) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss)\s+(?:to\s+)?(.+)", re.I),
     re.compile(r"\b(?:leave|take|pass on|give) (?:a|the) message(?: for (?:the|your) \w+)?(?: that| saying)?"
                r"[,:]?\s+(.+)", re.I),
@@ -224,14 +233,14 @@ _MESSAGE_CUES = [
 
 
 # Fillers speech to text keeps ("um", "uh", ", like,", "you know"): they break the phrases below apart.
-_FILLERS = re.compile(r"(?:^|(?<=[\s,.]))(?:u+m+|u+h+m*|e+r+m*|hmm+|mm+)\b[,.]?\s*|,\s*(?:like|you know)\s*,|"
+_FILLERS = re.compile(r",?\s*\b(?:u+m+|u+h+m*|e+r+m*|hmm+|mm+)\b[,.]?\s*|,\s*(?:like|you know)\s*,|"
                       r"\b(?:you know),\s*|(?<=\s)like,\s*", re.IGNORECASE)
 _LIKE_BEFORE_AMOUNT = re.compile(r"\b(at|around|in|for|about|by) like\b", re.IGNORECASE)
 # Where a caller corrects what they said in the same breath ("at 7 saturday, no wait, 8", "two dragon rolls
 # no make that three", "four tomorrow at six, actually five people"): what follows replaces what went before.
 _SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i mean|i mean|actually|or rather|"
                               r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
-                              r"swap (?:that|it) for|no,)(?=\s|,)", re.IGNORECASE)
+                              r"swap (?:that|it) for|no,|sorry,)(?=\s|,)", re.IGNORECASE)
 _SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
 _BARE_DIGITS = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\b(?!\s*(?:people|persons|guests|of us))")
 
@@ -259,7 +268,13 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         return None
     cut = markers[-1]
     before, after = _read(text[:cut.start()], menu, expecting), text[cut.start():]
+    if Intent.MESSAGE in before.intents:
+        return None  # a message is the caller's own words, corrections and all
     heard_after = _read(after, menu, expecting)
+    if before.name and heard_after.name is None:
+        renamed = re.match(rf"\W*(?:sorry|i mean|no|actually)?\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\b", after)
+        if renamed and not any(w.lower() in _NOT_NAMES for w in renamed.group(1).split()):
+            heard_after.name = renamed.group(1)  # "name's Tom, sorry, Tomasz Nowak"
     if not (before.details or before.intents) or not (heard_after.details or _BARE_DIGITS.search(
             clock_words(after))):
         return None
@@ -326,6 +341,9 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     heard.message = _message(rest) if Intent.MESSAGE in heard.intents or expecting is Slot.MESSAGE else None
     if expecting is Slot.MESSAGE and not heard.message and not heard.yes and not heard.no:
         heard.message = _message_text(rest)
+    elif Intent.MESSAGE in heard.intents and not heard.message and len(re.findall(r"[A-Za-z']+", rest)) >= 8:
+        # "I think I left my sunglasses on the patio, could someone call me": the turn is the message.
+        heard.message = _message_text(rest)
     body = rest if heard.message is None else rest.replace(heard.message, " ")
 
     if heard.phone is not None and len(heard.phone) < 7 and (
@@ -384,7 +402,7 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
     if Intent.TRANSFER in intents:
         intents.discard(Intent.MESSAGE)
     if Intent.MESSAGE in intents and re.search(r"\b(book|reserv)\w*", text, re.I) and not re.search(
-            r"\b(message|tell|let|call me|call back)\b", text, re.I):
+            r"\b(message|tell|let|call me|call back|give me a (call|ring)|get back to me|get in touch)\b", text, re.I):
         intents.discard(Intent.MESSAGE)
     if Intent.CANCEL in intents and re.search(r"\b(cancel\w*) (that|it|this)\b", text, re.I) and not re.search(
             r"\b(booking|reservation|table|order|take ?-?out|pick ?-?up)\b", text, re.I):
