@@ -194,7 +194,8 @@ _INTENTS = {
         r"^\W*(the )?(manager|a (real )?person|a human|someone|somebody),? please\W*$", re.I),
     Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good ?bye|good ?buy|bye now|ta-?ra|take care|cheerio|good day|"
                                r"that'?s all|that is all|that'?s it|that will be all|that'?s everything|"
-                               r"nothing else|have a (good|nice|great|lovely) (day|night|evening|one|weekend))\b", re.I),
+                               r"nothing else|have a (good|nice|great|lovely) (day|night|evening|one|weekend))\b",
+                               re.I),
 }
 # "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
