@@ -111,6 +111,10 @@ class Menu:
         # "Desserts", "starters": the menu's own sections, not dishes it lacks.
         self._categories = {normalize(item.category) for item in self.items if item.category}
 
+    def names_word(self, word: str) -> bool:
+        """Whether ``word`` is part of a dish's name on this menu ("dragon", "lattes")."""
+        return _singular(word.lower()) in self._menu_words
+
     def names(self) -> str:
         """The dishes' names, for "our menu has …"."""
         return ", ".join(item.name for item in self.items)

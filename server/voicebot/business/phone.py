@@ -33,7 +33,11 @@ class DigitRun:
     end: int
 
 
-def digit_runs(text: str) -> list[DigitRun]:
+# Digits as speech to text writes them when it mishears a number said digit by digit ("oh for to ate").
+_DIGIT_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+
+
+def digit_runs(text: str, homophones: bool = False) -> list[DigitRun]:
     """Every run of spoken or written digits, joined across spaces, commas and dashes.
 
     "five five five, one two three four" → one run "5551234"; "for 4 at 7" → two runs.
@@ -48,6 +52,8 @@ def digit_runs(text: str) -> list[DigitRun]:
             value = token
         elif token in DIGIT_WORDS and not (token in ("o", "oh") and not digits):
             value = DIGIT_WORDS[token]
+        elif homophones and digits and token in _DIGIT_HOMOPHONES:
+            value = _DIGIT_HOMOPHONES[token]  # inside a number the desk asked for
         if value is not None:
             if not digits:
                 start = match.start() if repeat == 1 else start
@@ -69,7 +75,7 @@ def digit_runs(text: str) -> list[DigitRun]:
 def phone_in(text: str, expecting: bool = False) -> DigitRun | None:
     """The phone number in ``text``: digits after a cue ("my number is …"), else a run of 7+
     digits, else (when the bot just asked for the number) the longest run said."""
-    runs = digit_runs(text)
+    runs = digit_runs(text, homophones=expecting)
     cues = list(PHONE_CUE.finditer(text))
     cue = cues[-1] if cues else None  # the last one
     if cue is not None:

@@ -472,7 +472,7 @@ class FrontDeskDialog:
                 request.set_quantity(mention.item, mention.quantity or 1)
                 applied = True
         if unknown:
-            notes.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
+            notes.append(f"Sorry, we don't have {' or '.join(dict.fromkeys(unknown))}. Our menu has {self.menu.names()}.")
         if heard.pickup and heard.pickup != request.pickup:
             request.pickup, request.pickup_at, applied = heard.pickup, None, True
         return applied
@@ -827,7 +827,7 @@ class FrontDeskDialog:
             return " ".join(parts)
         if not heard.question:
             return None
-        unknown = [m.said for m in heard.dishes if m.item is None]
+        unknown = list(dict.fromkeys(m.said.lower() for m in heard.dishes if m.item is None))
         known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
         if (not heard.dishes and heard.asks_price and self._prev_dishes
                 and re.search(r"\b(it|that|this|them|those|they|each|one)\b", heard.text, re.I)):
@@ -840,6 +840,10 @@ class FrontDeskDialog:
             parts.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
         if known and (heard.asks_price or not unknown):
             parts.append(price_sentence(known, asks_for_dish))
+            counted = {m.item: m.quantity for m in heard.dishes if m.item is not None and m.quantity}  # the last said
+            lines = [(item, counted.get(item, 1)) for item in known]
+            if heard.asks_price and (len(lines) > 1 or any(q > 1 for _, q in lines)):
+                parts[-1] = parts[-1].rstrip(".") + f"; {listed(lines)} come to {format_price(total_cents(lines))}."
         return " ".join(parts) or None
 
     def _faq_answer(self, heard: Heard) -> str | None:

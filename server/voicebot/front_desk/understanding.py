@@ -110,6 +110,68 @@ _PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
 _PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be|there'?ll be|we'?re|we are|"
                               r"we'?ll be)\W+)*(for|fore|to|too|ate)\b"
                               r"(?:\s+(?:people|persons|guests|of us|please))?\W*$", re.I)
+# Who is coming, counted: "me, my husband and our three kids" (5), "myself and three people from work" (4).
+_RELATIONS = (r"wife|husband|partner|boyfriend|girlfriend|friend|mum|mom|mother|dad|father|son|daughter|brother|"
+              r"sister|boss|colleague|coworker|co-worker|kid|child|baby|grandma|grandpa|grandmother|grandfather|nan|"
+              r"aunt|uncle|cousin|fianc[eé]e?|date|neighbou?r|mate|flatmate|roommate|in-law|mother-in-law|father-in-law")
+_ONE_RELATION = re.compile(rf"\b(?:my|our|her|his|their|the) (?:{_RELATIONS})\b", re.I)
+_PAIR = re.compile(r"\b(?:my|our|her|his|their|the) (?:parents|grandparents|in-laws|folks)\b", re.I)
+_COUNTED = re.compile(rf"\b{_N} (?:more |other )?(?:kids|children|friends|colleagues|coworkers|co-workers|people|"
+                      rf"guests|others|mates|adults|teens|teenagers|grandkids|of (?:them|my friends))\b", re.I)
+_ME = re.compile(r"\b(?:me|myself|i)\b(?=\s*(?:,|(?:and|&|plus|with|my)\b))|(?<=\band )(?:me|myself)\b", re.I)
+_US_BASE = re.compile(rf"\b(?:the )?{_N} of us\b", re.I)
+_TOTAL = re.compile(rf"\b(?:so|that'?s|that makes|makes it|total of|in total|all together|altogether)[, ]+{_N}\b"
+                    rf"(?! ?(?::|o'?clock|pm|am|p\.m|a\.m|dollars))", re.I)
+_FAMILY_OF = re.compile(rf"\bfamily of {_N}\b", re.I)
+
+
+def _people_counted(text: str) -> int | None:
+    """The party from who is coming, when the caller lists them rather than counts."""
+    total = _TOTAL.search(text)
+    if total:
+        return _number(total.group(1))
+    family = _FAMILY_OF.search(text)
+    if family:
+        return _number(family.group(1))
+    relations = len(_ONE_RELATION.findall(text)) + 2 * len(_PAIR.findall(text))
+    counted = sum(_number(m.group(1)) or 0 for m in _COUNTED.finditer(text))
+    us = _US_BASE.search(text)
+    me = 1 if _ME.search(text) and (relations or counted) else 0
+    if us:
+        return (_number(us.group(1)) or 0) + relations if relations else None
+    if not (relations or counted) or not (me or relations + bool(counted) > 1):
+        return None
+    return me + relations + counted
+
+
+# Number words as speech to text mishears them where a number must be: "a table for to", "for people",
+# "at for thirty", "to dragon rolls" (after the desk asked what to order).
+_HOMOPHONE_VALUE = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+_HOMOPHONE_CONTEXTS = [
+    re.compile(r"()\b(for|fore|to|too|ate|won)(?=\s+(?:people|persons|guests|adults|of us)\b)", re.I),
+    re.compile(r"(\b(?:table|booking|reservation) for )(to|too|for|ate|won)\b", re.I),
+    re.compile(r"(\bfor )(to|too|for|ate|won)(?=\s+(?:on|at|tomorrow|tonight|today|this|next)\b|\s*(?:[,.?!]|$))", re.I),
+    re.compile(r"(\bat )(for|to|too|ate)(?=\s*(?:thirty|fifteen|forty|o'?clock|pm|p\.m|am|a\.m|tonight|tomorrow|on)\b"
+               r"|\s*(?:[,.?!]|$))", re.I),
+    # "to dragon rolls", "for oat milk lattes": a count before a dish (checked against the menu below)
+    re.compile(r"(^\W*|\b(?:get|have|take|want|need|order) )(to|too|for|ate)(?=\s+\w)", re.I),
+]
+
+
+def _number_homophones(text: str, menu: Menu, expecting: Slot | None) -> str:
+    *contexts, before_dish = _HOMOPHONE_CONTEXTS
+    for pattern in contexts:
+        text = pattern.sub(lambda m: m.group(1) + _HOMOPHONE_VALUE[m.group(2).lower()], text)
+    if expecting in (Slot.ITEMS, None) and menu.items:
+        def dish_count(m: re.Match) -> str:
+            following = m.string[m.end():].split(maxsplit=1)
+            if following and menu.names_word(following[0].strip(",.?!")):
+                return m.group(1) + _HOMOPHONE_VALUE[m.group(2).lower()]
+            return m.group(0)
+        text = before_dish.sub(dish_count, text)
+    return text
+
+
 _PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one)\b", re.I)
 _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfriend|boyfriend|mom|dad|son|daughter)|"
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
@@ -310,7 +372,7 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
 
 
 def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
-    heard = Heard(text=text.strip())
+    heard = Heard(text=_number_homophones(text.strip(), menu, expecting))
     text = heard.text
     if not text:
         return heard
@@ -394,8 +456,9 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
                             and not _SPECIFICS.search(text))
     if service_question:
         intents -= {Intent.BOOK, Intent.ORDER, Intent.MESSAGE}
-    if Intent.ORDER in intents and not (_ORDER_VERBS.search(text) or re.search(r"\border\b", text, re.I)
-                                        or menu.mentions(text)):
+    if Intent.ORDER in intents and not (re.search(r"\border\b", text, re.I) or menu.mentions(text) or (
+            _ORDER_VERBS.search(text) and re.search(r"\b(food|something to eat|stuff|take ?-?out|take ?-?away|"
+                                                     r"pick ?-?up|collection|lunch|dinner|breakfast)\b", text, re.I))):
         intents.discard(Intent.ORDER)  # "how long does takeout take?"
     if (Intent.ORDER not in intents and _ORDER_VERBS.search(text) and not _PRICE.search(text)
             and any(m.quantity or m.change != "set" for m in menu.mentions(text))):
@@ -424,6 +487,9 @@ def _number(word: str) -> int | None:
 
 
 def _party(text: str, expecting: Slot | None) -> int | None:
+    counted = _people_counted(text)
+    if counted:
+        return counted
     both = _ADULTS_AND_KIDS.search(text)
     if both:
         return (_number(both.group(1)) or 0) + (_number(both.group(2)) or 0)
