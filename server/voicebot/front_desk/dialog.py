@@ -472,7 +472,8 @@ class FrontDeskDialog:
                 request.set_quantity(mention.item, mention.quantity or 1)
                 applied = True
         if unknown:
-            notes.append(f"Sorry, we don't have {' or '.join(dict.fromkeys(unknown))}. Our menu has {self.menu.names()}.")
+            missing = " or ".join(dict.fromkeys(unknown))
+            notes.append(f"Sorry, we don't have {missing}. Our menu has {self.menu.names()}.")
         if heard.pickup and heard.pickup != request.pickup:
             request.pickup, request.pickup_at, applied = heard.pickup, None, True
         return applied

@@ -150,7 +150,8 @@ _HOMOPHONE_VALUE = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", 
 _HOMOPHONE_CONTEXTS = [
     re.compile(r"()\b(for|fore|to|too|ate|won)(?=\s+(?:people|persons|guests|adults|of us)\b)", re.I),
     re.compile(r"(\b(?:table|booking|reservation) for )(to|too|for|ate|won)\b", re.I),
-    re.compile(r"(\bfor )(to|too|for|ate|won)(?=\s+(?:on|at|tomorrow|tonight|today|this|next)\b|\s*(?:[,.?!]|$))", re.I),
+    re.compile(r"(\bfor )(to|too|for|ate|won)(?=\s+(?:on|at|tomorrow|tonight|today|this|next)\b|\s*(?:[,.?!]|$))",
+               re.I),
     re.compile(r"(\bat )(for|to|too|ate)(?=\s*(?:thirty|fifteen|forty|o'?clock|pm|p\.m|am|a\.m|tonight|tomorrow|on)\b"
                r"|\s*(?:[,.?!]|$))", re.I),
     # "to dragon rolls", "for oat milk lattes": a count before a dish (checked against the menu below)
