@@ -47,12 +47,14 @@ from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.dialog import KEYPAD_PREFIX
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor, LLMReplyGuard
+from voicebot.front_desk.second_reader import SecondReader
 from voicebot.front_desk.understanding import Slot
 from voicebot.listening.pauses import NumberPauses
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
 from voicebot.listening.turns import HeldReplyTurnStopStrategy
 from voicebot.llm import create_llm_service
+from voicebot.llm.factory import create_second_reader
 from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import collect_call_garbage, release_freed_memory
@@ -215,6 +217,7 @@ class CallParts:
     pause_llm: LlamaProcess | None = None  # stopped while a reply's first clause is synthesized
     keypad: FrameProcessor | None = None  # a phone's keys as words (Pipecat's DTMFAggregator)
     on_transfer: Callable[[], None] | None = None  # a phone call: the desk puts the caller through to a person
+    second_reader: SecondReader | None = None  # the LLM under a schema, for turns the desk's rules cannot place
 
 
 class FirstWordsFirst:
@@ -254,7 +257,7 @@ def assemble_call(parts: CallParts) -> Call:
     → LLM → the desk's follow-up → TTS → transport out → assistant aggregator
     """
     desk = parts.desk
-    dialog = desk.dialog(by_phone=parts.on_transfer is not None)
+    dialog = desk.dialog(by_phone=parts.on_transfer is not None, second_reader=parts.second_reader)
     front_desk = FrontDeskProcessor(dialog, on_transfer=parts.on_transfer)
     notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
     context = LLMContext()
@@ -400,6 +403,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         pause_llm=preloaded.llm_process if settings.llm.pause_for_first_words else None,
         keypad=DTMFAggregator(prefix=KEYPAD_PREFIX, timeout=KEYPAD_IDLE_S) if on_transfer is not None else None,
         on_transfer=on_transfer,
+        second_reader=create_second_reader(settings.llm, preloaded.llm_process),
     )
     try:
         return await converse(call_id, parts, client_ready_wait_s)

@@ -47,7 +47,7 @@ from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor, LLMReplyGuard
 from voicebot.llm import create_llm_service
-from voicebot.llm.factory import start_llm
+from voicebot.llm.factory import create_second_reader, start_llm
 from voicebot.llm.process import LlamaProcess
 
 # How long one turn may take before the chat gives up on it (the embedded LLM on a busy machine).
@@ -126,7 +126,8 @@ class TextChat:
         desk = FrontDesk(database, company, clock=clock)
         self.context = LLMContext()
         self.context.add_message({"role": "assistant", "content": company.greeting})
-        self.front_desk = FrontDeskProcessor(desk.dialog(), hold_replies=False)
+        second_reader = create_second_reader(llm, llm_process) if llm is not None else None
+        self.front_desk = FrontDeskProcessor(desk.dialog(second_reader=second_reader), hold_replies=False)
         self._desk_spoke = False
 
         @self.front_desk.event_handler("on_desk_reply")

@@ -247,6 +247,8 @@ class LLMConfig:
     cache_ram_mib: int = 512  # embedded only: llama.cpp's host-RAM prompt cache
     max_tokens: int | None = None  # embedded default EMBEDDED_MAX_TOKENS; others unset
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
+    # The desk's second reader: turns the rules cannot place are read by this LLM under a JSON schema.
+    second_reader: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMConfig:
@@ -254,7 +256,7 @@ class LLMConfig:
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
         (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, NICE, POLL, CACHE_RAM_MIB,
-        MAX_TOKENS, TEMPERATURE).
+        MAX_TOKENS, TEMPERATURE) and ``VOICEBOT_SECOND_READER``.
         """
         backend = env_text("VOICEBOT_LLM_BACKEND", env=env)
         settings = cls(
@@ -271,6 +273,7 @@ class LLMConfig:
             cache_ram_mib=env_number("VOICEBOT_LLM_CACHE_RAM_MIB", int, cls.cache_ram_mib, env=env),
             max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),
             temperature=env_number("VOICEBOT_LLM_TEMPERATURE", float, env=env),
+            second_reader=env_flag("VOICEBOT_SECOND_READER", cls.second_reader, env=env),
         )
         overrides = {name: flag for name, flag in flags.items() if flag is not None}
         if isinstance(overrides.get("backend"), str):

@@ -17,6 +17,7 @@ from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import OrderDesk
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
+from voicebot.front_desk.second_reader import SecondReader
 
 
 class FrontDesk:
@@ -31,11 +32,11 @@ class FrontDesk:
         self.messages = MessagePad(database, company, self.clock, spool)
         self.knowledge = KnowledgeBase(database, company.id)
 
-    def dialog(self, by_phone: bool = False) -> FrontDeskDialog:
+    def dialog(self, by_phone: bool = False, second_reader: SecondReader | None = None) -> FrontDeskDialog:
         """A new call's conversation with this desk (``by_phone``: the caller can be put through to a
-        person and has a keypad)."""
+        person and has a keypad; ``second_reader``: the LLM that reads the turns the rules cannot)."""
         return FrontDeskDialog(self.company, self.bookings, self.orders, self.messages, self.knowledge,
-                               by_phone=by_phone)
+                               by_phone=by_phone, second_reader=second_reader)
 
 
 __all__ = ["DeskReply", "FrontDesk", "FrontDeskDialog"]

@@ -47,12 +47,16 @@ from voicebot.front_desk.requests import (
     OrderRequest,
     Request,
 )
+from voicebot.front_desk.second_reader import SecondReader, SecondReading, with_second_reading
 from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
 
 SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message instead?"
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
 _MAX_LOOKUPS = 2
+# What the desk waits for that a turn's words fill; a turn that fills none is asked again, not handed on.
+_DETAIL_SLOTS = frozenset({Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME, Slot.NAME, Slot.PHONE, Slot.ITEMS, Slot.PICKUP})
+_SECOND_READER_KINDS = {"book": Intent.BOOK, "order": Intent.ORDER, "message": Intent.MESSAGE}
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3}|\w+)\b"
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
@@ -162,7 +166,8 @@ class FrontDeskDialog:
     """One call's requests to the front desk and the conversation that fills them."""
 
     def __init__(self, company: Company, bookings: BookingBook, orders: OrderDesk, messages: MessagePad,
-                 knowledge: KnowledgeBase | None = None, by_phone: bool = False):
+                 knowledge: KnowledgeBase | None = None, by_phone: bool = False,
+                 second_reader: SecondReader | None = None):
         self.company = company
         self.by_phone = by_phone
         self.bookings = bookings
@@ -170,6 +175,8 @@ class FrontDeskDialog:
         self.messages = messages
         self.knowledge = knowledge
         self.menu = orders.menu
+        self.second_reader = second_reader  # the LLM under a schema, for turns the rules cannot place
+        self.second_reader_turns = 0
         self.caller = Caller()
         self.request: Request | None = None
         self.stored: dict[Intent, Request] = {}
@@ -250,8 +257,16 @@ class FrontDeskDialog:
             target = self._stored_request_to_change(heard)
             if target is None:
                 answer = self._answer(heard)
-                return DeskReply(answer) if answer else None
-            self.request = target
+                if answer:
+                    return DeskReply(answer)
+                second = self._second_reading(heard, expecting) if heard.details and not heard.question else None
+                if second is None or second.kind not in _SECOND_READER_KINDS:
+                    return None
+                kind = _SECOND_READER_KINDS[second.kind]  # "could you fit in a family of four, half five Saturday?"
+                self._switch_to(kind, heard)
+                heard = with_second_reading(heard, second, self.menu)
+            else:
+                self.request = target
 
         request = self.request
         assert request is not None
@@ -268,6 +283,15 @@ class FrontDeskDialog:
                 request.confirmed = False
                 return self._ask(Slot.ANYTHING_ELSE if request.stored else None,
                                  "Sorry about that. What should I change?")
+            if expecting in _DETAIL_SLOTS and not heard.question and not (heard.yes or heard.no):
+                # An answer the rules could not read: the second reader, else the desk asks again itself
+                # (never the LLM, which "booked a table for 8" when "four people" came out "for people").
+                second = self._second_reading(heard, expecting)
+                if second is not None and self._apply(request, with_second_reading(heard, second, self.menu),
+                                                      expecting, notes):
+                    return self._next_step(request, notes, heard)
+                self.expecting = expecting
+                return DeskReply(f"Sorry, I didn't catch that. {self.question or ''}".strip())
             if heard.question or not (heard.yes or heard.no):
                 # An aside ("do you have parking?"): answer it, then ask again what the desk waits for.
                 self.expecting = expecting
@@ -277,6 +301,15 @@ class FrontDeskDialog:
                     return DeskReply(f"{answer} {again}".strip())
                 return DeskReply(again, after_answer=True) if again else None
         return self._next_step(request, notes, heard)
+
+    def _second_reading(self, heard: Heard, expecting: Slot | None) -> SecondReading | None:
+        if self.second_reader is None:
+            return None
+        reading = self.second_reader.read(heard.text, self.menu, self.question if expecting else None)
+        if reading is None or reading.empty:
+            return None
+        self.second_reader_turns += 1
+        return reading
 
     def instead_of(self, verdict: Verdict) -> str:
         """The desk's own sentence for an LLM reply that may not be spoken (``claims.py``): the

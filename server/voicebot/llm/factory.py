@@ -20,6 +20,7 @@ from loguru import logger
 from pipecat.services.openai.llm import OpenAILLMService
 
 from voicebot.config import LLMBackend, LLMConfig, choose_backend
+from voicebot.front_desk.second_reader import SecondReader
 from voicebot.llm.embedded import (
     DEFAULT_MODEL_ALIAS,
     EmbeddedLlamaConfig,
@@ -87,6 +88,20 @@ def start_llm(settings: LLMConfig, slots: int = 1) -> LlamaProcess | None:
     process = LlamaProcess(embedded_config(settings, slots), nice=settings.nice)
     process.start()
     return process
+
+
+def create_second_reader(settings: LLMConfig, process: LlamaProcess | None = None) -> SecondReader | None:
+    """The front desk's second reader on ``settings``'s backend (``process``: the embedded one), or None
+    when it is switched off (``VOICEBOT_SECOND_READER=0``) or the embedded model is not running."""
+    if not settings.second_reader:
+        return None
+    backend = choose_backend(settings)
+    if backend is LLMBackend.EMBEDDED:
+        if process is None:
+            return None
+        return SecondReader(process.base_url, process.api_key, resolve_model(settings))
+    base_url = settings.base_url if backend is LLMBackend.OPENAI_COMPATIBLE else None
+    return SecondReader(base_url, settings.api_key, resolve_model(settings))
 
 
 def create_llm_service(settings: LLMConfig, system_instruction: str, process: LlamaProcess | None = None,
