@@ -17,6 +17,7 @@ from helpers import demo_database
 from voicebot.business import CompanyRepository
 from voicebot.business.menu import Menu
 from voicebot.business.when import minutes_from_now, parse_day, parse_when
+from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.claims import Breach, check_llm_reply
 from voicebot.front_desk.understanding import Intent, Slot, understand
 
@@ -151,3 +152,33 @@ def test_an_unknown_company_is_refused_with_the_known_ones(tmp_path):
                           timeout=120, env={**os.environ, "VOICEBOT_DEMO_DATA": "1"})
     assert done.returncode == 1
     assert "Unknown company id 99" in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize(("said", "reading", "kept"), [
+    ("it's the whole team, so seven of us if Jo comes", {"kind": "book", "party": 7}, {"party": 7}),
+    ("the whole team is coming", {"kind": "book", "party": 6}, {"party": None}),  # no number said: not taken
+    ("uh could we do the sunday around half seven", {"day": "Sunday", "time": "7:30 pm"},
+     {"day": "Sunday", "time": "7:30 pm"}),
+    ("the friday", {"day": "Saturday"}, {"day": None}),  # a day the caller did not name
+    ("put it down as mister okonkwo", {"name": "Chidi Okonkwo"}, {"name": None}),  # words not all said
+    ("put it down as mister okonkwo", {"name": "Okonkwo"}, {"name": "Okonkwo"}),
+    ("a pair of the eel rolls", {"items": [{"name": "Dragon roll", "quantity": 2}]}, {"items": []}),  # not named
+    ("two of the dragon ones", {"items": [{"name": "Dragon roll", "quantity": 2}]}, {"items": [("Dragon roll", 2)]}),
+    ("a dragon one", {"items": [{"name": "Dragon roll", "quantity": 5}]}, {"items": [("Dragon roll", 1)]}),
+])
+def test_the_second_reader_keeps_only_what_the_callers_words_support(sushi, said, reading, kept):
+    from voicebot.front_desk.second_reader import supported
+
+    result = supported({"kind": "other", "party": None, "day": None, "time": None, "name": None, "items": [],
+                        **reading}, said, Menu(sushi.menu))
+    for key, value in kept.items():
+        assert getattr(result, key) == value, (key, result)
+
+
+def test_an_answer_the_desk_cannot_read_is_asked_again_by_the_desk_not_handed_to_the_llm(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH).dialog()
+    assert desk.respond("I'd like to book a table").text.startswith("Sure. For how many people")
+    again = desk.respond("the whole gang from the office")
+    assert again is not None and not again.after_answer
+    assert again.text == "Sorry, I didn't catch that. For how many people, and what day and time?"
+    assert desk.respond("six of us, Friday at 7").text.startswith("Could I have your name")

@@ -87,6 +87,15 @@ def _numbers_in(text: str) -> set[int]:
     return found
 
 
+def _named(name: str, menu: Menu, said: str) -> bool:
+    """Whether the caller's words name this dish: a word of its name no other dish has, said or nearly."""
+    words = set(re.findall(r"[a-z]+", name.split(",")[0].lower()))
+    others = {w for item in menu.items if item.name != name for w in re.findall(r"[a-z]+", item.name.lower())}
+    distinct = (words - others) or words
+    spoken = re.findall(r"[a-z]+", said)
+    return any(fuzz.ratio(w, s) >= 80 for w in distinct for s in spoken)
+
+
 def supported(reading: dict[str, Any], text: str, menu: Menu) -> SecondReading:
     """The parts of the model's ``reading`` that the caller's ``text`` supports."""
     said = text.lower()
@@ -119,8 +128,7 @@ def supported(reading: dict[str, Any], text: str, menu: Menu) -> SecondReading:
         quantity = entry.get("quantity")
         if item is None or not isinstance(quantity, int):
             continue
-        head = item.name.split(",")[0].lower()
-        if fuzz.partial_ratio(head, said) < 80 and not any(w in said for w in head.split() if len(w) > 3):
+        if not _named(item.name, menu, said):
             continue  # the dish is not named
         if quantity != 1 and quantity not in numbers:
             quantity = 1
