@@ -56,7 +56,7 @@ _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|
 _MAX_LOOKUPS = 2
 # What the desk waits for that a turn's words fill; a turn that fills none is asked again, not handed on.
 _DETAIL_SLOTS = frozenset({Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME, Slot.NAME, Slot.PHONE, Slot.ITEMS, Slot.PICKUP})
-_SECOND_READER_KINDS = {"book": Intent.BOOK, "order": Intent.ORDER, "message": Intent.MESSAGE}
+
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3}|\w+)\b"
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
@@ -260,9 +260,9 @@ class FrontDeskDialog:
                 if answer:
                     return DeskReply(answer)
                 second = self._second_reading(heard, expecting) if heard.details and not heard.question else None
-                if second is None or second.kind not in _SECOND_READER_KINDS:
+                kind = second.request_kind() if second is not None else None
+                if second is None or kind is None:
                     return None
-                kind = _SECOND_READER_KINDS[second.kind]  # "could you fit in a family of four, half five Saturday?"
                 self._switch_to(kind, heard)
                 heard = with_second_reading(heard, second, self.menu)
             else:
@@ -305,7 +305,8 @@ class FrontDeskDialog:
     def _second_reading(self, heard: Heard, expecting: Slot | None) -> SecondReading | None:
         if self.second_reader is None:
             return None
-        reading = self.second_reader.read(heard.text, self.menu, self.question if expecting else None)
+        reading = self.second_reader.read(heard.text, self.menu, self.question if expecting else None,
+                                          expecting.value if expecting is not None else None)
         if reading is None or reading.empty:
             return None
         self.second_reader_turns += 1
