@@ -17,16 +17,14 @@ wrong answer to them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from loguru import logger
 
 from voicebot.business.bookings import BookingBook
-from voicebot.business.database import Company, MenuItem
+from voicebot.business.database import Company
 from voicebot.business.desk import DeskResult, spoken_when
-from voicebot.business.food import ALLERGENS, carriers_in
 from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.menu import DishMention
 from voicebot.business.messages import MessagePad
@@ -36,8 +34,8 @@ from voicebot.business.phone import missing_digits_question, normalized_phone, s
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import WhenError, clock_words
+from voicebot.front_desk.answers import DataAnswers
 from voicebot.front_desk.claims import Breach, Verdict
-from voicebot.front_desk.hours import hours_answer
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
     BookingRequest,
@@ -48,9 +46,19 @@ from voicebot.front_desk.requests import (
     Request,
 )
 from voicebot.front_desk.second_reader import SecondReader, SecondReading, with_second_reading
+from voicebot.front_desk.sentences import (
+    FIXED_LINES,
+    KEYPAD_PREFIX,
+    NOT_CAUGHT,
+    SAVE_FAILED,
+    answer_lines,
+    company_lines,
+    keypad_words,
+    price_sentence,
+    transfer_line,
+)
 from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
 
-SAVE_FAILED = "Sorry, I couldn't save that just now. Could I take a message instead?"
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
 _MAX_LOOKUPS = 2
@@ -62,89 +70,11 @@ _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|le
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
 _OF_ORDER = re.compile(r"\b(order|take ?-?out|pick ?-?up|food)\b", re.I)
-# "Do you have miso soup?", "do you serve sushi?": a question whether a dish is on the menu.
-_HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get)\b", re.I)
 
 
 # How long the desk waits for more words after a turn that stopped mid-way (part of a phone
 # number, "Actually…") before it asks; a caller who goes on is not interrupted.
 WAIT_FOR_MORE_S = 2.0
-
-
-# The desk's fixed sentences, pre-synthesized at start-up (voicebot.tts.phrases) so that
-# asking them costs no synthesis; tests keep this list in step with the code.
-FIXED_LINES = (
-    "Sure, what would you like to change?",
-    "All right, I've dropped that. Anything else?",
-    "Sorry about that. What should I change?",
-    "Sure. For how many people, and what day and time?",
-    "For how many people?",
-    "What day and time would you like?",
-    "Which day would you like?",
-    "Sorry, which day and time was that?",
-    "Anything else?",
-    "What would you like to order?",
-    "When would you like to pick it up?",
-    "Sure. What's the message?",
-    "What's the phone number the booking is under?",
-    "What's the phone number the order is under?",
-    "And what's a good phone number for you, with the area code?",
-    "Could I have your name for the booking?",
-    "Could I have your name for the order?",
-    "Could I have your name for the message?",
-    SAVE_FAILED,
-)
-
-
-def company_lines(company: Company, faq_answers: list[str]) -> list[str]:
-    """The fixed sentences of one company's desk: the FAQ answers, the goodbye, the way to a person."""
-    lines = [*FIXED_LINES, goodbye(company), *faq_answers, transfer_line(company),
-             transfer_line(company, by_phone=True)]
-    if not company.policy.takes_reservations:
-        lines.append(f"Sorry, {company.name} doesn't take reservations; just walk in. Anything else?")
-    return lines
-
-
-# Hours questions callers ask most, answered at start-up so their answers play from the phrase cache.
-COMMON_HOURS_QUESTIONS = ("What time do you close tonight?", "What time do you close today?",
-                          "When do you open today?", "When do you open tomorrow?",
-                          "What time do you close tomorrow?", "Are you open right now?")
-
-
-def price_sentence(items: Sequence[MenuItem], asked_for_dish: bool) -> str:
-    """The desk's answer to a price question ("The Dragon roll is $15."; "Yes, …" to "do you have …")."""
-    sentence = " and ".join(f"the {item.name} is {format_price(item.price_cents)}" for item in items) + "."
-    return f"Yes, {sentence}" if asked_for_dish else sentence[:1].upper() + sentence[1:]
-
-
-def answer_lines(company: Company, now: datetime) -> list[str]:
-    """The desk's answers to the commonest questions at ``now``: each dish's price and the day's
-    hours. Synthesized at start-up, they play at once (a price answer took ~1.3 s to synthesize)."""
-    lines = [price_sentence([item], asked) for item in company.menu for asked in (False, True)]
-    lines += [answer for q in COMMON_HOURS_QUESTIONS if (answer := hours_answer(company, now, q)) is not None]
-    return list(dict.fromkeys(lines))
-
-
-def transfer_line(company: Company, by_phone: bool = False) -> str:
-    """What the bot says when the caller asks for a person: on the phone it puts them through;
-    in a browser it gives the number to call."""
-    if by_phone:
-        return "Of course. I'll put you through to someone at the restaurant now."
-    return f"Of course. You can reach our staff directly at {company.phone}."
-
-
-KEYPAD_PREFIX = "Keypad: "  # how a phone caller's keys reach the conversation (Pipecat's DTMFAggregator)
-
-
-def keypad_words(text: str, expecting: Slot | None) -> str:
-    """A phone caller's keys as the words they stand for: 1 is yes and 2 is no after a read-back;
-    otherwise the digits themselves (a phone number typed in)."""
-    if not text.startswith(KEYPAD_PREFIX):
-        return text
-    keys = text[len(KEYPAD_PREFIX):].strip().rstrip("#")
-    if expecting is Slot.CONFIRM and keys in ("1", "2"):
-        return "Yes." if keys == "1" else "No."
-    return " ".join(ch for ch in keys if ch.isdigit())
 
 
 @dataclass(frozen=True)
@@ -175,6 +105,7 @@ class FrontDeskDialog:
         self.messages = messages
         self.knowledge = knowledge
         self.menu = orders.menu
+        self.answers = DataAnswers(company, self.menu, knowledge, bookings.clock)
         self.second_reader = second_reader  # the LLM under a schema, for turns the rules cannot place
         self.second_reader_turns = 0
         self.caller = Caller()
@@ -256,7 +187,7 @@ class FrontDeskDialog:
         elif self.request is None:
             target = self._stored_request_to_change(heard)
             if target is None:
-                answer = self._answer(heard)
+                answer = self.answers.answer(heard, self.stored.get(Intent.ORDER), self._prev_dishes)
                 if answer:
                     return DeskReply(answer)
                 second = self._second_reading(heard, expecting) if heard.details and not heard.question else None
@@ -291,11 +222,11 @@ class FrontDeskDialog:
                                                       expecting, notes):
                     return self._next_step(request, notes, heard)
                 self.expecting = expecting
-                return DeskReply(f"Sorry, I didn't catch that. {self.question or ''}".strip())
+                return DeskReply(f"{NOT_CAUGHT} {self.question or ''}".strip())
             if heard.question or not (heard.yes or heard.no):
                 # An aside ("do you have parking?"): answer it, then ask again what the desk waits for.
                 self.expecting = expecting
-                answer = self._answer(heard)
+                answer = self.answers.answer(heard, self.stored.get(Intent.ORDER), self._prev_dishes)
                 again = self.question or ""
                 if answer:
                     return DeskReply(f"{answer} {again}".strip())
@@ -360,7 +291,7 @@ class FrontDeskDialog:
             return True
         if self.expecting is Slot.ANYTHING_ELSE and (heard.yes or heard.no):
             return True
-        return self._answer(heard) is not None
+        return self.answers.answer(heard, self.stored.get(Intent.ORDER), self._prev_dishes) is not None
 
     # --- which request --------------------------------------------------------------------
 
@@ -842,89 +773,6 @@ class FrontDeskDialog:
             return f"Please cancel {self.bookings.describe(request.chosen)}."
         return None
 
-    # --- answers from the data --------------------------------------------------------------
-
-    def _answer(self, heard: Heard) -> str | None:
-        """A question the data answers exactly: allergens, prices, dishes not on the menu, a stored order."""
-        if heard.allergens:
-            return self._allergy_answer(heard)
-        hours = hours_answer(self.company, self.bookings.clock(), heard.text)
-        if hours is not None and not heard.dishes:
-            return hours
-        order = self.stored.get(Intent.ORDER)
-        if isinstance(order, OrderRequest) and not heard.dishes and (heard.asks_price or heard.asks_ready):
-            lines = order.menu_lines()
-            parts = []
-            if heard.asks_price:
-                parts.append(f"Your order comes to {format_price(total_cents(lines))}.")
-            if heard.asks_ready and order.pickup_at is not None:  # None: a new pickup time is being asked for
-                parts.append(f"It'll be ready {spoken_when(order.pickup_at, self.orders.clock())}.")
-            return " ".join(parts)
-        if not heard.question:
-            return None
-        unknown = list(dict.fromkeys(m.said.lower() for m in heard.dishes if m.item is None))
-        known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
-        if (not heard.dishes and heard.asks_price and self._prev_dishes
-                and re.search(r"\b(it|that|this|them|those|they|each|one)\b", heard.text, re.I)):
-            known = list(self._prev_dishes)  # "Do you have miso soup?" … "and how much is it?"
-        asks_for_dish = bool(_HAVE_DISH.search(heard.text))
-        if not (unknown or (known and (heard.asks_price or asks_for_dish))):
-            return self._faq_answer(heard)
-        parts = []
-        if unknown:
-            parts.append(f"Sorry, we don't have {' or '.join(unknown)}. Our menu has {self.menu.names()}.")
-        if known and (heard.asks_price or not unknown):
-            parts.append(price_sentence(known, asks_for_dish))
-            counted = {m.item: m.quantity for m in heard.dishes if m.item is not None and m.quantity}  # the last said
-            lines = [(item, counted.get(item, 1)) for item in known]
-            if heard.asks_price and (len(lines) > 1 or any(q > 1 for _, q in lines)):
-                parts[-1] = parts[-1].rstrip(".") + f"; {listed(lines)} come to {format_price(total_cents(lines))}."
-        return " ".join(parts) or None
-
-    def _faq_answer(self, heard: Heard) -> str | None:
-        if self.knowledge is None:
-            return None
-        try:
-            return self.knowledge.faq_answer(heard.text)
-        except Exception:
-            logger.exception("Front desk: FAQ lookup failed")
-            return None
-
-    def _allergy_answer(self, heard: Heard) -> str:
-        """Only from the data: name the allergen where it is; where the data is silent, promise nothing."""
-        dishes = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
-        facts = []
-        for allergen in heard.allergens:
-            for item in dishes:
-                in_name = carriers_in(item.name, allergen)
-                carriers = [c for c in carriers_in(item.description, allergen) if c not in in_name]
-                if carriers:
-                    facts.append(f"the {item.name} has {', '.join(carriers)} in it, which is {allergen}")
-                elif in_name:
-                    facts.append(f"the {item.name} contains {allergen}")
-        entries = self._knowledge_about(heard.allergens)
-        allergens = " or ".join(heard.allergens)
-        if facts:
-            answer = "Please be careful: " + "; ".join(facts) + "."
-        else:
-            subject = " or ".join(f"the {item.name}" for item in dishes) or "anything"
-            answer = f"I can't promise {subject} is free of {allergens}: our information doesn't say."
-        if entries:
-            answer += " " + " ".join(entries)
-        return answer + " I can take a message for the kitchen to call you back about it."
-
-    def _knowledge_about(self, allergens: list[str]) -> list[str]:
-        if self.knowledge is None:
-            return []
-        words = " ".join(w for allergen in allergens for w in ALLERGENS.get(allergen, ())[:6])
-        try:
-            hits = self.knowledge.search(words, limit=5)
-        except Exception:
-            logger.exception("Front desk: knowledge search failed")
-            return []
-        texts = [text for _, text in hits if any(carriers_in(text, a) for a in allergens)]
-        return [t for t in texts if " costs " not in t][:2]
-
     # --- small helpers --------------------------------------------------------------------
 
     def _ask(self, slot: Slot | None, text: str) -> DeskReply:
@@ -951,4 +799,5 @@ def _spoken_quantity(text: str) -> int:
     return 1
 
 
-__all__ = ["DeskReply", "DeskResult", "FrontDeskDialog", "SAVE_FAILED"]
+__all__ = ["FIXED_LINES", "KEYPAD_PREFIX", "SAVE_FAILED", "DeskReply", "DeskResult", "FrontDeskDialog",
+           "answer_lines", "company_lines", "keypad_words"]
