@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 
 from loguru import logger
 
@@ -28,12 +27,12 @@ from voicebot.business.desk import DeskResult, spoken_when
 from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.menu import DishMention
 from voicebot.business.messages import MessagePad
-from voicebot.business.money import format_price
-from voicebot.business.orders import MAX_QUANTITY, PREP_MINUTES, OrderDesk, listed, total_cents
-from voicebot.business.phone import missing_digits_question, normalized_phone, spoken_phone
+from voicebot.business.orders import MAX_QUANTITY, OrderDesk, listed, total_cents
+from voicebot.business.phone import missing_digits_question, normalized_phone
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
-from voicebot.business.when import WhenError, clock_words
+from voicebot.business.when import clock_words
+from voicebot.front_desk import steps
 from voicebot.front_desk.answers import DataAnswers
 from voicebot.front_desk.claims import Breach, Verdict
 from voicebot.front_desk.requests import (
@@ -61,7 +60,6 @@ from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
 
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
-_MAX_LOOKUPS = 2
 # What the desk waits for that a turn's words fill; a turn that fills none is asked again, not handed on.
 _DETAIL_SLOTS = frozenset({Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME, Slot.NAME, Slot.PHONE, Slot.ITEMS, Slot.PICKUP})
 
@@ -115,7 +113,7 @@ class FrontDeskDialog:
         self.question: str | None = None  # the desk's last question, asked again after an aside
         self.transfer_requested = False
         self.unheard: str | None = None  # the desk's last reply, if the caller talked over all of it
-        self._lookups = 0
+        self.lookups = 0
         self._wait_s = 0.0
         self._number_question: str | None = None  # this turn's "I only got 7 digits…"
         self._last_dishes: list = []  # the menu items last spoken of ("how much is the bowl?" … "I'll take one")
@@ -179,7 +177,7 @@ class FrontDeskDialog:
         if heard.never_mind and not heard.details and self.request is not None and not self.request.stored:
             logger.info(f"Front desk: the caller dropped their {self.request.kind} request")
             self.request = None
-            return self._ask(Slot.ANYTHING_ELSE, "All right, I've dropped that. Anything else?")
+            return self.ask(Slot.ANYTHING_ELSE, "All right, I've dropped that. Anything else?")
 
         kind = self._kind_asked_for(heard, expecting)
         if kind is not None:
@@ -206,13 +204,13 @@ class FrontDeskDialog:
         applied = self._apply(request, heard, expecting, notes)
         if not applied and not notes and kind is None:
             if expecting is Slot.CONFIRM and heard.yes:
-                return self._carry_out(request)
+                return self.carry_out(request)
             if expecting is Slot.CONFIRM and heard.no:
                 if heard.wrong is not None:
                     self._forget(request, heard.wrong)
-                    return self._next_step(request, [])
+                    return self.next_step(request, [])
                 request.confirmed = False
-                return self._ask(Slot.ANYTHING_ELSE if request.stored else None,
+                return self.ask(Slot.ANYTHING_ELSE if request.stored else None,
                                  "Sorry about that. What should I change?")
             if expecting in _DETAIL_SLOTS and not heard.question and not (heard.yes or heard.no):
                 # An answer the rules could not read: the second reader, else the desk asks again itself
@@ -220,7 +218,7 @@ class FrontDeskDialog:
                 second = self._second_reading(heard, expecting)
                 if second is not None and self._apply(request, with_second_reading(heard, second, self.menu),
                                                       expecting, notes):
-                    return self._next_step(request, notes, heard)
+                    return self.next_step(request, notes, heard)
                 self.expecting = expecting
                 return DeskReply(f"{NOT_CAUGHT} {self.question or ''}".strip())
             if heard.question or not (heard.yes or heard.no):
@@ -231,7 +229,7 @@ class FrontDeskDialog:
                 if answer:
                     return DeskReply(f"{answer} {again}".strip())
                 return DeskReply(again, after_answer=True) if again else None
-        return self._next_step(request, notes, heard)
+        return self.next_step(request, notes, heard)
 
     def _second_reading(self, heard: Heard, expecting: Slot | None) -> SecondReading | None:
         if self.second_reader is None:
@@ -272,7 +270,7 @@ class FrontDeskDialog:
         if kind is None:
             return "I can book a table, take a takeout order or a message. What would you like?"
         self.request = REQUEST_TYPES[kind]()
-        return self._next_step(self.request, []).text
+        return self.next_step(self.request, []).text
 
     def amounts_cents(self) -> frozenset[int]:
         """Totals the LLM may rightly say besides the menu's prices: the call's orders'."""
@@ -340,7 +338,7 @@ class FrontDeskDialog:
         if isinstance(self.request, CancelRequest):
             self.request.only_look_up = kind is Intent.LOOKUP
             self.request.of_order = kind is Intent.CANCEL and _OF_ORDER.search(heard.text) is not None
-            self._lookups = 0
+            self.lookups = 0
 
     def _stored_request_to_change(self, heard: Heard) -> Request | None:
         """A stored booking or order the caller is changing ("make that 8 pm", "add a miso soup")."""
@@ -455,297 +453,90 @@ class FrontDeskDialog:
 
     # --- what to say next -----------------------------------------------------------------
 
-    def _next_step(self, request: Request, notes: list[str], heard: Heard | None = None) -> DeskReply:
-        if self.expecting is Slot.PHONE and self._breaks_a_house_rule(request):
+    def next_step(self, request: Request, notes: list[str], heard: Heard | None = None) -> DeskReply:
+        if self.expecting is Slot.PHONE and steps.breaks_a_house_rule(self, request):
             # A booking that cannot be made as asked (closed that day, party over the limit): the
             # caller hears that first; a number is no use until it can, and is asked for then.
             self.expecting, self._wait_s, self.caller.partial_digits = None, 0.0, ""
             notes = [note for note in notes if note != self._number_question]
         if self.expecting is Slot.PHONE:  # the number was not whole: ask for it again, first
             wait, self._wait_s = self._wait_s, 0.0
-            reply = self._say(notes, self._ask(Slot.PHONE, ""))
+            reply = self.say(notes, self.ask(Slot.PHONE, ""))
             return DeskReply(reply.text, wait_s=wait)
         if isinstance(request, BookingRequest):
-            return self._booking_step(request, notes)
+            return steps.booking_step(self, request, notes)
         if isinstance(request, OrderRequest):
-            return self._order_step(request, notes, heard)
+            return steps.order_step(self, request, notes, heard)
         if isinstance(request, MessageRequest):
-            return self._message_step(request, notes)
+            return steps.message_step(self, request, notes)
         assert isinstance(request, CancelRequest)
-        return self._cancel_step(request, notes)
-
-    def _breaks_a_house_rule(self, request: Request) -> bool:
-        """True if the booking, as the caller has given it so far, cannot be made (nothing changes)."""
-        if not isinstance(request, BookingRequest) or request.stored:
-            return False
-        policy = self.company.policy
-        if not policy.takes_reservations or (request.party or 0) > policy.max_party_size:
-            return True
-        if request.day is None or request.time is None:
-            return False
-        try:
-            when = self.bookings.when(request.day, request.time)
-        except WhenError:
-            return False
-        return self.bookings.broken_rule(request.party or 1, when) is not None
-
-    def _booking_step(self, request: BookingRequest, notes: list[str]) -> DeskReply:
-        if not self.company.policy.takes_reservations:
-            self.request = None
-            return self._say(notes, self._ask(
-                Slot.ANYTHING_ELSE, f"Sorry, {self.company.name} doesn't take reservations; just walk in. "
-                                    "Anything else?"))
-        limit = self.company.policy.max_party_size
-        if request.party is None:
-            if request.over_limit:
-                # Said again: the caller may have talked over the first time.
-                return self._say(notes, self._ask(
-                    Slot.PARTY, f"We can book up to {limit} people. For how many people shall I book?"))
-            if request.day is None and request.time is None:
-                return self._say(notes, self._ask(Slot.PARTY, "Sure. For how many people, and what day and time?"))
-            return self._say(notes, self._ask(Slot.PARTY, "For how many people?"))
-        if request.party > limit:
-            request.over_limit, request.party = request.party, None
-            return self._say(notes, self._ask(
-                Slot.PARTY, f"Sorry, the largest party we can book is {limit} people. I can take a message for "
-                            "the manager if you like, or book for fewer."))
-        if request.day is None and request.time is None:
-            return self._say(notes, self._ask(Slot.WHEN, "What day and time would you like?"))
-        if request.day is None:
-            return self._say(notes, self._ask(Slot.DAY, "Which day would you like?"))
-        if request.time is None:
-            day = re.sub(r"^(on|this|for)\s+", "", request.day, flags=re.I)
-            return self._say(notes, self._ask(Slot.TIME, f"What time would you like on {day}?"))
-        if request.when is None:
-            try:
-                when = self.bookings.when(request.day, request.time)
-            except WhenError:
-                request.day = request.time = None
-                return self._say(notes, self._ask(Slot.WHEN, "Sorry, which day and time was that?"))
-            broken = self.bookings.broken_rule(request.party, when)
-            if broken is not None:
-                detail, sentence = broken
-                if detail == "reservations":
-                    self.request = None
-                    return self._say(notes + [sentence], self._ask(Slot.ANYTHING_ELSE, "Anything else?"))
-                if detail in ("day", "window", "past"):
-                    request.day = None
-                if detail in ("time", "past"):
-                    request.time = None
-                slot = Slot.TIME if detail == "time" else Slot.WHEN
-                if sentence.endswith("?"):
-                    return self._say(notes, self._ask(slot, sentence))
-                question = "Which other day would suit you?" if detail == "day" else "What day and time would suit you?"
-                return self._say(notes + [sentence], self._ask(slot, question))
-            request.when = when
-        if not request.available:
-            free = self._guarded(lambda: self.bookings.check_at(request.when, request.party))
-            if free is None:
-                return self._failed(notes)
-            if not free.ok:
-                request.time, request.when = None, None
-                return self._say(notes, self._ask(Slot.TIME, free.summary + " Which time would you like?"))
-            request.available = True
-        if request.stored:
-            return self._carry_out(request, notes)
-        contact = self._contact_question("booking")
-        if contact:
-            return self._say(notes, contact)
-        summary = (f"a table for {request.party} {spoken_when(request.when, self.bookings.clock())}, "
-                   f"under {self.caller.name}")
-        return self._say(notes, self._confirm(summary, "Shall I book it?"))
-
-    def _order_step(self, request: OrderRequest, notes: list[str], heard: Heard | None) -> DeskReply:
-        if not self.company.takes_orders:
-            self.request = None
-            return self._say(notes, self._ask(
-                Slot.ANYTHING_ELSE, f"Sorry, {self.company.name} doesn't take takeout orders by phone. "
-                                    "Anything else?"))
-        if not request.lines:
-            return self._say(notes, self._ask(Slot.ITEMS, "What would you like to order?"))
-        lines = request.menu_lines()
-        if heard is not None and heard.asks_price:
-            notes.append(f"That's {format_price(total_cents(lines))} for {listed(lines)}.")
-        if request.pickup_at is None:
-            now = self.orders.clock()
-            try:
-                pickup_at = self.orders.pickup_time(request.pickup)
-            except WhenError:
-                request.pickup = None
-                return self._say(notes, self._ask(Slot.PICKUP, "When would you like to pick it up?"))
-            problem = self.orders.pickup_problem(pickup_at)
-            if problem:
-                opening = self.orders.next_opening(pickup_at)
-                request.pickup = None
-                if opening is None:
-                    return self._say(notes + [problem], self._ask(Slot.PICKUP, "When would you like to pick it up?"))
-                notes.append(problem)
-                pickup_at = opening
-            elif request.pickup is None and pickup_at > now + timedelta(minutes=PREP_MINUTES + 1):
-                notes.append(f"We're closed right now, so I'd have it ready {spoken_when(pickup_at, now)}, "
-                             "when we open.")
-            request.pickup_at = pickup_at
-        elif heard is not None and heard.asks_ready:
-            notes.append(f"It'll be ready {spoken_when(request.pickup_at, self.orders.clock())}.")
-        if request.stored:
-            return self._carry_out(request, notes)
-        contact = self._contact_question("order")
-        if contact:
-            return self._say(notes, contact)
-        summary = (f"{listed(lines)}, {format_price(total_cents(lines))} in total, ready "
-                   f"{spoken_when(request.pickup_at, self.orders.clock())}, under {self.caller.name}")
-        return self._say(notes, self._confirm(summary, "Shall I place the order?"))
-
-    def _message_step(self, request: MessageRequest, notes: list[str]) -> DeskReply:
-        if not request.text:
-            return self._say(notes, self._ask(Slot.MESSAGE, "Sure. What's the message?"))
-        contact = self._contact_question("message")
-        if contact:
-            return self._say(notes, contact)
-        summary = f'your message, "{request.text}", from {self.caller.name}'
-        return self._say(notes, self._confirm(summary, "Shall I pass it on?"))
-
-    def _cancel_order_step(self, request: CancelRequest, notes: list[str]) -> DeskReply:
-        """"Cancel my takeout order": this call's order, else the open one under the caller's number."""
-        placed = self.stored.get(Intent.ORDER)
-        if request.chosen is None and placed is not None and placed.stored_id is not None:
-            request.chosen = placed.stored_id
-        if request.chosen is None:
-            if self.caller.phone is None:
-                return self._say(notes, self._ask(Slot.PHONE, "What's the phone number the order is under?"))
-            found = self._guarded(lambda: self.orders.open_orders(self.caller.phone))
-            if found is None:
-                return self._failed(notes)
-            if not found:
-                self.request = None
-                number = spoken_phone(self.caller.phone)
-                return self._say(notes, self._ask(
-                    Slot.ANYTHING_ELSE, f"I can't find an open order under {number}. I can take a message for the "
-                                        "kitchen if you like."))
-            request.chosen = found[0].id
-        self.caller.phone_confirmed = True
-        return self._say(notes, self._ask(
-            Slot.CONFIRM, f"I have your order of {self.orders.describe(request.chosen)}. Shall I cancel it?"))
-
-    def _cancel_step(self, request: CancelRequest, notes: list[str]) -> DeskReply:
-        if request.of_order:
-            return self._cancel_order_step(request, notes)
-        if self.caller.phone is None:
-            return self._say(notes, self._ask(Slot.PHONE, "What's the phone number the booking is under?"))
-        if request.chosen is None:
-            found = self._guarded(lambda: self.bookings.upcoming(self.caller.phone))
-            if found is None:
-                return self._failed(notes)
-            if request.day:
-                try:
-                    day = self.bookings.when(request.day, "12:00").date()
-                    found = [row for row in found if row.starts_at.date() == day]
-                except WhenError:
-                    pass
-            if not found:
-                self._lookups += 1
-                number = spoken_phone(self.caller.phone)
-                self.caller.phone, self.caller.phone_confirmed = None, False
-                if self._lookups >= _MAX_LOOKUPS:
-                    self.request = None
-                    return self._say(notes, self._ask(
-                        Slot.ANYTHING_ELSE, f"Sorry, I still can't find a booking under {number}. I can take a "
-                                            "message for the manager if you like."))
-                where = f" on {request.day}" if request.day else ""
-                return self._say(notes, self._ask(
-                    Slot.PHONE, f"I can't find an upcoming booking{where} under {number}. Could you say the "
-                                "number again, one digit at a time?"))
-            if len(found) > 1:
-                days = " and ".join(self.bookings.describe(row) for row in found)
-                return self._say(notes, self._ask(Slot.DAY, f"I have {days}. Which one do you mean?"))
-            request.chosen = found[0]
-        described = self.bookings.describe(request.chosen)
-        self.caller.phone_confirmed = True
-        if request.only_look_up:
-            self.request = None
-            return self._say(notes, self._ask(Slot.ANYTHING_ELSE, f"I have {described}. Anything else?"))
-        return self._say(notes, self._ask(Slot.CONFIRM, f"I have {described}. Shall I cancel it?"))
-
-    def _contact_question(self, purpose: str) -> DeskReply | None:
-        if not self.caller.name:
-            return self._ask(Slot.NAME, f"Could I have your name for the {purpose}?")
-        if not self.caller.phone:
-            return self._ask(Slot.PHONE, "And what's a good phone number for you, with the area code?")
-        return None
-
-    def _confirm(self, summary: str, question: str) -> DeskReply:
-        if self.by_phone:
-            question = f"{question} You can also press 1 for yes."
-        if self.caller.phone_confirmed:
-            return self._ask(Slot.CONFIRM, f"So that's {summary}. {question}")
-        number = spoken_phone(self.caller.phone or "")
-        return self._ask(Slot.CONFIRM, f"Let me read that back: {summary}, and your number is {number}. {question}")
+        return steps.cancel_step(self, request, notes)
 
     # --- doing it -------------------------------------------------------------------------
 
-    def _carry_out(self, request: Request, notes: list[str] | None = None) -> DeskReply:
+    def carry_out(self, request: Request, notes: list[str] | None = None) -> DeskReply:
         """Store the confirmed request (or its change) once; say what the stored row says."""
         caller = self.caller
         stored_id, name, phone = request.stored_id, caller.name, caller.phone
         if isinstance(request, BookingRequest):
             party, day, time_of_day = request.party, request.day, request.time
             if party is None or day is None or time_of_day is None:
-                return self._next_step(request, notes or [])  # never reached (_booking_step asks first): ask
+                return self.next_step(request, notes or [])  # never reached (_booking_step asks first): ask
             if stored_id is not None:
-                result = self._guarded(lambda: self.bookings.change(stored_id, party, day, time_of_day))
+                result = self.guarded(lambda: self.bookings.change(stored_id, party, day, time_of_day))
             else:
                 if name is None or phone is None:
-                    return self._next_step(request, notes or [])  # never reached: ask for them
-                result = self._guarded(lambda: self.bookings.book(name, phone, party, day, time_of_day))
+                    return self.next_step(request, notes or [])  # never reached: ask for them
+                result = self.guarded(lambda: self.bookings.book(name, phone, party, day, time_of_day))
             key = "booking_id"
         elif isinstance(request, OrderRequest):
             pickup_at = request.pickup_at
             if pickup_at is None:
-                return self._next_step(request, notes or [])  # never reached (_order_step sets it first): ask
+                return self.next_step(request, notes or [])  # never reached (_order_step sets it first): ask
             if stored_id is not None:
-                result = self._guarded(lambda: self.orders.change(stored_id, request.menu_lines(), pickup_at))
+                result = self.guarded(lambda: self.orders.change(stored_id, request.menu_lines(), pickup_at))
             else:
                 if name is None or phone is None:
-                    return self._next_step(request, notes or [])  # never reached: ask for them
-                result = self._guarded(lambda: self.orders.place_lines(request.menu_lines(), name, phone, pickup_at))
+                    return self.next_step(request, notes or [])  # never reached: ask for them
+                result = self.guarded(lambda: self.orders.place_lines(request.menu_lines(), name, phone, pickup_at))
             key = "order_id"
         elif isinstance(request, MessageRequest):
-            contact = self._contact_question("message")
+            contact = steps.contact_question(self, "message")
             text = request.text
             if contact is not None or not text:
-                return self._next_step(request, notes or [])  # the offer of a message was taken: its details
+                return self.next_step(request, notes or [])  # the offer of a message was taken: its details
             if name is None or phone is None:
-                return self._next_step(request, notes or [])  # never reached (_contact_question found both)
-            result = self._guarded(lambda: self.messages.take(name, phone, text))
+                return self.next_step(request, notes or [])  # never reached (_contact_question found both)
+            result = self.guarded(lambda: self.messages.take(name, phone, text))
             key = "message_id"
         else:
             assert isinstance(request, CancelRequest)
             if request.of_order:
-                result = self._guarded(lambda: self.orders.cancel(request.chosen))
+                result = self.guarded(lambda: self.orders.cancel(request.chosen))
                 key = "order_id"
                 if result is not None and result.ok:
                     self.stored.pop(Intent.ORDER, None)
             else:
-                result = self._guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
+                result = self.guarded(lambda: self.bookings.cancel_by_id(request.chosen.id))
                 key = "booking_id"
         if result is None:
-            return self._failed(notes or [], request)
+            return self.failed(notes or [], request)
         if not result.ok:
             if isinstance(request, BookingRequest):
                 request.available, request.when = False, None
                 if not request.stored:
                     request.time = None
-                    return self._say(notes or [], self._ask(Slot.TIME, result.summary))
-            return self._say(notes or [], self._ask(Slot.ANYTHING_ELSE, result.summary))
+                    return self.say(notes or [], self.ask(Slot.TIME, result.summary))
+            return self.say(notes or [], self.ask(Slot.ANYTHING_ELSE, result.summary))
         request.stored_id = result.data.get(key, request.stored_id)
         request.confirmed = True
         caller.phone_confirmed = True
         if not isinstance(request, CancelRequest):
             self.stored[request.kind] = request
         self.request = None
-        return self._say(notes or [], self._ask(Slot.ANYTHING_ELSE, result.summary))
+        return self.say(notes or [], self.ask(Slot.ANYTHING_ELSE, result.summary))
 
-    def _guarded(self, operation):
+    def guarded(self, operation):
         """Run a database operation; None if it failed (logged; the caller hears an apology)."""
         try:
             return operation()
@@ -753,11 +544,11 @@ class FrontDeskDialog:
             logger.exception("Front desk: the database operation failed")
             return None
 
-    def _failed(self, notes: list[str], request: Request | None = None) -> DeskReply:
+    def failed(self, notes: list[str], request: Request | None = None) -> DeskReply:
         """The database failed: say so (nothing was stored) and offer a message saying what was asked."""
         if not isinstance(self.request, MessageRequest):
             self.request = MessageRequest(text=self._as_message(request))
-        return self._say(notes, self._ask(Slot.CONFIRM if self.request.text else None, SAVE_FAILED))
+        return self.say(notes, self.ask(Slot.CONFIRM if self.request.text else None, SAVE_FAILED))
 
     def _as_message(self, request: Request | None) -> str | None:
         """A failed request as a message for the staff to act on ("Please book a table for 4 …")."""
@@ -775,7 +566,7 @@ class FrontDeskDialog:
 
     # --- small helpers --------------------------------------------------------------------
 
-    def _ask(self, slot: Slot | None, text: str) -> DeskReply:
+    def ask(self, slot: Slot | None, text: str) -> DeskReply:
         self.expecting = slot
         if slot is not None and slot is not Slot.ANYTHING_ELSE and text:
             self.question = text.split(". ")[-1] if ". " in text else text
@@ -784,7 +575,7 @@ class FrontDeskDialog:
         return DeskReply(text)
 
     @staticmethod
-    def _say(notes: list[str], reply: DeskReply) -> DeskReply:
+    def say(notes: list[str], reply: DeskReply) -> DeskReply:
         text = " ".join(part for part in [*notes, reply.text] if part)
         return DeskReply(text, reply.end_call, reply.transfer, reply.after_answer)
 
