@@ -56,12 +56,11 @@ from voicebot.front_desk.sentences import (
     price_sentence,
     transfer_line,
 )
+from voicebot.front_desk.slots import DETAIL_SLOTS, OPEN_READS, SLOTS
 from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
 
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
-# What the desk waits for that a turn's words fill; a turn that fills none is asked again, not handed on.
-_DETAIL_SLOTS = frozenset({Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME, Slot.NAME, Slot.PHONE, Slot.ITEMS, Slot.PICKUP})
 
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3}|\w+)\b"
@@ -127,29 +126,13 @@ class FrontDeskDialog:
         Such a turn can end at once instead of waiting out Smart Turn's doubt (a number or a bare
         "Yes." often sounds unfinished to it: 3 s of silence). Reads only: nothing of the call changes."""
         slot = self.expecting
-        if slot not in (Slot.CONFIRM, Slot.PHONE, Slot.NAME, Slot.PARTY, Slot.WHEN, Slot.DAY, Slot.TIME,
-                        Slot.ITEMS, Slot.PICKUP):
+        spec = SLOTS.get(slot) if slot is not None and slot is not Slot.MESSAGE else None
+        if spec is None:
             return False
         heard = understand(keypad_words(text, slot), self.menu, slot)
         if heard.correction or heard.question or heard.intents:
             return False
-        if slot is Slot.CONFIRM:
-            return heard.yes or heard.no
-        if slot is Slot.PHONE:
-            return normalized_phone(heard.phone or "") is not None
-        if slot is Slot.NAME:
-            return bool(heard.name)
-        if slot is Slot.PARTY:
-            return heard.party is not None
-        if slot is Slot.WHEN:
-            return bool(heard.day and heard.time)
-        if slot is Slot.DAY:
-            return bool(heard.day)
-        if slot is Slot.TIME:
-            return bool(heard.time)
-        if slot is Slot.PICKUP:
-            return bool(heard.pickup)
-        return bool(heard.dishes) and all(m.item is not None for m in heard.dishes)
+        return spec.filled(heard)
 
     def respond(self, text: str) -> DeskReply | None:
         """The desk's reply to the caller's words, or None when the LLM should answer them."""
@@ -212,7 +195,7 @@ class FrontDeskDialog:
                 request.confirmed = False
                 return self.ask(Slot.ANYTHING_ELSE if request.stored else None,
                                  "Sorry about that. What should I change?")
-            if expecting in _DETAIL_SLOTS and not heard.question and not (heard.yes or heard.no):
+            if expecting in DETAIL_SLOTS and not heard.question and not (heard.yes or heard.no):
                 # An answer the rules could not read: the second reader, else the desk asks again itself
                 # (never the LLM, which "booked a table for 8" when "four people" came out "for people").
                 second = self._second_reading(heard, expecting)
@@ -234,8 +217,11 @@ class FrontDeskDialog:
     def _second_reading(self, heard: Heard, expecting: Slot | None) -> SecondReading | None:
         if self.second_reader is None:
             return None
+        spec = SLOTS.get(expecting) if expecting is not None else None
+        if spec is not None and not spec.reads:
+            return None  # a phone number: the rules' job alone
         reading = self.second_reader.read(heard.text, self.menu, self.question if expecting else None,
-                                          expecting.value if expecting is not None else None)
+                                          spec.reads if spec is not None else OPEN_READS)
         if reading is None or reading.empty:
             return None
         self.second_reader_turns += 1
@@ -565,6 +551,10 @@ class FrontDeskDialog:
         return None
 
     # --- small helpers --------------------------------------------------------------------
+
+    def ask_for(self, slot: Slot) -> DeskReply:
+        """Ask for ``slot`` in its declared words (``slots.py``)."""
+        return self.ask(slot, SLOTS[slot].question)
 
     def ask(self, slot: Slot | None, text: str) -> DeskReply:
         self.expecting = slot

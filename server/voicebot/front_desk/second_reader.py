@@ -28,13 +28,9 @@ from voicebot.business.vocabulary import NUMBER_WORDS, RELATIVE_DAYS, WEEKDAY_IN
 from voicebot.business.when import clock_words
 from voicebot.front_desk.understanding import _NOT_NAMES, Heard, Intent
 
-# The request kinds it may name, and the fields it fills for each question the desk may have asked: only
-# those, so the model writes a few tokens (the 1.5B embedded model writes ~10 tokens a second on 2 cores).
+# The request kinds it may name. It fills only the fields of the slot the desk asked for
+# (``slots.py``), so the model writes a few tokens (the 1.5B embedded model: ~10 tokens a second).
 KINDS = ("book", "order", "message", "cancel", "lookup", "question", "other")
-FIELDS_FOR = {
-    "party": ("party",), "when": ("day", "time"), "day": ("day",), "time": ("time",), "name": ("name",),
-    "items": ("items",), "pickup": ("time",), None: ("kind", "party", "day", "time", "items"),
-}
 _INSTRUCTIONS = (
     "Read the caller's words on a restaurant's phone line and answer with compact JSON on one line, no spaces. "
     "Use only what the caller said; null if they did not say it. party: how many people in all. day: the day "
@@ -158,12 +154,10 @@ class SecondReader:
         self.turns = 0  # how many turns it read
         self.seconds = 0.0  # and how long they took in all
 
-    def read(self, text: str, menu: Menu, asked: str | None, slot: str | None = None) -> SecondReading | None:
-        """The slots ``text`` fills (``asked``: the question the desk had asked, for ``slot``); None if the LLM
-        failed."""
+    def read(self, text: str, menu: Menu, asked: str | None, fields: tuple[str, ...]) -> SecondReading | None:
+        """The ``fields`` ``text`` fills (``asked``: the question the desk had asked); None if the LLM failed."""
         started = time.monotonic()
         question = f'The restaurant just asked: "{asked}"\n' if asked else ""
-        fields = FIELDS_FOR.get(slot, FIELDS_FOR[None])
         try:
             response = self._client.chat.completions.create(
                 model=self._model, temperature=0, max_tokens=80,

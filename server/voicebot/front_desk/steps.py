@@ -56,16 +56,16 @@ def booking_step(desk: FrontDeskDialog, request: BookingRequest, notes: list[str
                 Slot.PARTY, f"We can book up to {limit} people. For how many people shall I book?"))
         if request.day is None and request.time is None:
             return desk.say(notes, desk.ask(Slot.PARTY, "Sure. For how many people, and what day and time?"))
-        return desk.say(notes, desk.ask(Slot.PARTY, "For how many people?"))
+        return desk.say(notes, desk.ask_for(Slot.PARTY))
     if request.party > limit:
         request.over_limit, request.party = request.party, None
         return desk.say(notes, desk.ask(
             Slot.PARTY, f"Sorry, the largest party we can book is {limit} people. I can take a message for "
                         "the manager if you like, or book for fewer."))
     if request.day is None and request.time is None:
-        return desk.say(notes, desk.ask(Slot.WHEN, "What day and time would you like?"))
+        return desk.say(notes, desk.ask_for(Slot.WHEN))
     if request.day is None:
-        return desk.say(notes, desk.ask(Slot.DAY, "Which day would you like?"))
+        return desk.say(notes, desk.ask_for(Slot.DAY))
     if request.time is None:
         day = re.sub(r"^(on|this|for)\s+", "", request.day, flags=re.I)
         return desk.say(notes, desk.ask(Slot.TIME, f"What time would you like on {day}?"))
@@ -115,7 +115,7 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
             Slot.ANYTHING_ELSE, f"Sorry, {desk.company.name} doesn't take takeout orders by phone. "
                                 "Anything else?"))
     if not request.lines:
-        return desk.say(notes, desk.ask(Slot.ITEMS, "What would you like to order?"))
+        return desk.say(notes, desk.ask_for(Slot.ITEMS))
     lines = request.menu_lines()
     if heard is not None and heard.asks_price:
         notes.append(f"That's {format_price(total_cents(lines))} for {listed(lines)}.")
@@ -125,13 +125,13 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
             pickup_at = desk.orders.pickup_time(request.pickup)
         except WhenError:
             request.pickup = None
-            return desk.say(notes, desk.ask(Slot.PICKUP, "When would you like to pick it up?"))
+            return desk.say(notes, desk.ask_for(Slot.PICKUP))
         problem = desk.orders.pickup_problem(pickup_at)
         if problem:
             opening = desk.orders.next_opening(pickup_at)
             request.pickup = None
             if opening is None:
-                return desk.say(notes + [problem], desk.ask(Slot.PICKUP, "When would you like to pick it up?"))
+                return desk.say(notes + [problem], desk.ask_for(Slot.PICKUP))
             notes.append(problem)
             pickup_at = opening
         elif request.pickup is None and pickup_at > now + timedelta(minutes=PREP_MINUTES + 1):
@@ -151,7 +151,7 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
 
 def message_step(desk: FrontDeskDialog, request: MessageRequest, notes: list[str]) -> DeskReply:
     if not request.text:
-        return desk.say(notes, desk.ask(Slot.MESSAGE, "Sure. What's the message?"))
+        return desk.say(notes, desk.ask_for(Slot.MESSAGE))
     contact = contact_question(desk, "message")
     if contact:
         return desk.say(notes, contact)
