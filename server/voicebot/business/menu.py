@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from text_to_num import alpha2digit
+
 from voicebot.business.database import MenuItem
 from voicebot.business.food import FOOD_WORDS
 from voicebot.business.vocabulary import QUANTITY_WORDS
@@ -33,7 +35,7 @@ large small regular big extra hot cold more another one just only like want get 
 # Heads too generic to name a dish alone when the menu has several with them, e.g. "roll".
 _GENERIC = frozenset("roll soup bowl salad pizza pasta tea coffee cream ice cake toast milk green sauce".split())
 # Words that end a chunk without being part of the dish ("miso soup tonight", "two rolls to go").
-_NOT_DISH = frozenset("""today tonight tomorrow now later soon asap monday tuesday wednesday thursday friday saturday
+_NOT_DISH = frozenset("""takeaway take-away collection grab today tonight tomorrow now later soon asap monday tuesday wednesday thursday friday saturday
 sunday pickup pick up go takeout delivery name number phone people person guest minute hour pm am o'clock oclock
 vegetarian vegan gluten free dairy nut safe okay ok good available fresh made today's option allergy allergic
 """.split())
@@ -168,7 +170,8 @@ class Menu:
             if more is None or following in ("a", "an"):
                 break
             if following == "dozen":
-                quantity = 12 * (quantity or 1)
+                quantity = 6 if chunk[quantity_at].text == "a" and quantity_at and chunk[quantity_at - 1].text == \
+                    "half" else 12 * (quantity or 1)
             elif chunk[quantity_at].text in ("a", "an", "of"):
                 quantity = more
             elif quantity >= 20 and quantity % 10 == 0 and more < 10:
@@ -176,6 +179,13 @@ class Menu:
             else:
                 break
             quantity_at += 1
+        for later in range(len(chunk) - 2, quantity_at, -1):
+            # "a takeaway of two avocado toasts": the count right before the dish is the one
+            value = _quantity(chunk[later].text)
+            if (value is not None and chunk[later].text not in ("a", "an") and quantity_at >= 0
+                    and self._dishy(chunk[later + 1].text)):
+                quantity, quantity_at = value, later
+                break
         content = chunk[quantity_at + 1:] if quantity_at >= 0 else chunk
         content = [w for w in content if w.text not in _FILLERS or w.text in self._menu_words]
         if quantity_at < 0:
@@ -238,4 +248,7 @@ def _quantity(word: str) -> int | None:
         return 0
     if word == "hundred":
         return 100
-    return QUANTITY_WORDS.get(word)
+    if word in QUANTITY_WORDS:
+        return QUANTITY_WORDS[word]
+    spelled = alpha2digit(word, "en", threshold=0)  # "sixty", "seventy"
+    return int(spelled) if spelled.isdigit() else None

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 import dateparser
 from text_to_num import alpha2digit
 
-from voicebot.business.vocabulary import HOUR_WORDS, WEEKDAY_NAMES, alternation
+from voicebot.business.vocabulary import HOUR_WORDS, WEEKDAY_INDEX, WEEKDAY_NAMES, alternation
 
 _SETTINGS_BASE = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
 _FILLER = re.compile(r"\b(this|on|at|for|the|coming|o'clock|oclock)\b", re.IGNORECASE)
@@ -52,7 +52,7 @@ _ORDINAL_CLOCK = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+(\d{2})\b", re.IGNORE
 # spoken times right): "quarter past eight", "twenty to nine", "half six" (British), once text2num has
 # turned the number words into digits.
 _IDIOM = re.compile(
-    r"\b(?:(?:a\s+)?(quarter|half|\d{1,2})(?:\s+minutes?)?\s+(past|after|to|till|before|of)\s+(\d{1,2})|half\s+(\d{1,2}))\b"
+    r"\b(?:(?:a\s+)?(quarter|half|\d{1,2})(?:\s+minutes?)?\s+(past|passed|pass|after|to|till|before|of)\s+(\d{1,2})|half\s+(\d{1,2}))\b"
     r"(?!\s*(?::|\d|people|persons|guests|of us|minutes|mins|hours|dollars))", re.IGNORECASE)
 _ISH = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*-?\s*ish\b", re.IGNORECASE)
 # "nine tonight", "seven tomorrow evening": an hour said with the evening is in the evening.
@@ -66,7 +66,7 @@ def _idiom(match: re.Match) -> str:
     else:
         amount, direction, hour = match.group(1).lower(), match.group(2).lower(), int(match.group(3))
         minute = {"quarter": 15, "half": 30}.get(amount) or int(amount)
-        if minute >= 60 or (amount == "half" and direction not in ("past", "after")):
+        if minute >= 60 or (amount == "half" and direction not in ("past", "passed", "pass", "after")):
             return match.group(0)
         if direction in ("to", "till", "before", "of"):
             hour, minute = (hour - 1) % 12 or 12, 60 - minute
@@ -78,9 +78,12 @@ def _idiom(match: re.Match) -> str:
 def clock_words(text: str) -> str:
     """Number words as digits and clock idioms as "H:MM" ("twenty to nine" → "8:40", "half six" →
     "6:30", "eightish" → "8", "nine tonight" → "9 pm tonight"), the rest of the words as they were."""
-    text = alpha2digit(re.sub(r"(?<=[a-z])ish\b", " ish", text, flags=re.IGNORECASE), "en", threshold=0)
+    text = re.sub(r"(?<=[a-z])-(?=(?:one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty|"
+                  r"fifty)\b)", " ", text, flags=re.IGNORECASE)  # "one-thirty", "forty-five"
+    text = alpha2digit(re.sub(r"(?<=[a-z])-?ish\b", " ish", text, flags=re.IGNORECASE), "en", threshold=0)
     text = _IDIOM.sub(_idiom, text)
-    text = _ISH.sub(lambda m: m.group(0).split("ish")[0].rstrip(" -"), text)
+    text = _ISH.sub(lambda m: ("" if re.search(r"\b(at|around|about|by)\s*$", m.string[:m.start()]) else "at ")
+                    + m.group(0).split("ish")[0].rstrip(" -"), text)  # "eightish": a time
     return _EVENING_AFTER.sub(lambda m: f"{m.group(1)} pm", text)
 
 
@@ -144,8 +147,20 @@ def parse_day(text: str, now: datetime) -> date:
     """The day the caller means, on or after ``now``'s day."""
     text = (text or "").strip()
     lowered = text.lower()
-    if lowered in ("", "today", "tonight"):
+    if lowered in ("", "today", "tonight") or re.fullmatch(r"this (evening|afternoon|morning)|later( today)?", lowered):
         return now.date()
+    holiday = _HOLIDAYS.get(re.sub(r"[^a-z ]", "", lowered).replace(" day", "").strip())
+    if holiday is not None:  # "Christmas Eve", "Valentine's"
+        on = date(now.year, *holiday)
+        return on if on >= now.date() else date(now.year + 1, *holiday)
+    next_week = _NEXT_WEEK.search(lowered)
+    if next_week:  # "Thursday next week": that day in the week after this one
+        monday = now.date() - timedelta(days=now.weekday()) + timedelta(days=7)
+        return monday + timedelta(days=WEEKDAY_INDEX[(next_week.group(1) or next_week.group(2)).lower()])
+    if re.fullmatch(r"a week (today|from today)", lowered):
+        return now.date() + timedelta(days=7)
+    if lowered == "a week tomorrow":
+        return now.date() + timedelta(days=8)
     iso = re.match(r"^\d{4}-\d{2}-\d{2}", text)
     if iso:
         return date.fromisoformat(iso.group(0))
@@ -186,6 +201,10 @@ _TIME_OF_DAY = re.compile(
 # "a week from Friday", "a week on Saturday", "Friday week" (British): the day a week after the one named.
 _WEEK_LATER = re.compile(rf"\ba week (?:from|on|after|this)?\s*((?:{WEEKDAY_NAMES}|tomorrow|today))\b|"
                          rf"\b((?:{WEEKDAY_NAMES})) week\b", re.IGNORECASE)
+# Days that are known by name, not number (month, day).
+_HOLIDAYS = {"christmas eve": (12, 24), "christmas": (12, 25), "new years eve": (12, 31), "new years": (1, 1),
+             "valentines": (2, 14), "halloween": (10, 31)}
+_NEXT_WEEK = re.compile(rf"\b({WEEKDAY_NAMES})s? next week\b|\bnext week,? (?:on )?({WEEKDAY_NAMES})\b", re.IGNORECASE)
 _DAY_OF_MONTH = re.compile(r"^(\d{1,2})(st|nd|rd|th)$", re.IGNORECASE)
 
 

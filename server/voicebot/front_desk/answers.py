@@ -22,7 +22,8 @@ from voicebot.front_desk.sentences import price_sentence
 from voicebot.front_desk.understanding import Heard
 
 # "Do you have miso soup?", "do you serve sushi?": a question whether a dish is on the menu.
-_HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get)\b", re.I)
+_HAVE_DISH = re.compile(r"\b(have|serve|make|sell|offer|got|get|do|does|is there|are there|any|on the menu|"
+                        r"on at the moment)\b", re.I)
 
 
 class DataAnswers:

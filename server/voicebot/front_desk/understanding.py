@@ -97,6 +97,9 @@ _PARTY += [
     re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a table| it| us| one| something)? for {_N}\b"
                rf"{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:fit|seat|squeeze|take)(?: in)? {_N}\b", re.I),
+    re.compile(rf"\b{_N} for (?:dinner|lunch|brunch|breakfast|drinks|supper)\b", re.I),
+    re.compile(rf"\bbook {_N}(?= (?:for|on|at|people|tomorrow|tonight)\b)", re.I),
+    re.compile(rf"\b(?:somewhere|room|space|availability|a table) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     # "… tomorrow at eight for four": the party said last
     re.compile(rf"\bfor {_N}(?=\s*(?:[.?!,]|$|please|thanks|thank you))", re.I),
 ]
@@ -178,9 +181,11 @@ _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfrien
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
 
 _DAY = re.compile(
-    rf"\b((?:a week (?:from |on |after )?)?(?:this |next |coming |on )?(?:{WEEKDAY_NAMES})s?(?: week)?"
+    rf"\b((?:a week (?:from |on |after )?)?(?:this |next |coming |on )?(?:{WEEKDAY_NAMES})s?(?: week| next week)?"
     rf"(?: night| evening| afternoon| lunch| morning)?|"
-    rf"(?:the )?day after tomorrow|{alternation(RELATIVE_DAYS)}(?: night| evening| afternoon| morning)?|"
+    rf"(?:the )?day after tomorrow|a week (?:today|tomorrow|from today)|"
+    rf"{alternation(RELATIVE_DAYS)}(?: night| evening| afternoon| morning)?|this (?:evening|afternoon|morning)|"
+    rf"christmas eve|christmas day|christmas|new year'?s eve|new year'?s day|valentine'?s(?: day)?|"
     rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?)\b",
     re.I)
 _MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|o'?clock)"
@@ -233,9 +238,13 @@ _WRONG_SLOTS = {"number": Slot.PHONE, "phone": Slot.PHONE, "name": Slot.NAME, "t
 _NEVER_MIND = re.compile(r"\b(never ?mind|forget it|forget that|cancel that|scratch that|don'?t bother)\b", re.I)
 
 _INTENTS = {
-    Intent.BOOK: re.compile(r"\b(book\w*|reserv\w*|a table|table for|get a table|seats? for)\b", re.I),
+    Intent.BOOK: re.compile(r"\b(book\w*|reserv\w*|a table|table for|get a table|seats? for|room for|space for|"
+                            r"availability|available for|fit (us|\w+ of us|\w+ people) in|put us down|"
+                            r"hold (a table|something|it) for|hold it for us|somewhere for \w+ to sit|seat (us|\w+ of us))\b",
+                            re.I),
     Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|take ?-?away|for (pick ?-?up|collection)|to collect|"
-                             r"pick (it|them|that|this|those) up|pick ?-?up)\b",
+                             r"pick (it|them|that|this|those) up|pick ?-?up|grab and go|come (and )?(grab|get|collect)|"
+                             r"swing by and (grab|get|pick)|make me an?)\b",
                              re.I),
     Intent.MESSAGE: re.compile(
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
@@ -306,6 +315,7 @@ _SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i m
                               r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
                               r"swap (?:that|it) for|no,|sorry,)(?=\s|,)", re.IGNORECASE)
 _SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
+_LEADING_NUMBER = re.compile(r"\W*(?:no|sorry|wait|actually|make (?:it|that))?\W*(\d{1,2})\b(?![:\d])")
 _BARE_DIGITS = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\b(?!\s*(?:people|persons|guests|of us))")
 
 
@@ -339,16 +349,25 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         renamed = re.match(rf"\W*(?:sorry|i mean|no|actually)?\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\b", after)
         if renamed and not any(w.lower() in _NOT_NAMES for w in renamed.group(1).split()):
             heard_after.name = renamed.group(1)  # "name's Tom, sorry, Tomasz Nowak"
-    if not (before.details or before.intents) or not (heard_after.details or _BARE_DIGITS.search(
-            clock_words(after))):
+    if not (before.details or before.intents) or not (heard_after.details or re.search(r"\d", clock_words(after))):
         return None
     merged = before
     merged.text, merged.correction = text, True
-    merged.intents |= heard_after.intents
+    merged.intents |= heard_after.intents | _intents(text, menu)
+    if before.phone and heard_after.phone is None:
+        run = next((r for r in digit_runs(after) if len(r.digits) >= 3), None)
+        if run is not None and len(run.digits) < len(before.phone):
+            # "503 555 0186, no sorry, 0168": the digits said again replace as many at the number's end
+            heard_after.phone = before.phone[:-len(run.digits)] + run.digits
     for name in ("party", "day", "time", "name", "phone", "message"):
         value = getattr(heard_after, name)
         if value not in (None, ""):
             setattr(merged, name, value)
+    lead = _LEADING_NUMBER.match(clock_words(after))
+    if heard_after.dishes and lead and before.dishes and before.dishes[-1].item is not None and not any(
+            m.start <= len(lead.group(0)) for m in heard_after.dishes):
+        # "a margherita pizza, no, two, and a tiramisu": the count is the last dish's, then more dishes
+        before.dishes[-1] = replace(before.dishes[-1], quantity=int(lead.group(1)), change="set")
     if heard_after.dishes:
         if _SWAP.search(after) and before.dishes:
             merged.dishes = [*[replace(d, change="remove") for d in before.dishes[-1:]], *heard_after.dishes]
