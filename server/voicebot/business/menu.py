@@ -35,7 +35,8 @@ large small regular big extra hot cold more another one just only like want get 
 # Heads too generic to name a dish alone when the menu has several with them, e.g. "roll".
 _GENERIC = frozenset("roll soup bowl salad pizza pasta tea coffee cream ice cake toast milk green sauce".split())
 # Words that end a chunk without being part of the dish ("miso soup tonight", "two rolls to go").
-_NOT_DISH = frozenset("""takeaway take-away collection grab today tonight tomorrow now later soon asap monday tuesday wednesday thursday friday saturday
+_NOT_DISH = frozenset("""takeaway take-away collection grab
+today tonight tomorrow now later soon asap monday tuesday wednesday thursday friday saturday
 sunday pickup pick up go takeout delivery name number phone people person guest minute hour pm am o'clock oclock
 vegetarian vegan gluten free dairy nut safe okay ok good available fresh made today's option allergy allergic
 """.split())

@@ -240,7 +240,8 @@ _NEVER_MIND = re.compile(r"\b(never ?mind|forget it|forget that|cancel that|scra
 _INTENTS = {
     Intent.BOOK: re.compile(r"\b(book\w*|reserv\w*|a table|table for|get a table|seats? for|room for|space for|"
                             r"availability|available for|fit (us|\w+ of us|\w+ people) in|put us down|"
-                            r"hold (a table|something|it) for|hold it for us|somewhere for \w+ to sit|seat (us|\w+ of us))\b",
+                            r"hold (a table|something|it) for|hold it for us|somewhere for \w+ to sit|"
+                            r"seat (us|\w+ of us))\b",
                             re.I),
     Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|take ?-?away|for (pick ?-?up|collection)|to collect|"
                              r"pick (it|them|that|this|those) up|pick ?-?up|grab and go|come (and )?(grab|get|collect)|"
