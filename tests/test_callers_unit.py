@@ -182,3 +182,20 @@ def test_an_answer_the_desk_cannot_read_is_asked_again_by_the_desk_not_handed_to
     assert again is not None and not again.after_answer
     assert again.text == "Sorry, I didn't catch that. For how many people, and what day and time?"
     assert desk.respond("six of us, Friday at 7").text.startswith("Could I have your name")
+
+
+def test_an_answer_that_starts_with_the_last_answers_words_is_heard_whole(tmp_path):
+    """The desk once dropped the start of a turn that began with the previous turn's words ("to" …
+    "tomorrow at six" was heard "morrow at six"): what the caller said before the bot's last answer is
+    not part of the new turn."""
+    answers = chat(tmp_path / "chat.db", ["could I reserve a table", "too", "tomorrow at eight"])
+    assert answers[2]["bot"] == "Could I have your name for the booking?"
+
+
+def test_details_said_out_of_turn_go_to_their_own_slot(tmp_path):
+    answers = chat(tmp_path / "chat.db", [
+        "three of us on Thursday at half seven please", "Mei Chen",
+        "oh actually make that eight instead",  # while the number is asked: the time, not a digit
+        "six four six, five five five, zero one three eight", "yes"])
+    assert "8 PM" in answers[3]["bot"] and "one three eight" in answers[3]["bot"]
+    assert [(r["party"], r["when"]) for r in answers[4]["rows"]] == [(3, "2026-12-03T20:00")]

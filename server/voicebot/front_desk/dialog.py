@@ -17,7 +17,7 @@ wrong answer to them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loguru import logger
 
@@ -63,7 +63,9 @@ _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|
                            r"reservation|order))\b", re.I)
 
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
-_SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3}|\w+)\b"
+_CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let'?s do|actually|instead|no)\W+"
+                               r"(\d{1,2}(?::\d{2})?)\b(?!\s*(?:people|of us|guests|persons))", re.I)
+_SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3})\b"
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
 _OF_ORDER = re.compile(r"\b(order|take ?-?out|pick ?-?up|food)\b", re.I)
@@ -148,8 +150,7 @@ class FrontDeskDialog:
             # "Yes." … "that's right": the caller's second breath talked over the desk's answer.
             return DeskReply(unheard)
         if heard.correction and not (heard.details or heard.intents or heard.question) and (
-                self.request is not None or self.stored) and not (
-                isinstance(self.request, OrderRequest) and _SET_QUANTITY.search(clock_words(text))):
+                self.request is not None or self.stored) and not _CORRECTED_NUMBER.search(clock_words(text)):
             # "Actually…": the caller has more to say.
             return DeskReply("Sure, what would you like to change?", wait_s=WAIT_FOR_MORE_S)
         if self._ends_call(heard, expecting):
@@ -182,6 +183,11 @@ class FrontDeskDialog:
 
         request = self.request
         assert request is not None
+        if (heard.question and kind is None and not heard.correction and expecting in DETAIL_SLOTS
+                and not SLOTS[expecting].filled(heard) and not heard.asks_price):
+            # "What time do you close on Fridays?" while the desk waits for the name: an aside, answered;
+            # its day and time are not the booking's.
+            return self._aside(heard, expecting)
         self.expecting = None
         notes: list[str] = []
         applied = self._apply(request, heard, expecting, notes)
@@ -205,14 +211,18 @@ class FrontDeskDialog:
                 self.expecting = expecting
                 return DeskReply(f"{NOT_CAUGHT} {self.question or ''}".strip())
             if heard.question or not (heard.yes or heard.no):
-                # An aside ("do you have parking?"): answer it, then ask again what the desk waits for.
-                self.expecting = expecting
-                answer = self.answers.answer(heard, self.stored.get(Intent.ORDER), self._prev_dishes)
-                again = self.question or ""
-                if answer:
-                    return DeskReply(f"{answer} {again}".strip())
-                return DeskReply(again, after_answer=True) if again else None
+                return self._aside(heard, expecting)
         return self.next_step(request, notes, heard)
+
+    def _aside(self, heard: Heard, expecting: Slot | None) -> DeskReply | None:
+        """An aside ("do you have parking?"): answered (by the data, else the LLM), then the desk asks
+        again what it waits for."""
+        self.expecting = expecting
+        answer = self.answers.answer(heard, self.stored.get(Intent.ORDER), self._prev_dishes)
+        again = self.question or ""
+        if answer:
+            return DeskReply(f"{answer} {again}".strip())
+        return DeskReply(again, after_answer=True) if again else None
 
     def _second_reading(self, heard: Heard, expecting: Slot | None) -> SecondReading | None:
         if self.second_reader is None:
@@ -383,6 +393,12 @@ class FrontDeskDialog:
 
     def _apply_booking(self, request: BookingRequest, heard: Heard, expecting: Slot | None) -> bool:
         applied = False
+        if heard.correction and not (heard.party or heard.day or heard.time) and request.time:
+            bare = _CORRECTED_NUMBER.search(clock_words(heard.text))
+            if bare is not None:
+                # "no wait, make it eight not seven": a bare number corrects the time (a party is said with
+                # its people: "make it six people")
+                heard = replace(heard, time=f"at {bare.group(1)}")
         if heard.party and heard.party != request.party:
             request.party, applied = heard.party, True
         if heard.day and heard.day != request.day:
@@ -423,8 +439,13 @@ class FrontDeskDialog:
         if unknown:
             missing = " or ".join(dict.fromkeys(unknown))
             notes.append(f"Sorry, we don't have {missing}. Our menu has {self.menu.names()}.")
-        if heard.pickup and heard.pickup != request.pickup:
-            request.pickup, request.pickup_at, applied = heard.pickup, None, True
+        pickup = heard.pickup
+        if pickup is None and heard.time and not heard.party:
+            # A time said while the desk asked something else ("make that half past one"): the pickup's.
+            pickup = " ".join(p for p in (heard.day, heard.time if heard.time.lower().startswith("at ")
+                                          else f"at {heard.time}") if p)
+        if pickup and pickup != request.pickup:
+            request.pickup, request.pickup_at, applied = pickup, None, True
         return applied
 
     def _forget(self, request: Request, slot: Slot) -> None:

@@ -60,6 +60,7 @@ class FrontDeskProcessor(FrameProcessor):
         self._on_transfer = on_transfer  # a phone call: hand the caller to a person once this reply is spoken
         self.follow_up: str | None = None
         self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
+        self._heard_since = 0  # the number of messages up to that answer
         self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
         self._speaking: str | None = None  # the desk's reply being spoken
         # Set by the call: the caller's turn heard again whole (speech to text), for a phone number in doubt.
@@ -129,7 +130,8 @@ class FrontDeskProcessor(FrameProcessor):
                         if isinstance(m, dict) and m.get("role") == "user"
                         and isinstance(content := m.get("content"), str))
         said = " ".join(said.split())
-        heard, self._heard = self._heard, said
+        heard = self._heard if answered == self._heard_since else ""  # the bot answered since: all new
+        self._heard, self._heard_since = said, answered
         if heard and said.startswith(heard):
             return said[len(heard):].strip()
         return said

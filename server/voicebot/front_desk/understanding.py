@@ -109,9 +109,9 @@ _ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plu
 _COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:a|the) couple of us\b|"
                      r"\b(?:my|me and my) (?:wife|husband|partner) and (?:i|me)\b", re.I)
 # Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
-_PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8}
+_PARTY_HOMOPHONES = {"for": 4, "fore": 4, "to": 2, "too": 2, "ate": 8, "won": 1, "free": 3, "tree": 3}
 _PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be|there'?ll be|we'?re|we are|"
-                              r"we'?ll be)\W+)*(for|fore|to|too|ate)\b"
+                              r"we'?ll be)\W+)*(for|fore|to|too|ate|won|free|tree)\b"
                               r"(?:\s+(?:people|persons|guests|of us|please))?\W*$", re.I)
 # Who is coming, counted: "me, my husband and our three kids" (5), "myself and three people from work" (4).
 _RELATIONS = (r"wife|husband|partner|boyfriend|girlfriend|friend|mum|mom|mother|dad|father|son|daughter|brother|"
@@ -158,7 +158,7 @@ _HOMOPHONE_CONTEXTS = [
     re.compile(r"(\bat )(for|to|too|ate)(?=\s*(?:thirty|fifteen|forty|o'?clock|pm|p\.m|am|a\.m|tonight|tomorrow|on)\b"
                r"|\s*(?:[,.?!]|$))", re.I),
     # "to dragon rolls", "for oat milk lattes": a count before a dish (checked against the menu below)
-    re.compile(r"(^\W*|\b(?:get|have|take|want|need|order) )(to|too|for|ate)(?=\s+\w)", re.I),
+    re.compile(r"(^\W*|\b(?:get|have|take|want|need|order|and) )(to|too|for|ate|won)(?=\s+\w)", re.I),
 ]
 
 
@@ -203,7 +203,8 @@ _ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|now|soones
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
     re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
-               rf"name of|under|name\s*:|it'?s for|its for)\s+({_NAME_WORD}(?:\s+(?:(?:de|da|del|van|von|le|la|di)\b|"
+               rf"name of|under|name\s*[:,]|it'?s for|its for)\s+"
+               rf"({_NAME_WORD}(?:\s+(?:(?:de|da|del|van|von|le|la|di)\b|"
                rf"{_NAME_WORD})){{0,3}})", re.I),
     # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
     re.compile(rf"\b(?:[Ii]'m|I am|[Tt]his is|[Ii]t's|[Ii]t is|[Ff]or|[Nn]ame)\s+"
@@ -289,7 +290,7 @@ _PRICE = re.compile(r"\b(how much|what('?s| is| will be| would be) (the |my )?(t
 _READY = re.compile(r"\b(how long|when will (it|that|they|the order|my order) be ready|what time (will|can) i "
                     r"pick|ready by|ready at)\b", re.I)
 _ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*|safe|contains?|free|"
-                          r"(any|have|has) (\w+ )?in it)\b", re.I)
+                          r"(any|have|has) (\w+ ){0,4}in it)\b", re.I)
 
 _MESSAGE_CUES = [
     re.compile(r"\b((?:have |can |could |get |ask )?(?:someone|somebody|the \w+|you|they)? ?"
@@ -355,6 +356,8 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
     merged = before
     merged.text, merged.correction = text, True
     merged.intents |= heard_after.intents | _intents(text, menu)
+    if before.phone and heard_after.phone is not None and len(heard_after.phone) < len(before.phone):
+        heard_after.phone = None  # the digits said again: their tail replaced below
     if before.phone and heard_after.phone is None:
         run = next((r for r in digit_runs(after) if len(r.digits) >= 3), None)
         if run is not None and len(run.digits) < len(before.phone):
@@ -430,6 +433,9 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         heard.message = _message_text(rest)
     body = rest if heard.message is None else rest.replace(heard.message, " ")
 
+    if (expecting is Slot.PHONE and heard.phone is not None and len(heard.phone) <= 2 and heard.correction
+            and not PHONE_CUE.search(text)):
+        heard.phone, body = None, text  # "make that seven instead" while the number is asked: a correction
     if heard.phone is not None and len(heard.phone) < 7 and (
             _party(text, None) or re.search(r"\b(at|around|by)\s+\w+|\b(a\.?m\b|p\.?m\b|o'?clock)", text, re.I)):
         # "make it six people" while the desk waits for the rest of a number: a party, not digits.
@@ -565,7 +571,8 @@ def _name(text: str, expecting: bool) -> str | None:
     if bare and not any(w.lower() in _NOT_NAMES for w in bare.group(1).split()):
         return bare.group(1)  # "Sam Stone." said on its own is a name, whatever was asked
     if expecting and not re.search(r"\d", text):
-        cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|it'?s|it is|my name is|my name'?s|"
+        cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|great|thanks|thank you|its|it'?s|it is|"
+                         r"my name is|my name'?s|"
                          r"name is|this is|i'?m|i am|that'?s|the name is|under)\W+)*", "", text, flags=re.I)
         words = re.findall(r"[A-Za-z][A-Za-z'\-]*", cleaned)
         name_words = []
