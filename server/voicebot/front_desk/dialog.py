@@ -68,7 +68,7 @@ _CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let
 _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3})\b"
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
-_OF_ORDER = re.compile(r"\b(order|take ?-?out|pick ?-?up|food)\b", re.I)
+_OF_ORDER = re.compile(r"\b(order\w*|take ?-?out|take ?-?away|pick ?-?up|food|collection)\b", re.I)
 
 
 # How long the desk waits for more words after a turn that stopped mid-way (part of a phone
@@ -333,7 +333,8 @@ class FrontDeskDialog:
         self.request = REQUEST_TYPES[request_kind]()
         if isinstance(self.request, CancelRequest):
             self.request.only_look_up = kind is Intent.LOOKUP
-            self.request.of_order = kind is Intent.CANCEL and _OF_ORDER.search(heard.text) is not None
+            self.request.of_order = kind is Intent.CANCEL and (_OF_ORDER.search(heard.text) is not None or any(
+                m.item is not None for m in heard.dishes))  # "cancel the latte I ordered"
             self.lookups = 0
 
     def _stored_request_to_change(self, heard: Heard) -> Request | None:

@@ -253,13 +253,20 @@ _INTENTS = {
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
         r"call me back|give me a (call|ring|bell)|ring me back|get back to me|call me about|ring me about|"
         r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for)\b", re.I),
-    Intent.CANCEL: re.compile(r"\bcancel\w*\b", re.I),
+    Intent.CANCEL: re.compile(
+        r"\b(cancel\w*|cancer|call off|scrap|scratch (my|our|the) (order|booking|reservation|table)|"
+        r"take (us|me|it|our \w+|my \w+) off|knock [^.?!]{0,30} on the head|forget (the|my) [^.?!]{0,30}\border\w*|"
+        r"(can'?t|cannot|won'?t|will not|wont|not going to|aren'?t going to|not gonna) (be able to )?"
+        r"(make it|come|be coming|be there|pick (it|them) up)|drop (our|my) (booking|reservation|table|order))\b",
+        re.I),
     Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
                               r"( on)? "
                               r"(my|our|a|the) (booking|reservation|table)|(booking|reservation) under|"
                               r"(what time|when|which day|what day)\b[^.?!]{0,20}\b(did|do|have) (i|we) (book|reserve)|"
                               r"(did|has) (my|our) (booking|reservation) (go through|work)|"
-                              r"is (my|our) (booking|reservation|table) (still )?(on|there|confirmed))\b", re.I),
+                              r"is (my|our) (booking|reservation|table) (still )?(on|there|confirmed)|"
+                              r"(confirm|check|checking|remind me|remember)\b[^.?!]{0,40}\b(booking|reservation|"
+                              r"booked|table)|(booking|reservation)('s| is) still on)\b", re.I),
     Intent.TRANSFER: re.compile(
         r"\b((speak|talk|chat|have a word|a word) (to|with) (a |an |the |some|a member of )?(one|body|person|human|"
         r"manager|staff|someone|somebody|anyone|anybody|real person|representative|owner|boss|member of staff)|"
@@ -496,7 +503,8 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
             r"\b(message|tell|let|call me|call back|give me a (call|ring)|get back to me|get in touch)\b", text, re.I):
         intents.discard(Intent.MESSAGE)
     if Intent.CANCEL in intents and re.search(r"\b(cancel\w*) (that|it|this)\b", text, re.I) and not re.search(
-            r"\b(booking|reservation|table|order|take ?-?out|pick ?-?up)\b", text, re.I):
+            rf"\b(booking|reservation|table|order|take ?-?out|pick ?-?up|coming|come|make it|{WEEKDAY_NAMES}|"
+            rf"tomorrow|tonight|\d+(st|nd|rd|th)|tenth|twelfth)\b", text, re.I):
         intents.discard(Intent.CANCEL)  # "cancel that": never mind, handled apart
     return intents
 
