@@ -57,7 +57,7 @@ from voicebot.front_desk.sentences import (
     transfer_line,
 )
 from voicebot.front_desk.slots import DETAIL_SLOTS, OPEN_READS, SLOTS
-from voicebot.front_desk.understanding import Heard, Intent, Slot, understand
+from voicebot.front_desk.understanding import Heard, Intent, Slot, message_text, understand
 
 _CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
                            r"reservation|order))\b", re.I)
@@ -132,7 +132,7 @@ class FrontDeskDialog:
         if spec is None:
             return False
         heard = understand(keypad_words(text, slot), self.menu, slot)
-        if heard.correction or heard.question or heard.intents:
+        if heard.correction or heard.question or heard.intents - heard.implied:
             return False
         return spec.filled(heard)
 
@@ -307,7 +307,9 @@ class FrontDeskDialog:
     def _kind_asked_for(self, heard: Heard, expecting: Slot | None) -> Intent | None:
         if expecting is Slot.MESSAGE and isinstance(self.request, MessageRequest):
             return Intent.MESSAGE
-        intents = heard.intents
+        # Intents read from details alone ("four of us Saturday" is a booking) start a request only when none
+        # is open: "a reunion for thirty people in February" is the message being given, not a booking.
+        intents = heard.intents - heard.implied if self.request is not None else heard.intents
         if Intent.CANCEL in intents:
             return Intent.CANCEL
         if Intent.LOOKUP in intents:
@@ -359,8 +361,12 @@ class FrontDeskDialog:
         elif isinstance(request, OrderRequest):
             applied |= self._apply_order(request, heard, notes, last_dishes)
         elif isinstance(request, MessageRequest):
-            if heard.message and heard.message != request.text:
-                request.text, applied = heard.message, True
+            said = heard.message
+            if (said is None and not request.text and not heard.name and not heard.phone
+                    and len(heard.text.split()) >= 5):
+                said = message_text(heard.text)  # the message given before the desk asked for it
+            if said and said != request.text:
+                request.text, applied = said, True
         elif isinstance(request, CancelRequest):
             if heard.day and heard.day != request.day:
                 request.day, request.chosen, applied = heard.day, None, True

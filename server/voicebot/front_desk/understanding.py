@@ -54,6 +54,7 @@ class Heard:
 
     text: str
     intents: set[Intent] = field(default_factory=set)
+    implied: set[Intent] = field(default_factory=set)  # of the intents, those read from details, not words
     yes: bool = False
     no: bool = False
     correction: bool = False
@@ -87,7 +88,7 @@ _NOT_A_TIME_AFTER = (r"(?!\s*(:|\d|a\.?\s?m\b|p\.?\s?m\b|o'?clock|thirty|fifteen
                      r"in the (morning|evening|afternoon)))")
 _PARTY = [
     re.compile(rf"\b(?:table|reservation|booking|room|seats?|space|spot) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
-    re.compile(rf"\bparty of {_N}\b", re.I),
+    re.compile(rf"\b(?:party|group|family|table) of {_N}\b", re.I),
     re.compile(rf"\b{_N} (?:people|persons|person|guests|adults|diners|of us)\b", re.I),
     re.compile(rf"\bwe(?:'re| are| will be|'ll be) {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:make it|make that|change it to|it'?s|for) {_N}(?= (?:people|persons|guests|of us)\b)", re.I),
@@ -114,15 +115,17 @@ _PARTY_HOMOPHONE = re.compile(r"^\W*(?:(?:um|uh|oh|well|so|just|it'?s|it will be
                               r"we'?ll be)\W+)*(for|fore|to|too|ate|won|free|tree)\b"
                               r"(?:\s+(?:people|persons|guests|of us|please))?\W*$", re.I)
 # Who is coming, counted: "me, my husband and our three kids" (5), "myself and three people from work" (4).
-_RELATIONS = (r"wife|husband|partner|boyfriend|girlfriend|friend|mum|mom|mother|dad|father|son|daughter|brother|"
+_RELATIONS = (r"wife|husband|partner|other half|boyfriend|girlfriend|friend|mum|mom|mother|dad|father|son|daughter|"
+              r"brother|roommate|"
               r"sister|boss|colleague|coworker|co-worker|kid|child|baby|grandma|grandpa|grandmother|grandfather|nan|"
               r"aunt|uncle|cousin|fianc[eé]e?|date|neighbou?r|mate|flatmate|roommate|in-law|mother-in-law|father-in-law")
 _ONE_RELATION = re.compile(rf"\b(?:my|our|her|his|their|the) (?:{_RELATIONS})\b", re.I)
 _PAIR = re.compile(r"\b(?:my|our|her|his|their|the) (?:parents|grandparents|in-laws|folks)\b", re.I)
-_COUNTED = re.compile(rf"\b{_N} (?:more |other )?(?:kids|children|friends|colleagues|coworkers|co-workers|people|"
-                      rf"guests|others|mates|adults|teens|teenagers|grandkids|of (?:them|my friends))\b", re.I)
+_COUNTED = re.compile(rf"\b{_N} (?:more |other )?(?:kids|kiddies|children|friends|colleagues|coworkers|co-workers|"
+                      rf"people|guests|others|mates|adults|teens|teenagers|grandkids|of (?:them|my friends))\b", re.I)
 _ME = re.compile(r"\b(?:me|myself|i)\b(?=\s*(?:,|(?:and|&|plus|with|my)\b))|(?<=\band )(?:me|myself)\b", re.I)
-_US_BASE = re.compile(rf"\b(?:the )?{_N} of us\b", re.I)
+_US_BASE = re.compile(rf"\b(?:the )?({_N}|half a dozen|a dozen|both) of us\b", re.I)
+_ADDED = re.compile(r"\b(plus|and also|as well as|oh and|and then|oh,? and|also)\b", re.I)
 _TOTAL = re.compile(rf"\b(?:so|that'?s|that makes|makes it|total of|in total|all together|altogether)[, ]+{_N}\b"
                     rf"(?! ?(?::|o'?clock|pm|am|p\.m|a\.m|dollars))", re.I)
 _FAMILY_OF = re.compile(rf"\bfamily of {_N}\b", re.I)
@@ -141,7 +144,9 @@ def _people_counted(text: str) -> int | None:
     us = _US_BASE.search(text)
     me = 1 if _ME.search(text) and (relations or counted) else 0
     if us:
-        return (_number(us.group(1)) or 0) + relations if relations else None
+        base = {"half a dozen": 6, "a dozen": 12, "both": 2}.get(us.group(1).lower()) or _number(us.group(2)) or 0
+        # "the four of us, oh and my mum": one more; "three of us, my roommate, her boyfriend and me": the three
+        return base + relations if relations and _ADDED.search(text[us.end():]) else base
     if not (relations or counted) or not (me or relations + bool(counted) > 1):
         return None
     return me + relations + counted
@@ -149,9 +154,9 @@ def _people_counted(text: str) -> int | None:
 
 # Number words as speech to text mishears them where a number must be: "a table for to", "for people",
 # "at for thirty", "to dragon rolls" (after the desk asked what to order).
-_HOMOPHONE_VALUE = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+_HOMOPHONE_VALUE = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3", "tree": "3"}
 _HOMOPHONE_CONTEXTS = [
-    re.compile(r"()\b(for|fore|to|too|ate|won)(?=\s+(?:people|persons|guests|adults|of us)\b)", re.I),
+    re.compile(r"()\b(for|fore|to|too|ate|won|free|tree)(?=\s+(?:people|persons|guests|adults|of us)\b)", re.I),
     re.compile(r"(\b(?:table|booking|reservation) for )(to|too|for|ate|won)\b", re.I),
     re.compile(r"(\bfor )(to|too|for|ate|won)(?=\s+(?:on|at|tomorrow|tonight|today|this|next)\b|\s*(?:[,.?!]|$))",
                re.I),
@@ -176,7 +181,8 @@ def _number_homophones(text: str, menu: Menu, expecting: Slot | None) -> str:
     return text
 
 
-_PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one)\b", re.I)
+_PARTY_OF_ONE = re.compile(r"\b(just me|only me|just myself|table for one|solo|on my own|by myself|party of one)\b",
+                           re.I)
 _PARTY_OF_TWO = re.compile(r"\b(me and my (wife|husband|partner|friend|girlfriend|boyfriend|mom|dad|son|daughter)|"
                            r"my (wife|husband|partner) and (me|i))\b", re.I)
 
@@ -252,7 +258,8 @@ _INTENTS = {
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
         r"call me back|give me a (call|ring|bell)|ring me back|get back to me|call me about|ring me about|"
-        r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for)\b", re.I),
+        r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for|return my call|"
+        r"pass (it )?on to|tell whoever|let whoever)\b|\btell [A-Z][a-z]+ (that )?", re.I),
     Intent.CANCEL: re.compile(
         r"\b(cancel\w*|cancer|call off|scrap|scratch (my|our|the) (order|booking|reservation|table)|"
         r"take (us|me|it|our \w+|my \w+) off|knock [^.?!]{0,30} on the head|forget (the|my) [^.?!]{0,30}\border\w*|"
@@ -308,6 +315,8 @@ _MESSAGE_CUES = [
     re.compile(r"\b(?:leave|take|pass(?: on)?|give|send) (?:a|the|this) message (?:to|for) (?:the|your) \w+"
                r"(?: that| saying)?[,:]?\s+(.+)", re.I),
     re.compile(r"\bmessage for (?:the|your) \w+\s*[,:]\s*(.+)", re.I),
+    re.compile(r"\bpass (?:it )?on to (?:whoever|the \w+|your \w+)(?: [a-z ]{0,30}?)? that (.+)", re.I),
+    re.compile(r"\btell [A-Z][a-z]+ (?:that )?(.+)"),
     re.compile(r"\b(?:ask|have|get) (?:the|your) (?:manager|owner|chef|staff|kitchen|boss)\s+(?:to\s+)?(.+)", re.I),
     re.compile(r"\b(?:leave|take|pass on|give) (?:a|the) message(?: for (?:the|your) \w+)?(?: that| saying)?"
                r"[,:]?\s+(.+)", re.I),
@@ -434,10 +443,10 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
 
     heard.message = _message(rest) if Intent.MESSAGE in heard.intents or expecting is Slot.MESSAGE else None
     if expecting is Slot.MESSAGE and not heard.message and not heard.yes and not heard.no:
-        heard.message = _message_text(rest)
+        heard.message = message_text(rest)
     elif Intent.MESSAGE in heard.intents and not heard.message and len(re.findall(r"[A-Za-z']+", rest)) >= 8:
         # "I think I left my sunglasses on the patio, could someone call me": the turn is the message.
-        heard.message = _message_text(rest)
+        heard.message = message_text(rest)
     body = rest if heard.message is None else rest.replace(heard.message, " ")
 
     if (expecting is Slot.PHONE and heard.phone is not None and len(heard.phone) <= 2 and heard.correction
@@ -473,6 +482,15 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     if (heard.party and (heard.day or heard.time) and not heard.dishes
             and not heard.intents & {Intent.ORDER, Intent.CANCEL, Intent.LOOKUP, Intent.MESSAGE}):
         heard.intents.add(Intent.BOOK)  # "got room for four Saturday night?": a booking without the word
+        heard.implied.add(Intent.BOOK)
+    if (any(m.item is not None for m in heard.dishes) and not heard.intents and not heard.question
+            and not heard.asks_price and (heard.pickup or heard.time or heard.phone or heard.name
+                                          or minutes is not None or len(heard.dishes) > 1)):
+        # "Buddha bowl. 305-555-0171.", "a miso and a California roll for half twelve tomorrow": an order
+        heard.intents.add(Intent.ORDER)
+        heard.implied.add(Intent.ORDER)
+        if heard.time and not heard.pickup:
+            heard.pickup = _pickup(None, False, heard.day, heard.time)
     return heard
 
 
@@ -597,7 +615,7 @@ def _message(text: str) -> str | None:
     for pattern in _MESSAGE_CUES:
         match = pattern.search(text)
         if match:
-            return _message_text(match.group(1)) or None
+            return message_text(match.group(1)) or None
     return None
 
 
@@ -611,7 +629,7 @@ _CONTACT_SENTENCE = re.compile(
     r"you can reach me (at|on)|call me (at|on)|thanks?( you)?|please)\b.*)?$", re.I)
 
 
-def _message_text(text: str) -> str | None:
+def message_text(text: str) -> str | None:
     """The message itself: the caller's words up to where they give their details."""
     sentences = re.split(r"(?<=[.?!])\s+", text.strip())
     kept = []
@@ -624,6 +642,8 @@ def _message_text(text: str) -> str | None:
     message = " ".join(kept).strip(" ,")
     message = re.sub(r"^(please|that|just)\s+", "", message, flags=re.I)
     message = re.sub(r"\W*\b(then|please|now|thanks|thank you)\W*$", "", message, flags=re.I)
+    if re.fullmatch(r"(for|to) (the|your) \w+( please)?", message, re.I):
+        return None  # "leave a message for the manager": whom it is for; the message itself is still to come
     if len(re.findall(r"[A-Za-z]{2,}", message)) < 2:
         return None  # "take a message for the manager, then?": the message itself is still to come
     return _sentence(message) or None
