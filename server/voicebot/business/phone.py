@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from voicebot.business.vocabulary import DIGIT_WORDS, SPOKEN_DIGITS
+from voicebot.business.vocabulary import DIGIT_WORDS, NUMBER_WORDS, SPOKEN_DIGITS
 
 # Words that repeat the next digit ("double five" → 55).
 _REPEATS = {"double": 2, "triple": 3}
@@ -21,7 +21,7 @@ _JOINERS = frozenset({"and", "dash", "hyphen"})
 _TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]", re.IGNORECASE)
 # Phrases that announce a number: digits after them are the number, not a party size or a time.
 PHONE_CUE = re.compile(
-    r"\b(phone( number)?|number|cell|mobile|reach me( at| on)?|call me( back)?( at| on)?|contact)\b", re.IGNORECASE)
+    r"\b(phone( number)?|numbers?|cell|mobile|reach me( at| on)?|call me( back)?( at| on)?|contact)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,20 @@ class DigitRun:
     end: int
 
 
+# Numbers said in pairs within a phone number ("nineteen forty-two").
+_TEENS_AND_TENS = {word: n for word, n in NUMBER_WORDS.items() if 10 <= n <= 19 or n in (20, 30, 40, 50)} | {
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 # Digits as speech to text writes them when it mishears a number said digit by digit ("oh for to ate").
 _DIGIT_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+
+
+def _digit_follows(tokens: list[re.Match], index: int) -> bool:
+    following = next((t.group(0).lower() for t in tokens[index + 1:index + 3] if t.group(0).isalnum()), "")
+    return following.isdigit() or following in DIGIT_WORDS
+
+
+def _whole(digits: str) -> bool:
+    return len(digits) == 11 if digits.startswith("1") else len(digits) == 10
 
 
 def digit_runs(text: str, homophones: bool = False) -> list[DigitRun]:
@@ -45,15 +57,28 @@ def digit_runs(text: str, homophones: bool = False) -> list[DigitRun]:
     """
     runs: list[DigitRun] = []
     digits, start, end, repeat = "", -1, -1, 1
-    for match in _TOKEN.finditer(text):
+    tokens = list(_TOKEN.finditer(text))
+    for index, match in enumerate(tokens):
         token = match.group(0).lower()
         value = None
+        if token.isdigit() and len(token) >= 7 and digits:
+            runs.append(DigitRun(digits, start, end))  # "Pickup at 6. 7025550193": a written number stands alone
+            digits, repeat = "", 1
         if token.isdigit():
             value = token
+        elif token in _TEENS_AND_TENS and digits:
+            # "five five five, nineteen forty-two": a pair of digits said as a number
+            value = str(_TEENS_AND_TENS[token])
+            following = next((t.group(0).lower() for t in tokens[index + 1:index + 3] if t.group(0).isalnum()), "")
+            if value.endswith("0") and following in DIGIT_WORDS and following not in ("oh", "o", "zero"):
+                value = value[0]  # "forty two": the 2 comes next
         elif token in DIGIT_WORDS and not (token in ("o", "oh") and not digits):
             value = DIGIT_WORDS[token]
-        elif homophones and digits and token in _DIGIT_HOMOPHONES:
-            value = _DIGIT_HOMOPHONES[token]  # inside a number the desk asked for
+        elif homophones and token in _DIGIT_HOMOPHONES and (digits or _digit_follows(tokens, index)):
+            value = _DIGIT_HOMOPHONES[token]  # inside a number the desk asked for ("ate oh ate…")
+        if value is not None and token in _DIGIT_HOMOPHONES and _whole(digits):
+            runs.append(DigitRun(digits, start, end))  # "…1234 for two people": the number was whole
+            digits, repeat, value = "", 1, None
         if value is not None:
             if not digits:
                 start = match.start() if repeat == 1 else start
@@ -79,9 +104,18 @@ def phone_in(text: str, expecting: bool = False) -> DigitRun | None:
     cues = list(PHONE_CUE.finditer(text))
     cue = cues[-1] if cues else None  # the last one
     if cue is not None:
-        after = [r for r in runs if r.start >= cue.end()]
+        # After "my number is", digits misheard as words count ("oh won to ate"); the groups are joined
+        # until they make a whole number ("…0145, table for two at 7" is not 13 digits).
+        after = [DigitRun(r.digits, r.start + cue.end(), r.end + cue.end())
+                 for r in digit_runs(text[cue.end():], homophones=True)]
         if after:
-            return _joined(after)
+            whole = [after[0]]
+            for run in after[1:]:
+                if normalized_phone("".join(r.digits for r in whole)) is not None or len(
+                        "".join(r.digits for r in whole)) >= 10:
+                    break
+                whole.append(run)
+            return _joined(whole)
     runs = [_without_party(text, r) for r in runs]
     long_runs = [r for r in runs if len(r.digits) >= 7]
     if long_runs:
