@@ -72,7 +72,7 @@ def digit_runs(text: str, homophones: bool = False) -> list[DigitRun]:
             following = next((t.group(0).lower() for t in tokens[index + 1:index + 3] if t.group(0).isalnum()), "")
             if value.endswith("0") and following in DIGIT_WORDS and following not in ("oh", "o", "zero"):
                 value = value[0]  # "forty two": the 2 comes next
-        elif token in DIGIT_WORDS and not (token in ("o", "oh") and not digits):
+        elif token in DIGIT_WORDS and not (token in ("o", "oh") and not digits and not homophones):
             value = DIGIT_WORDS[token]
         elif homophones and token in _DIGIT_HOMOPHONES and (digits or _digit_follows(tokens, index)):
             value = _DIGIT_HOMOPHONES[token]  # inside a number the desk asked for ("ate oh ate…")

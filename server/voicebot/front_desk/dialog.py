@@ -59,8 +59,8 @@ from voicebot.front_desk.sentences import (
 from voicebot.front_desk.slots import DETAIL_SLOTS, OPEN_READS, SLOTS
 from voicebot.front_desk.understanding import Heard, Intent, Slot, message_text, understand
 
-_CHANGE_WORDS = re.compile(r"\b(change|move|make (it|that)|instead|actually|add|remove|switch|my (booking|"
-                           r"reservation|order))\b", re.I)
+_CHANGE_WORDS = re.compile(r"\b(change|move|push|bring (it )?forward|make (it|that)|instead|actually|add|remove|"
+                           r"switch|later|earlier|my (booking|reservation|order|pickup))\b", re.I)
 
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let'?s do|actually|instead|no)\W+"
@@ -345,6 +345,9 @@ class FrontDeskDialog:
         order = self.stored.get(Intent.ORDER)
         if order is not None and heard.dishes and not heard.question:
             return order
+        if order is not None and (heard.pickup or heard.time) and _CHANGE_WORDS.search(heard.text) and (
+                booking is None or re.search(r"\b(pick ?-?up|order|collect)", heard.text, re.I)):
+            return order  # "change pickup to two o'clock"
         if booking is not None and (heard.party or heard.day or heard.time) and (
                 heard.correction or _CHANGE_WORDS.search(heard.text)):
             return booking

@@ -95,7 +95,8 @@ _PARTY = [
 ]
 _PARTY += [
     # "book for three", "reserve us for six": the party after the verb, unless a time follows
-    re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a table| it| us| one| something)? for {_N}\b"
+    re.compile(rf"\b(?:book|reserve|booking|reservation)(?: a(?: new)? table| a new one| another(?: one| table)?|"
+               rf" it| us| one| something)? for {_N}\b"
                rf"{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:fit|seat|squeeze|take)(?: in)? {_N}\b", re.I),
     re.compile(rf"\b{_N} for (?:dinner|lunch|brunch|breakfast|drinks|supper)\b", re.I),
@@ -139,6 +140,9 @@ def _people_counted(text: str) -> int | None:
     family = _FAMILY_OF.search(text)
     if family:
         return _number(family.group(1))
+    total_said = re.search(rf"\b{_N} (?:people|persons|guests)\b", text, re.I)
+    if total_said:
+        return None  # "it's five people now, my cousin is coming too": the count said is the party
     relations = len(_ONE_RELATION.findall(text)) + 2 * len(_PAIR.findall(text))
     counted = sum(_number(m.group(1)) or 0 for m in _COUNTED.finditer(text))
     us = _US_BASE.search(text)
@@ -209,7 +213,7 @@ _ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|now|soones
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
     re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
-               rf"name of|under|name\s*[:,]|it'?s for|its for)\s+"
+               rf"name of|under|name\s*[:,]|it'?s for|its for|(?:hi|hello|hey),? (?:it'?s|its|this is))\s+"
                rf"({_NAME_WORD}(?:\s+(?:(?:de|da|del|van|von|le|la|di)\b|"
                rf"{_NAME_WORD})){{0,3}})", re.I),
     # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
@@ -581,9 +585,17 @@ def _name_before_number(text: str) -> str | None:
     return None
 
 
+def _overlapping(pattern: re.Pattern, text: str):
+    """Every match of ``pattern``, also those starting inside an earlier one ("under my wife's name, Leila")."""
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
+        yield match
+        position = match.start() + 1
+
+
 def _name(text: str, expecting: bool) -> str | None:
     for pattern in _NAME_CUES:
-        for match in pattern.finditer(text):
+        for match in _overlapping(pattern, text):
             words = [w for w in match.group(1).split() if w.lower() not in _NOT_NAMES]
             # Stop at the first word that is not part of a name ("Smith and", "Tom five").
             name_words = []
@@ -629,6 +641,14 @@ _CONTACT_SENTENCE = re.compile(
     r"you can reach me (at|on)|call me (at|on)|thanks?( you)?|please)\b.*)?$", re.I)
 
 
+# A message that says only that the caller wants one: the message itself is still to come.
+_ONLY_ASKS_TO_BE_CALLED = re.compile(
+    r"(?:(?:hi|hello|hey|yes|so|um)\W+)*(?:(?:could|can|would|will) (?:i|you|someone|somebody|the \w+)\s+)?"
+    r"(?:please\s+)?"
+    r"(?:leave a message|take a message|(?:have|get|ask) (?:someone|somebody|the \w+) (?:to )?call me(?: back)?|"
+    r"call me(?: back)?|give me a call|get back to me)(?: for (?:the|your) \w+)?(?:,? please)?\W*", re.I)
+
+
 def message_text(text: str) -> str | None:
     """The message itself: the caller's words up to where they give their details."""
     sentences = re.split(r"(?<=[.?!])\s+", text.strip())
@@ -642,8 +662,9 @@ def message_text(text: str) -> str | None:
     message = " ".join(kept).strip(" ,")
     message = re.sub(r"^(please|that|just)\s+", "", message, flags=re.I)
     message = re.sub(r"\W*\b(then|please|now|thanks|thank you)\W*$", "", message, flags=re.I)
-    if re.fullmatch(r"(for|to) (the|your) \w+( please)?", message, re.I):
-        return None  # "leave a message for the manager": whom it is for; the message itself is still to come
+    if re.fullmatch(r"(for|to) (the|your) \w+( please)?", message, re.I) or _ONLY_ASKS_TO_BE_CALLED.fullmatch(
+            message):
+        return None  # "leave a message for the manager", "could someone call me back": the message is to come
     if len(re.findall(r"[A-Za-z]{2,}", message)) < 2:
         return None  # "take a message for the manager, then?": the message itself is still to come
     return _sentence(message) or None
