@@ -199,3 +199,49 @@ def test_details_said_out_of_turn_go_to_their_own_slot(tmp_path):
         "six four six, five five five, zero one three eight", "yes"])
     assert "8 PM" in answers[3]["bot"] and "one three eight" in answers[3]["bot"]
     assert [(r["party"], r["when"]) for r in answers[4]["rows"]] == [(3, "2026-12-03T20:00")]
+
+
+def desk_call(database, lines: list[str], company: int = 2) -> list:
+    dialog = FrontDesk(database, CompanyRepository(database).get(company), clock=WEDNESDAY_LUNCH).dialog()
+    return [dialog.respond(line) for line in lines]
+
+
+@pytest.mark.parametrize(("lines", "dishes"), [
+    (["three miso soups and a dragon roll to go", "could you take one of the miso soups off"],
+     {"Miso soup": 2, "Dragon roll": 1}),
+    (["one california roll for pickup please", "and two more of those"], {"California roll": 3}),
+    (["a green tea ice cream to go", "hmm, swap that for a vegetable tempura"], {"Vegetable tempura": 1}),
+    (["seventy dragon rolls for a party, to go", "ok forty then"], {"Dragon roll": 40}),
+])
+def test_an_order_changed_as_callers_change_it(database, lines, dishes):
+    dialog = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH).dialog()
+    replies = [dialog.respond(line) for line in lines]
+    assert replies[-1] is not None and replies[-1].text.startswith("Could I have your name")
+    assert {item.name: quantity for item, quantity in dialog.request.menu_lines()} == dishes
+
+
+@pytest.mark.parametrize(("words", "digits"), [
+    ("my number is four one five, five five five, twenty one thirty", "4155552130"),
+    ("reach me on two oh six five five five oh one won for", "2065550114"),
+    ("Pickup at 7. 6175550123.", "6175550123"),
+    ("cell's 312 555 0177 for three people", "3125550177"),
+])
+def test_phone_numbers_said_in_pairs_misheard_or_next_to_other_numbers(words, digits):
+    from voicebot.business.phone import phone_in
+
+    assert phone_in(words).digits == digits
+
+
+@pytest.mark.parametrize("words", [
+    "we're not gonna make it on thursday, can you take us off",
+    "please call off our reservation for sunday",
+    "we can't come tomorrow after all",
+])
+def test_a_cancellation_said_without_the_word_cancel(sushi, words):
+    assert Intent.CANCEL in understand(words, Menu(sushi.menu)).intents
+
+
+def test_a_message_asked_for_before_it_is_given_is_asked_for(database):
+    replies = desk_call(database, ["hey can somebody get back to me", "it's about a leak in your car park"])
+    assert replies[0].text == "Sure. What's the message?"
+    assert replies[1].text == "Could I have your name for the message?"

@@ -46,7 +46,8 @@ _ADD = re.compile(r"\b(add|another|more|also|extra|as well|too)\b", re.IGNORECAS
 _AVERSION = re.compile(r"(\b(doesn'?t|don'?t|do not|does not|can'?t|cannot|won'?t|never)\s+(like|eat|want)\b"
                        r"|\b(allergic|intolerant|avoid\w*|hates?|dislikes?|without|free of)\b)[^,.;!?]*$",
                        re.IGNORECASE)
-_REMOVE = re.compile(r"\b(remove|take off|drop|without|skip|cancel|no more|instead of|don'?t want|scratch|hold)\b",
+_REMOVE = re.compile(r"\b(remove|take off|take\b[^.?!]{0,40}\boff|drop|without|skip|cancel|no more|instead of|"
+                     r"don'?t want|scratch|hold)\b",
                      re.IGNORECASE)
 _WORD = re.compile(r"[a-zà-ÿ]+(?:'[a-z]+)?|\d+", re.IGNORECASE)
 

@@ -65,6 +65,9 @@ _CHANGE_WORDS = re.compile(r"\b(change|move|push|bring (it )?forward|make (it|th
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let'?s do|actually|instead|no)\W+"
                                r"(\d{1,2}(?::\d{2})?)\b(?!\s*(?:people|of us|guests|persons))", re.I)
+_SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it|this)\b.*\b(for|to|with)\b|\binstead\b", re.I)
+_MORE_OF_THOSE = re.compile(r"\b(\d{1,2}) more(?: of (?:those|them|that|these))?\b", re.I)
+_BARE_QUANTITY = re.compile(r"^\W*(?:ok(?:ay)?|um|so|then|just)?\W*(\d{1,3})\W*(?:then|please|of them)?\W*$", re.I)
 _SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3})\b"
                            r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
@@ -184,7 +187,8 @@ class FrontDeskDialog:
         request = self.request
         assert request is not None
         if (heard.question and kind is None and not heard.correction and expecting in DETAIL_SLOTS
-                and not SLOTS[expecting].filled(heard) and not heard.asks_price):
+                and not SLOTS[expecting].filled(heard) and not heard.asks_price
+                and not (isinstance(request, OrderRequest) and heard.dishes)):
             # "What time do you close on Fridays?" while the desk waits for the name: an aside, answered;
             # its day and time are not the booking's.
             return self._aside(heard, expecting)
@@ -362,7 +366,7 @@ class FrontDeskDialog:
         if isinstance(request, BookingRequest):
             applied |= self._apply_booking(request, heard, expecting)
         elif isinstance(request, OrderRequest):
-            applied |= self._apply_order(request, heard, notes, last_dishes)
+            applied |= self._apply_order(request, heard, notes, last_dishes, expecting)
         elif isinstance(request, MessageRequest):
             said = heard.message
             if (said is None and not request.text and not heard.name and not heard.phone
@@ -419,16 +423,29 @@ class FrontDeskDialog:
             request.when, request.available = None, False
         return applied
 
-    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str], last_dishes: list) -> bool:
+    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str], last_dishes: list,
+                     expecting: Slot | None = None) -> bool:
         applied = False
         unknown = []
+        named = [m for m in heard.dishes if m.item is not None]
+        if named and request.lines and _SWAP.search(heard.text) and not any(
+                m.item == line[0] for m in named for line in request.lines):
+            # "could you swap that for a lasagna?": the dish just ordered becomes this one
+            request.remove(request.lines[-1][0])
+            applied = True
+        more = _MORE_OF_THOSE.search(clock_words(heard.text)) if not heard.dishes else None
+        referred = request.lines[-1][0] if request.lines else last_dishes[-1] if last_dishes else None
+        if more is not None and referred is not None:
+            heard.dishes = [DishMention(referred.name, referred, int(more.group(1)), change="add")]  # "three more"
         if not heard.dishes and not request.lines and len(last_dishes) == 1 and Intent.ORDER in heard.intents:
             # "How much is the Buddha bowl?" … "Great, I'll take one to go."
             request.set_quantity(last_dishes[0], _spoken_quantity(heard.text))
             applied = True
         one_dish = (request.lines[0][0] if len(request.lines) == 1
                     else last_dishes[0] if not request.lines and len(last_dishes) == 1 else None)
-        bare = _SET_QUANTITY.search(clock_words(heard.text)) if one_dish is not None and not heard.dishes else None
+        words = clock_words(heard.text)
+        bare = (_SET_QUANTITY.search(words) or (_BARE_QUANTITY.match(words) if expecting is Slot.ITEMS else None)
+                if one_dish is not None and not heard.dishes else None)
         if one_dish is not None and bare is not None and bare.group(1).isdigit():
             # "then make it thirty": the order's one dish (or the one just refused), another quantity
             heard.dishes = [DishMention(one_dish.name, one_dish, int(bare.group(1)))]
@@ -438,7 +455,11 @@ class FrontDeskDialog:
             elif mention.item is None:
                 unknown.append(mention.said)
             elif mention.change == "remove" or mention.quantity == 0:
-                request.remove(mention.item)
+                line = next((line for line in request.lines if line[0] == mention.item), None)
+                if line is not None and mention.quantity and line[1] > mention.quantity:
+                    line[1] -= mention.quantity  # "drop one of the miso soups"
+                else:
+                    request.remove(mention.item)
                 applied = True
             elif mention.change == "add":
                 request.add(mention.item, mention.quantity or 1)

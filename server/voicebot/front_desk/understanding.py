@@ -460,7 +460,8 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
             _party(text, None) or re.search(r"\b(at|around|by)\s+\w+|\b(a\.?m\b|p\.?m\b|o'?clock)", text, re.I)):
         # "make it six people" while the desk waits for the rest of a number: a party, not digits.
         heard.phone, body = None, text
-    heard.name = _name(body, expecting is Slot.NAME and not heard.question)
+    heard.name = _name(body, expecting is Slot.NAME and not heard.question and not heard.correction
+                       and not (menu.items and any(m.item for m in menu.mentions(body))))
     if heard.name and heard.name.islower():
         heard.name = heard.name.title()  # a lowercase transcript: stored as the owner would write it
     if heard.name is None and heard.phone is not None:
@@ -637,7 +638,9 @@ def _sentence(text: str) -> str:
 
 
 _CONTACT_SENTENCE = re.compile(
-    r"^\W*(?:(?:and|my name is|name is|i'?m|i am|this is|it'?s|my number is|number is|phone( number)? is|"
+    r"^\W*(?:(?:and|my name is|name is|i'?m|i am|this is|"
+    r"it'?s(?! about| regarding| that| because| for| to| a | an | the | my | our )|my number is|number is|"
+    r"phone( number)? is|"
     r"you can reach me (at|on)|call me (at|on)|thanks?( you)?|please)\b.*)?$", re.I)
 
 
