@@ -111,7 +111,7 @@ def spoken_clock(text: str) -> str:
 # "in forty minutes", "in half an hour", "in an hour and a half", "20 minutes from now".
 _IN_MINUTES = re.compile(r"\bin (?:about |around |maybe |like )?(\d{1,3}|half an|an|a|a quarter of an|quarter of an)"
                          r"( and a half)? (minutes?|mins?|hours?|hrs?)( and a half)?\b|"
-                         r"\b(\d{1,3}) (minutes?|mins?) from now\b",
+                         r"\b(\d{1,3}) (minutes?|mins?) from now\b|\b(an|a|one|half an) (hour) from now\b",
                          re.IGNORECASE)
 
 
@@ -122,6 +122,8 @@ def minutes_from_now(text: str) -> int | None:
         return None
     if match.group(5):
         return int(match.group(5))
+    if match.group(7):
+        return 30 if match.group(7).lower() == "half an" else 60
     amount = {"half an": 0.5, "an": 1, "a": 1, "a quarter of an": 0.25, "quarter of an": 0.25}.get(
         match.group(1).lower(), None)
     value = float(match.group(1)) if amount is None else amount
@@ -266,7 +268,8 @@ def parse_when(day_text: str, time_text: str, now: datetime,
     if not (day_text or "").strip():
         raise WhenError("I need the day")
     day = parse_day(day_text, now)
-    span = (hours or {}).get(day.weekday())
+    # A day the restaurant is closed still reads "six" as the evening if that is when it opens on other days.
+    span = (hours or {}).get(day.weekday()) or next(iter((hours or {}).values()), None)
     moment = datetime.combine(day, parse_time(time_text, now, span))
     if moment < now and _WEEKDAY.search(day_text or ""):
         moment += timedelta(days=7)  # "Saturday" said on Saturday night means next week's

@@ -339,8 +339,8 @@ class FrontDeskDialog:
         self.request = REQUEST_TYPES[request_kind]()
         if isinstance(self.request, CancelRequest):
             self.request.only_look_up = kind is Intent.LOOKUP
-            self.request.of_order = kind is Intent.CANCEL and (_OF_ORDER.search(heard.text) is not None or any(
-                m.item is not None for m in heard.dishes))  # "cancel the latte I ordered"
+            self.request.of_order = _OF_ORDER.search(heard.text) is not None or (kind is Intent.CANCEL and any(
+                m.item is not None for m in heard.dishes))  # "cancel the latte I ordered", "did my order go through?"
             self.lookups = 0
 
     def _stored_request_to_change(self, heard: Heard) -> Request | None:

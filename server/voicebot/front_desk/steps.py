@@ -177,8 +177,11 @@ def cancel_order_step(desk: FrontDeskDialog, request: CancelRequest, notes: list
                                     "kitchen if you like."))
         request.chosen = found[0].id
     desk.caller.phone_confirmed = True
-    return desk.say(notes, desk.ask(
-        Slot.CONFIRM, f"I have your order of {desk.orders.describe(request.chosen)}. Shall I cancel it?"))
+    described = desk.orders.describe(request.chosen)
+    if request.only_look_up:
+        desk.request = None
+        return desk.say(notes, desk.ask(Slot.ANYTHING_ELSE, f"I have your order of {described}. Anything else?"))
+    return desk.say(notes, desk.ask(Slot.CONFIRM, f"I have your order of {described}. Shall I cancel it?"))
 
 def cancel_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str]) -> DeskReply:
     if request.of_order:

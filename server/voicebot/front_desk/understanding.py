@@ -263,7 +263,7 @@ _INTENTS = {
         r"let (the|your) \w+ know|(have|ask|get) (the|your|someone|somebody)( \w+)? (to )?(call|ring)|"
         r"call me back|give me a (call|ring|bell)|ring me back|get back to me|call me about|ring me about|"
         r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for|return my call|"
-        r"pass (it )?on to|tell whoever|let whoever)\b|\btell [A-Z][a-z]+ (that )?", re.I),
+        r"pass (it )?on to|tell whoever|let whoever)\b|\btell (?-i:[A-Z])[a-z]+ (that )?", re.I),
     Intent.CANCEL: re.compile(
         r"\b(cancel\w*|cancer|call off|scrap|scratch (my|our|the) (order|booking|reservation|table)|"
         r"take (us|me|it|our \w+|my \w+) off|knock [^.?!]{0,30} on the head|forget (the|my) [^.?!]{0,30}\border\w*|"
@@ -277,7 +277,12 @@ _INTENTS = {
                               r"(did|has) (my|our) (booking|reservation) (go through|work)|"
                               r"is (my|our) (booking|reservation|table) (still )?(on|there|confirmed)|"
                               r"(confirm|check|checking|remind me|remember)\b[^.?!]{0,40}\b(booking|reservation|"
-                              r"booked|table)|(booking|reservation)('s| is) still on)\b", re.I),
+                              r"booked|table)|(booking|reservation)('s| is) still on|"
+                              r"(how many|what time|which day|when)\b[^.?!]{0,30}\b(my|our) "
+                              r"(booking|reservation|table)|"
+                              r"did (my|our) (\w+ )?order go through|(my|our) (\w+ )?order('s| is) in|"
+                              r"what time'?s my (pick ?-?up|order)|when'?s (it|my order) ready|"
+                              r"(check|checking) (on )?(my|our) (\w+ )?order)\b", re.I),
     Intent.TRANSFER: re.compile(
         r"\b((speak|talk|chat|have a word|a word) (to|with) (a |an |the |some|a member of )?(one|body|person|human|"
         r"manager|staff|someone|somebody|anyone|anybody|real person|representative|owner|boss|member of staff)|"
