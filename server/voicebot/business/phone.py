@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+
 from voicebot.business.vocabulary import DIGIT_WORDS, NUMBER_WORDS, SPOKEN_DIGITS
 
 # Words that repeat the next digit ("double five" → 55).
@@ -186,9 +188,21 @@ def with_number_heard_again(text: str, again: str) -> str | None:
     return f"{text[:run.start]}{number[:3]}-{number[3:6]}-{number[6:]}{text[run.end:]}"
 
 
+def valid_phone(digits: str) -> bool:
+    """Whether 10 digits are a number that can be dialled in North America (Google's libphonenumber: an area
+    code and exchange that exist): "555 555 0142" is whole but no number."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, "US"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def missing_digits_question(digits: str) -> str:
     """What to ask when the number heard is not a whole one."""
     count = len(re.sub(r"\D", "", digits or ""))
+    if count == 10 or (count == 11 and digits.lstrip().startswith("1")):
+        return ("Sorry, that number doesn't sound right. Could you say it again, with the area code, "
+                "one digit at a time?")
     if 0 < count < 10:
         return (f"I only got {count} digits. Could you give me the whole number, with the area code, "
                 "one digit at a time?")

@@ -28,7 +28,7 @@ from voicebot.business.knowledge import KnowledgeBase
 from voicebot.business.menu import DishMention
 from voicebot.business.messages import MessagePad
 from voicebot.business.orders import MAX_QUANTITY, OrderDesk, listed, total_cents
-from voicebot.business.phone import missing_digits_question, normalized_phone
+from voicebot.business.phone import missing_digits_question, normalized_phone, valid_phone
 from voicebot.business.prompt import goodbye
 from voicebot.business.vocabulary import QUANTITY_WORDS
 from voicebot.business.when import clock_words
@@ -393,7 +393,7 @@ class FrontDeskDialog:
             if expecting is Slot.PHONE and caller.partial_digits and normalized_phone(digits) is None:
                 digits = caller.partial_digits + digits  # the number given in two breaths
             number = normalized_phone(digits)
-            if number is None:
+            if number is None or not valid_phone(number):
                 caller.partial_digits = digits if len(digits) < 10 else ""
                 self._number_question = missing_digits_question(digits)
                 notes.append(self._number_question)
