@@ -245,3 +245,26 @@ def test_a_message_asked_for_before_it_is_given_is_asked_for(database):
     replies = desk_call(database, ["hey can somebody get back to me", "it's about a leak in your car park"])
     assert replies[0].text == "Sure. What's the message?"
     assert replies[1].text == "Could I have your name for the message?"
+
+
+def test_a_booking_made_on_an_earlier_call_is_changed_not_made_twice(tmp_path):
+    from voicebot.business import Database
+    from voicebot.business.bookings import BookingBook
+
+    db_path = tmp_path / "earlier.db"
+    db = demo_database(db_path)
+    book = BookingBook(db, CompanyRepository(db).get(2), clock=lambda: datetime(2026, 11, 30, 10, 0))
+    assert book.book("Rosa Park", "2065550161", 3, "2026-12-04", "19:00").ok
+    db.dispose()
+    answers = chat(db_path, ["hello, could you shift our reservation from friday to saturday please",
+                             "two oh six, five five five, oh one six one"])
+    assert answers[0]["bot"] == "What's the phone number the booking is under?"
+    changed = answers[1]["rows"]
+    assert [(r["id"], r["party"], r["when"], r["status"]) for r in changed] == [(1, 3, "2026-12-05T19:00", "booked")]
+    after = Database(str(db_path))
+    try:
+        from voicebot.business.ledger import call_rows
+
+        assert len([k for k in call_rows(after, 2) if k[0] == "booking"]) == 1  # changed, never a second booking
+    finally:
+        after.dispose()

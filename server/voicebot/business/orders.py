@@ -204,6 +204,16 @@ class OrderDesk:
                 o.c.company_id == self.company.id, o.c.phone == phone_digits(phone), o.c.status != "cancelled",
                 o.c.pickup_at >= self.clock() - timedelta(hours=2)).order_by(o.c.pickup_at)))
 
+    def stored_order(self, order_id: int) -> tuple[list[Line], datetime | None, str]:
+        """A stored order's lines (as menu items), pickup time and name, to change it."""
+        o, i = schema.orders, schema.order_items
+        with self.database.engine.connect() as db:
+            row = db.execute(select(o).where(o.c.id == order_id, o.c.company_id == self.company.id)).one()
+            items = list(db.execute(select(i).where(i.c.order_id == order_id).order_by(i.c.id)))
+        by_id = {item.id: item for item in self.company.menu}
+        lines = [(by_id[line.menu_item_id], line.quantity) for line in items if line.menu_item_id in by_id]
+        return lines, row.pickup_at, row.name
+
     def describe(self, order_id: int) -> str:
         """A stored order as the bot says it: "2 Dragon rolls and 1 Miso soup, ready today at 1:15 PM"."""
         o, i = schema.orders, schema.order_items

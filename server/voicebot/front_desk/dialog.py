@@ -30,7 +30,7 @@ from voicebot.business.messages import MessagePad
 from voicebot.business.orders import MAX_QUANTITY, OrderDesk, listed, total_cents
 from voicebot.business.phone import missing_digits_question, normalized_phone, valid_phone
 from voicebot.business.prompt import goodbye
-from voicebot.business.vocabulary import QUANTITY_WORDS
+from voicebot.business.vocabulary import QUANTITY_WORDS, WEEKDAY_NAMES
 from voicebot.business.when import clock_words
 from voicebot.front_desk import steps
 from voicebot.front_desk.answers import DataAnswers
@@ -59,8 +59,9 @@ from voicebot.front_desk.sentences import (
 from voicebot.front_desk.slots import DETAIL_SLOTS, OPEN_READS, SLOTS
 from voicebot.front_desk.understanding import Heard, Intent, Slot, message_text, understand
 
-_CHANGE_WORDS = re.compile(r"\b(change|move|push|bring (it )?forward|make (it|that)|instead|actually|add|remove|"
-                           r"switch|later|earlier|my (booking|reservation|order|pickup))\b", re.I)
+_FROM_DAY = re.compile(rf"\bfrom ((?:this |next )?(?:{WEEKDAY_NAMES})|tomorrow|today|tonight)\b", re.I)
+_CHANGE_WORDS = re.compile(r"\b(change|move|push|shift|update|bring (it )?forward|make (it|that)|instead|actually|add|"
+                           r"remove|switch|later|earlier|my (booking|reservation|order|pickup))\b", re.I)
 
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
 _CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let'?s do|actually|instead|no)\W+"
@@ -339,6 +340,10 @@ class FrontDeskDialog:
         self.request = REQUEST_TYPES[request_kind]()
         if isinstance(self.request, CancelRequest):
             self.request.only_look_up = kind is Intent.LOOKUP
+            if kind is Intent.LOOKUP and _CHANGE_WORDS.search(heard.text) and (heard.details or heard.dishes):
+                self.request.change = heard  # "move my reservation to Sunday": found first, then changed
+                was = _FROM_DAY.search(heard.text)  # "from tomorrow to Sunday": the booking is tomorrow's
+                self.request.day = was.group(1) if was else None
             self.request.of_order = _OF_ORDER.search(heard.text) is not None or (kind is Intent.CANCEL and any(
                 m.item is not None for m in heard.dishes))  # "cancel the latte I ordered", "did my order go through?"
             self.lookups = 0
@@ -359,6 +364,10 @@ class FrontDeskDialog:
 
     # --- reading the turn into the request ------------------------------------------------
 
+    def apply_change(self, request: Request, heard: Heard, notes: list[str]) -> bool:
+        """A change the caller asked for before the row was found ("move my reservation to Sunday")."""
+        return self._apply(request, replace(heard, name=None, phone=None), None, notes)
+
     def _apply(self, request: Request, heard: Heard, expecting: Slot | None, notes: list[str]) -> bool:
         """Update ``request`` and the caller from the turn; ``notes`` gets what must be said about it."""
         last_dishes = self._prev_dishes
@@ -374,7 +383,7 @@ class FrontDeskDialog:
                 said = message_text(heard.text)  # the message given before the desk asked for it
             if said and said != request.text:
                 request.text, applied = said, True
-        elif isinstance(request, CancelRequest):
+        elif isinstance(request, CancelRequest) and request.change is None:
             if heard.day and heard.day != request.day:
                 request.day, request.chosen, applied = heard.day, None, True
         if applied:

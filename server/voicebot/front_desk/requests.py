@@ -96,6 +96,7 @@ class CancelRequest(Request):
     kind: ClassVar[Intent] = Intent.CANCEL
     only_look_up: bool = False
     of_order: bool = False  # a takeout order, not a booking
+    change: Any = None  # the caller's reading (Heard) of a change to make once the row is found
     day: str | None = None
     found: list[Any] = field(default_factory=list)  # booking rows under the caller's number
     chosen: Any = None  # the row to cancel

@@ -178,6 +178,17 @@ def cancel_order_step(desk: FrontDeskDialog, request: CancelRequest, notes: list
         request.chosen = found[0].id
     desk.caller.phone_confirmed = True
     described = desk.orders.describe(request.chosen)
+    if request.change is not None:
+        found_order = desk.guarded(lambda: desk.orders.stored_order(request.chosen))
+        if found_order is None:
+            return desk.failed(notes)
+        lines, pickup_at, name = found_order
+        order = OrderRequest(stored_id=request.chosen, lines=[[item, quantity] for item, quantity in lines],
+                             pickup_at=pickup_at)
+        desk.caller.name = desk.caller.name or name
+        desk.request = order
+        desk.apply_change(order, request.change, notes)
+        return desk.next_step(order, notes, request.change)
     if request.only_look_up:
         desk.request = None
         return desk.say(notes, desk.ask(Slot.ANYTHING_ELSE, f"I have your order of {described}. Anything else?"))
@@ -217,6 +228,15 @@ def cancel_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str])
         request.chosen = found[0]
     described = desk.bookings.describe(request.chosen)
     desk.caller.phone_confirmed = True
+    if request.change is not None:
+        # The booking found, the change the caller asked for is made to it (a change, never a second booking).
+        row = request.chosen
+        booking = BookingRequest(stored_id=row.id, party=row.party_size, day=row.starts_at.date().isoformat(),
+                                 time=row.starts_at.strftime("%H:%M"))
+        desk.caller.name = desk.caller.name or row.name
+        desk.request = booking
+        desk.apply_change(booking, request.change, notes)
+        return desk.next_step(booking, notes)
     if request.only_look_up:
         desk.request = None
         return desk.say(notes, desk.ask(Slot.ANYTHING_ELSE, f"I have {described}. Anything else?"))

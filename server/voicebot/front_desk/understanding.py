@@ -282,7 +282,11 @@ _INTENTS = {
                               r"(booking|reservation|table)|"
                               r"did (my|our) (\w+ )?order go through|(my|our) (\w+ )?order('s| is) in|"
                               r"what time'?s my (pick ?-?up|order)|when'?s (it|my order) ready|"
-                              r"(check|checking) (on )?(my|our) (\w+ )?order)\b", re.I),
+                              r"(check|checking) (on )?(my|our) (\w+ )?order|"
+                              r"(move|change|push|shift|bring forward|add \w+ to|update)\b[^.?!]{0,30}\b(my|our) "
+                              r"(booking|reservation|table|order|earlier order)|"
+                              r"(i|we) (have|made|placed|booked) (a|an|my|our) (booking|reservation|order)\b"
+                              r"[^.?!]{0,60}\b(change|move|make it|add|instead|push))\b", re.I),
     Intent.TRANSFER: re.compile(
         r"\b((speak|talk|chat|have a word|a word) (to|with) (a |an |the |some|a member of )?(one|body|person|human|"
         r"manager|staff|someone|somebody|anyone|anybody|real person|representative|owner|boss|member of staff)|"
