@@ -438,11 +438,14 @@ async def run(args) -> dict[str, Any]:
             company_id = int(case.get("company", defaults.get("company", 2)))
             clock = str(case.get("clock", defaults.get("clock", "2026-12-02T12:30")))
             path, keys = prepare_database(template, folder, case, company_id)
-            async with chat_type(path, company_id, clock, llm) as chat:
-                if kind == "turn":
-                    outcome = await run_turn(chat, case, company_id, menus[company_id])
-                else:
-                    outcome = await run_dialogue(chat, case, menus[company_id], keys)
+            try:
+                async with chat_type(path, company_id, clock, llm) as chat:
+                    if kind == "turn":
+                        outcome = await run_turn(chat, case, company_id, menus[company_id])
+                    else:
+                        outcome = await run_dialogue(chat, case, menus[company_id], keys)
+            except Exception as e:  # a case that breaks the chat is a wrong case, not the end of the run
+                outcome = Outcome(case["id"], kind, case.get("class", "?"), right=False, why=f"{type(e).__name__}: {e}")
             outcomes.append(outcome)
             path.unlink(missing_ok=True)
     if llm and llm[1] is not None:

@@ -167,7 +167,10 @@ class TextChat:
         self._desk_spoke = False
         self.context.add_message({"role": "user", "content": line})
         await self._worker.queue_frame(LLMContextFrame(self.context))
-        await asyncio.wait_for(self.transcript.answered.wait(), TURN_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(self.transcript.answered.wait(), TURN_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning(f"Chat: no answer within {TURN_TIMEOUT_S:.0f}s; the turn gets none")
         text = self.transcript.take()
         after = await asyncio.to_thread(ledger.call_rows, self.database, self.company.id)
         by = "desk" if self._desk_spoke else (self._by_llm if text else "none")
