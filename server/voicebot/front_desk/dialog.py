@@ -25,16 +25,16 @@ from voicebot.business.bookings import BookingBook
 from voicebot.business.database import Company
 from voicebot.business.desk import DeskResult, spoken_when
 from voicebot.business.knowledge import KnowledgeBase
-from voicebot.business.menu import DishMention
 from voicebot.business.messages import MessagePad
-from voicebot.business.orders import MAX_QUANTITY, OrderDesk, listed, total_cents
+from voicebot.business.orders import OrderDesk, listed, total_cents
 from voicebot.business.phone import missing_digits_question, normalized_phone, valid_phone
 from voicebot.business.prompt import goodbye
-from voicebot.business.vocabulary import QUANTITY_WORDS, WEEKDAY_NAMES
+from voicebot.business.vocabulary import WEEKDAY_NAMES
 from voicebot.business.when import clock_words
 from voicebot.front_desk import steps
 from voicebot.front_desk.answers import DataAnswers
 from voicebot.front_desk.claims import Breach, Verdict
+from voicebot.front_desk.filling import CORRECTED_NUMBER, fill_booking, fill_order
 from voicebot.front_desk.requests import (
     REQUEST_TYPES,
     BookingRequest,
@@ -64,13 +64,6 @@ _CHANGE_WORDS = re.compile(r"\b(change|move|push|shift|update|bring (it )?forwar
                            r"remove|switch|later|earlier|my (booking|reservation|order|pickup))\b", re.I)
 
 # "make it thirty", "make that 3 instead": a new quantity for the order's one dish.
-_CORRECTED_NUMBER = re.compile(r"\b(?:make (?:it|that)|change (?:it|that) to|let'?s do|actually|instead|no)\W+"
-                               r"(\d{1,2}(?::\d{2})?)\b(?!\s*(?:people|of us|guests|persons))", re.I)
-_SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it|this)\b.*\b(for|to|with)\b|\binstead\b", re.I)
-_MORE_OF_THOSE = re.compile(r"\b(\d{1,2}) more(?: of (?:those|them|that|these))?\b", re.I)
-_BARE_QUANTITY = re.compile(r"^\W*(?:ok(?:ay)?|um|so|then|just)?\W*(\d{1,3})\W*(?:then|please|of them)?\W*$", re.I)
-_SET_QUANTITY = re.compile(r"\b(?:make (?:it|that|them)|change (?:it|that) to|let'?s do|actually)\s+(\d{1,3})\b"
-                           r"(?!\s*(?::|pm|am|p\.m|a\.m|o'?clock|people|of us))", re.I)
 # "cancel my takeout order", "cancel the pickup": the cancellation is of an order, not a booking.
 _OF_ORDER = re.compile(r"\b(order\w*|take ?-?out|take ?-?away|pick ?-?up|food|collection)\b", re.I)
 
@@ -154,7 +147,7 @@ class FrontDeskDialog:
             # "Yes." … "that's right": the caller's second breath talked over the desk's answer.
             return DeskReply(unheard)
         if heard.correction and not (heard.details or heard.intents or heard.question) and (
-                self.request is not None or self.stored) and not _CORRECTED_NUMBER.search(clock_words(text)):
+                self.request is not None or self.stored) and not CORRECTED_NUMBER.search(clock_words(text)):
             # "Actually…": the caller has more to say.
             return DeskReply("Sure, what would you like to change?", wait_s=WAIT_FOR_MORE_S)
         if self._ends_call(heard, expecting):
@@ -373,9 +366,9 @@ class FrontDeskDialog:
         last_dishes = self._prev_dishes
         applied = self._apply_contact(heard, expecting, notes)
         if isinstance(request, BookingRequest):
-            applied |= self._apply_booking(request, heard, expecting)
+            applied |= fill_booking(request, heard, expecting)
         elif isinstance(request, OrderRequest):
-            applied |= self._apply_order(request, heard, notes, last_dishes, expecting)
+            applied |= fill_order(self.menu, request, heard, notes, last_dishes, expecting)
         elif isinstance(request, MessageRequest):
             said = heard.message
             if (said is None and not request.text and not heard.name and not heard.phone
@@ -412,80 +405,6 @@ class FrontDeskDialog:
             caller.partial_digits = ""
             if number != caller.phone:
                 caller.phone, caller.phone_confirmed, applied = number, False, True
-        return applied
-
-    def _apply_booking(self, request: BookingRequest, heard: Heard, expecting: Slot | None) -> bool:
-        applied = False
-        if heard.correction and not (heard.party or heard.day or heard.time) and request.time:
-            bare = _CORRECTED_NUMBER.search(clock_words(heard.text))
-            if bare is not None:
-                # "no wait, make it eight not seven": a bare number corrects the time (a party is said with
-                # its people: "make it six people")
-                heard = replace(heard, time=f"at {bare.group(1)}")
-        if heard.party and heard.party != request.party:
-            request.party, applied = heard.party, True
-        if heard.day and heard.day != request.day:
-            request.day, applied = heard.day, True
-        if heard.time and heard.time != request.time:
-            request.time, applied = heard.time, True
-        if applied:
-            request.when, request.available = None, False
-        return applied
-
-    def _apply_order(self, request: OrderRequest, heard: Heard, notes: list[str], last_dishes: list,
-                     expecting: Slot | None = None) -> bool:
-        applied = False
-        unknown = []
-        named = [m for m in heard.dishes if m.item is not None]
-        if named and request.lines and _SWAP.search(heard.text) and not any(
-                m.item == line[0] for m in named for line in request.lines):
-            # "could you swap that for a lasagna?": the dish just ordered becomes this one
-            request.remove(request.lines[-1][0])
-            applied = True
-        more = _MORE_OF_THOSE.search(clock_words(heard.text)) if not heard.dishes else None
-        referred = request.lines[-1][0] if request.lines else last_dishes[-1] if last_dishes else None
-        if more is not None and referred is not None:
-            heard.dishes = [DishMention(referred.name, referred, int(more.group(1)), change="add")]  # "three more"
-        if not heard.dishes and not request.lines and len(last_dishes) == 1 and Intent.ORDER in heard.intents:
-            # "How much is the Buddha bowl?" … "Great, I'll take one to go."
-            request.set_quantity(last_dishes[0], _spoken_quantity(heard.text))
-            applied = True
-        one_dish = (request.lines[0][0] if len(request.lines) == 1
-                    else last_dishes[0] if not request.lines and len(last_dishes) == 1 else None)
-        words = clock_words(heard.text)
-        bare = (_SET_QUANTITY.search(words) or (_BARE_QUANTITY.match(words) if expecting is Slot.ITEMS else None)
-                if one_dish is not None and not heard.dishes else None)
-        if one_dish is not None and bare is not None and bare.group(1).isdigit():
-            # "then make it thirty": the order's one dish (or the one just refused), another quantity
-            heard.dishes = [DishMention(one_dish.name, one_dish, int(bare.group(1)))]
-        for mention in heard.dishes:
-            if mention.item is not None and mention.quantity is not None and mention.quantity > MAX_QUANTITY:
-                notes.append(f"Sorry, I can take at most {MAX_QUANTITY} of each dish.")
-            elif mention.item is None:
-                unknown.append(mention.said)
-            elif mention.change == "remove" or mention.quantity == 0:
-                line = next((line for line in request.lines if line[0] == mention.item), None)
-                if line is not None and mention.quantity and line[1] > mention.quantity:
-                    line[1] -= mention.quantity  # "drop one of the miso soups"
-                else:
-                    request.remove(mention.item)
-                applied = True
-            elif mention.change == "add":
-                request.add(mention.item, mention.quantity or 1)
-                applied = True
-            elif mention.quantity or not any(line[0] == mention.item for line in request.lines):
-                request.set_quantity(mention.item, mention.quantity or 1)
-                applied = True
-        if unknown:
-            missing = " or ".join(dict.fromkeys(unknown))
-            notes.append(f"Sorry, we don't have {missing}. Our menu has {self.menu.names()}.")
-        pickup = heard.pickup
-        if pickup is None and heard.time and not heard.party:
-            # A time said while the desk asked something else ("make that half past one"): the pickup's.
-            pickup = " ".join(p for p in (heard.day, heard.time if heard.time.lower().startswith("at ")
-                                          else f"at {heard.time}") if p)
-        if pickup and pickup != request.pickup:
-            request.pickup, request.pickup_at, applied = pickup, None, True
         return applied
 
     def _forget(self, request: Request, slot: Slot) -> None:
@@ -629,16 +548,6 @@ class FrontDeskDialog:
     def say(notes: list[str], reply: DeskReply) -> DeskReply:
         text = " ".join(part for part in [*notes, reply.text] if part)
         return DeskReply(text, reply.end_call, reply.transfer, reply.after_answer)
-
-
-def _spoken_quantity(text: str) -> int:
-    """The first quantity in the words ("I'll take two" → 2), else 1."""
-    for word in re.findall(r"[a-z]+|\d+", text.lower()):
-        if word.isdigit() and 0 < int(word) <= 50:
-            return int(word)
-        if word in QUANTITY_WORDS and word not in ("a", "an"):
-            return QUANTITY_WORDS[word]
-    return 1
 
 
 __all__ = ["FIXED_LINES", "KEYPAD_PREFIX", "SAVE_FAILED", "DeskReply", "DeskResult", "FrontDeskDialog",

@@ -345,7 +345,8 @@ _LIKE_BEFORE_AMOUNT = re.compile(r"\b(at|around|in|for|about|by) like\b", re.IGN
 _SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i mean|i mean|actually|or rather|"
                               r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
                               r"swap (?:that|it) for|no,|sorry,)(?=\s|,)", re.IGNORECASE)
-_SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
+# "swap that for a tempura", "… instead": one dish replaces another.
+SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it|this)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"\W*(?:no|sorry|wait|actually|make (?:it|that))?\W*(\d{1,2})\b(?![:\d])")
 _BARE_DIGITS = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\b(?!\s*(?:people|persons|guests|of us))")
 
@@ -402,7 +403,7 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         # "a margherita pizza, no, two, and a tiramisu": the count is the last dish's, then more dishes
         before.dishes[-1] = replace(before.dishes[-1], quantity=int(lead.group(1)), change="set")
     if heard_after.dishes:
-        if _SWAP.search(after) and before.dishes:
+        if SWAP.search(after) and before.dishes:
             merged.dishes = [*[replace(d, change="remove") for d in before.dishes[-1:]], *heard_after.dishes]
         else:
             merged.dishes = before.dishes + heard_after.dishes
