@@ -268,3 +268,15 @@ def test_a_booking_made_on_an_earlier_call_is_changed_not_made_twice(tmp_path):
         assert len([k for k in call_rows(after, 2) if k[0] == "booking"]) == 1  # changed, never a second booking
     finally:
         after.dispose()
+
+
+@pytest.mark.parametrize(("heard", "digits"), [
+    ("206, double 570980", "2065570980"),  # "double" repeats the next digit, not the whole group
+    ("my number is 8OO 555 0199", "8005550199"),  # zeros written as letter O's
+    ("917 3628000", "9173628000"),  # the area code said apart from the rest
+])
+def test_numbers_as_speech_to_text_writes_them_for_other_voices(heard, digits):
+    """Transcripts of other engines' voices (bench/stt_voices.py, 2026-12-07) that the reader got wrong."""
+    from voicebot.business.phone import phone_in
+
+    assert phone_in(heard, expecting=True).digits == digits

@@ -67,7 +67,10 @@ def digit_runs(text: str, homophones: bool = False) -> list[DigitRun]:
             runs.append(DigitRun(digits, start, end))  # "Pickup at 6. 7025550193": a written number stands alone
             digits, repeat = "", 1
         if token.isdigit():
-            value = token
+            value = token if repeat == 1 else token[0] * repeat + token[1:]  # "double 570980": the 5 twice
+            repeat = 1
+        elif len(token) >= 2 and re.fullmatch(r"o+", token) and (digits or _digit_follows(tokens, index)):
+            value = "0" * len(token)  # "8OO": zeros written as letters
         elif token in _TEENS_AND_TENS and digits:
             # "five five five, nineteen forty-two": a pair of digits said as a number
             value = str(_TEENS_AND_TENS[token])
@@ -121,7 +124,12 @@ def phone_in(text: str, expecting: bool = False) -> DigitRun | None:
     runs = [_without_party(text, r) for r in runs]
     long_runs = [r for r in runs if len(r.digits) >= 7]
     if long_runs:
-        return long_runs[-1]
+        last = long_runs[-1]
+        before = [r for r in runs if r.end <= last.start]
+        if len(last.digits) == 7 and before and len(before[-1].digits) == 3 and not re.search(
+                r"\w", text[before[-1].end:last.start]):
+            return _joined([before[-1], last])  # "917 3628000": the area code said apart
+        return last
     if expecting and runs:
         return _joined(runs) if len(runs) > 1 else runs[0]
     return None
