@@ -280,3 +280,20 @@ def test_numbers_as_speech_to_text_writes_them_for_other_voices(heard, digits):
     from voicebot.business.phone import phone_in
 
     assert phone_in(heard, expecting=True).digits == digits
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["a table for two on thursday at 8", "Yuki Sato", "four one five, five five five, zero one four four",
+      "no, it's saturday, not thursday"], "Saturday, December 5 at 8 PM"),
+    (["a table for two on thursday at 8", "Yuki Sato", "four one five, five five five, zero one four four",
+      "nope, the last four digits are zero one four nine"], "oh one four nine"),
+])
+def test_a_read_back_corrected_in_the_callers_own_words(database, lines, expected):
+    replies = desk_call(database, lines)
+    assert replies[-1] is not None and expected in replies[-1].text and "Shall I book it?" in replies[-1].text
+
+
+def test_a_time_said_while_the_name_is_asked_is_no_name(database):
+    replies = desk_call(database, ["can I order a dragon roll for pickup", "around two o'clock", "Lin Wu"])
+    assert replies[1].text.startswith("Could I have your name")
+    assert replies[2].text.startswith("And what's a good phone number")

@@ -60,6 +60,7 @@ from voicebot.front_desk.slots import DETAIL_SLOTS, OPEN_READS, SLOTS
 from voicebot.front_desk.understanding import Heard, Intent, Slot, message_text, understand
 
 _FROM_DAY = re.compile(rf"\bfrom ((?:this |next )?(?:{WEEKDAY_NAMES})|tomorrow|today|tonight)\b", re.I)
+_LAST_DIGITS = re.compile(r"\b(last|end)( (part|four|three|two|digits?|bit|few))?\b", re.I)
 _CHANGE_WORDS = re.compile(r"\b(change|move|push|shift|update|bring (it )?forward|make (it|that)|instead|actually|add|"
                            r"remove|switch|later|earlier|my (booking|reservation|order|pickup))\b", re.I)
 
@@ -391,6 +392,9 @@ class FrontDeskDialog:
         digits = heard.phone
         if not digits and heard.loose_digits and not caller.phone and self.request is not None:
             digits = heard.loose_digits  # "… for Ann Lee, 503": the number's first digits, the rest may follow
+        tail = digits or heard.loose_digits
+        if tail and caller.phone and len(tail) < 10 and _LAST_DIGITS.search(heard.text):
+            digits = caller.phone[:-len(tail)] + tail  # "no, the last part is oh one nine one"
         if digits:
             if expecting is Slot.PHONE and caller.partial_digits and normalized_phone(digits) is None:
                 digits = caller.partial_digits + digits  # the number given in two breaths

@@ -199,6 +199,8 @@ _DAY = re.compile(
     rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?)\b",
     re.I)
 _MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|o'?clock)"
+_NEGATED = re.compile(rf"\b(?:and |but )?not (?:at |on |for )?(?:{WEEKDAY_NAMES}|tomorrow|today|tonight|\d{{1,2}}"
+                      rf"(?::\d{{2}})?(?: ?[ap]\.?m\.?)?|{_NUMBER})\b(?! (?:people|of us))", re.I)
 _TIME = re.compile(
     rf"\b((?:(?:at|around|about|by|say|for|to|until) )?\d{{1,2}}(?::\d{{2}})?\s*{_MERIDIEM}|"
     rf"(?:(?:at|around|about|by|say|to) )?\d{{1,2}}:\d{{2}}|"
@@ -231,7 +233,8 @@ sundays today tonight tomorrow perfect wonderful awesome cool alright right exce
 january february march april may june july august september october november
 december next this pickup takeout two three four five six seven eight nine ten table reservation
 phone number cell mobile digits contact reach email at on with from by in of to is was be can call calling
-booking order message about tomorrow's tonight's yeah um uh like
+booking order message about tomorrow's tonight's yeah um uh like christmas eve easter valentine valentine's
+halloween new year year's around half quarter noon midnight
 """.split())
 
 _YES = re.compile(r"^\W*(?:(?:uh|um|oh|well|ah)\W+)*(yes|yeah|yep|yup|yes please|sure|correct|right|that'?s right|"
@@ -284,7 +287,9 @@ _INTENTS = {
                               r"what time'?s my (pick ?-?up|order)|when'?s (it|my order) ready|"
                               r"(check|checking) (on )?(my|our) (\w+ )?order|"
                               r"(move|change|push|shift|bring forward|add \w+ to|update)\b[^.?!]{0,30}\b(my|our) "
-                              r"(booking|reservation|table|order|earlier order)|"
+                              r"(booking|reservation|table|order|earlier order|pick ?-?up|takeaway|takeout)|"
+                              r"(i|we) (have|made|got) (a|an) (booking|reservation)\b[^.?!]{0,60}\b(what time|"
+                              r"which day|what day|when|how many|tell me|check|remind)|"
                               r"(i|we) (have|made|placed|booked) (a|an|my|our) (booking|reservation|order)\b"
                               r"[^.?!]{0,60}\b(change|move|make it|add|instead|push))\b", re.I),
     Intent.TRANSFER: re.compile(
@@ -470,8 +475,10 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
             _party(text, None) or re.search(r"\b(at|around|by)\s+\w+|\b(a\.?m\b|p\.?m\b|o'?clock)", text, re.I)):
         # "make it six people" while the desk waits for the rest of a number: a party, not digits.
         heard.phone, body = None, text
+    body = _NEGATED.sub(" ", body)  # "it's Friday, not tomorrow": what is said not to be is no detail
     heard.name = _name(body, expecting is Slot.NAME and not heard.question and not heard.correction
-                       and not (menu.items and any(m.item for m in menu.mentions(body))))
+                       and not (menu.items and any(m.item for m in menu.mentions(body)))
+                       and not _TIME.search(spoken_clock(body)))
     if heard.name and heard.name.islower():
         heard.name = heard.name.title()  # a lowercase transcript: stored as the owner would write it
     if heard.name is None and heard.phone is not None:
