@@ -28,7 +28,8 @@ Change = Literal["set", "add", "remove"]
 # A dish phrase ends at these (or at punctuation).
 _BREAKS = frozenset("""and plus also or for to please then but with without thanks thank so because if when
 is are was were be will would could can should do does did have has had it that this these those my your our
-i i'd i'll i'm we we'd you me us how what which who where much cost costs price total""".split())
+i i'd i'll i'm we we'd you me us how what which who where much cost costs price total on at in from menu
+moment""".split())
 # Words a dish phrase may carry around the dish's name without naming another dish.
 _FILLERS = frozenset("""the a an some of order orders piece pieces serving servings plate plates portion portions
 large small regular big extra hot cold more another one just only like want get need have take""".split())
