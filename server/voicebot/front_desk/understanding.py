@@ -210,7 +210,8 @@ _TIME = re.compile(
     rf"(?<=\btime )(?:should be|is|to|at|for) (?:\d{{1,2}}|{_HOUR})\b)", re.I)
 _BARE_NUMBER = re.compile(rf"^\W*(?:(?:um|uh|oh|well|so|yes|yeah|sure|okay|ok|make it|make that|how about|"
                           rf"let'?s say|let'?s do|actually|maybe|say|at|for)\W+)*{_N}\b", re.I)
-_ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|now|soonest|whenever it'?s ready)\b", re.I)
+_ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|soonest|whenever it'?s ready|as soon as you can|"
+                   r"(?<!bye )now(?= please|,? thanks|\W*$))\b", re.I)
 
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
@@ -296,6 +297,7 @@ _INTENTS = {
         r"\b((speak|talk|chat|have a word|a word) (to|with) (a |an |the |some|a member of )?(one|body|person|human|"
         r"manager|staff|someone|somebody|anyone|anybody|real person|representative|owner|boss|member of staff)|"
         r"(real|actual|live|real live) (person|human)|human being|operator|representative|someone in charge|"
+        r"(chat|talk|speak) (with|to) (live|someone live)|(get|put) [^.?!]{1,40} on the (line|phone)|"
         r"put me (through|threw)|transfer me|connect me (to|with)|(make|file|have) a complaint|complain(ing)? about)\b|"
         r"^\W*(the )?(manager|a (real )?person|a human|someone|somebody),? please\W*$", re.I),
     Intent.GOODBYE: re.compile(r"\b(bye|goodbye|good ?bye|good ?buy|bye now|ta-?ra|take care|cheerio|good day|"
@@ -349,7 +351,7 @@ _LIKE_BEFORE_AMOUNT = re.compile(r"\b(at|around|in|for|about|by) like\b", re.IGN
 # no make that three", "four tomorrow at six, actually five people"): what follows replaces what went before.
 _SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i mean|i mean|actually|or rather|"
                               r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
-                              r"swap (?:that|it) for|no,|sorry,)(?=\s|,)", re.IGNORECASE)
+                              r"swap (?:that|it) for|no,|sorry,|wait\W)(?=\s|,)", re.IGNORECASE)
 # "swap that for a tempura", "… instead": one dish replaces another.
 SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it|this)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"\W*(?:no|sorry|wait|actually|make (?:it|that))?\W*(\d{1,2})\b(?![:\d])")
