@@ -45,6 +45,7 @@ def fill_booking(request: BookingRequest, heard: Heard, expecting: Slot | None) 
         request.when, request.available = None, False
     return applied
 
+
 def fill_order(menu: Menu, request: OrderRequest, heard: Heard, notes: list[str], last_dishes: list,
                  expecting: Slot | None = None) -> bool:
     applied = False

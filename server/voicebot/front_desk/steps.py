@@ -42,6 +42,7 @@ def breaks_a_house_rule(desk: FrontDeskDialog, request: Request) -> bool:
         return False
     return desk.bookings.broken_rule(request.party or 1, when) is not None
 
+
 def booking_step(desk: FrontDeskDialog, request: BookingRequest, notes: list[str]) -> DeskReply:
     if not desk.company.policy.takes_reservations:
         desk.request = None
@@ -108,6 +109,7 @@ def booking_step(desk: FrontDeskDialog, request: BookingRequest, notes: list[str
                f"under {desk.caller.name}")
     return desk.say(notes, confirm(desk, summary, "Shall I book it?"))
 
+
 def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], heard: Heard | None) -> DeskReply:
     if not desk.company.takes_orders:
         desk.request = None
@@ -149,6 +151,7 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
                f"{spoken_when(request.pickup_at, desk.orders.clock())}, under {desk.caller.name}")
     return desk.say(notes, confirm(desk, summary, "Shall I place the order?"))
 
+
 def message_step(desk: FrontDeskDialog, request: MessageRequest, notes: list[str]) -> DeskReply:
     if not request.text:
         return desk.say(notes, desk.ask_for(Slot.MESSAGE))
@@ -157,6 +160,7 @@ def message_step(desk: FrontDeskDialog, request: MessageRequest, notes: list[str
         return desk.say(notes, contact)
     summary = f'your message, "{request.text}", from {desk.caller.name}'
     return desk.say(notes, confirm(desk, summary, "Shall I pass it on?"))
+
 
 def cancel_order_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str]) -> DeskReply:
     """"Cancel my takeout order": this call's order, else the open one under the caller's number."""
@@ -193,6 +197,7 @@ def cancel_order_step(desk: FrontDeskDialog, request: CancelRequest, notes: list
         desk.request = None
         return desk.say(notes, desk.ask(Slot.ANYTHING_ELSE, f"I have your order of {described}. Anything else?"))
     return desk.say(notes, desk.ask(Slot.CONFIRM, f"I have your order of {described}. Shall I cancel it?"))
+
 
 def cancel_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str]) -> DeskReply:
     if request.of_order:
@@ -242,12 +247,14 @@ def cancel_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str])
         return desk.say(notes, desk.ask(Slot.ANYTHING_ELSE, f"I have {described}. Anything else?"))
     return desk.say(notes, desk.ask(Slot.CONFIRM, f"I have {described}. Shall I cancel it?"))
 
+
 def contact_question(desk: FrontDeskDialog, purpose: str) -> DeskReply | None:
     if not desk.caller.name:
         return desk.ask(Slot.NAME, f"Could I have your name for the {purpose}?")
     if not desk.caller.phone:
         return desk.ask(Slot.PHONE, "And what's a good phone number for you, with the area code?")
     return None
+
 
 def confirm(desk: FrontDeskDialog, summary: str, question: str) -> DeskReply:
     if desk.by_phone:
