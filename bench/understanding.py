@@ -1,6 +1,6 @@
 """Understanding: does the desk read what callers actually say? Hundreds of phrasings, in text.
 
-    uv run python bench/understanding.py [--json] [--llm] [--only CLASS[,CLASS]] [--failures] [--cli]
+    uv run python bench/understanding.py [--json] [--llm] [--only CLASS[,CLASS]] [--failures] [--cli] [--corpus DIR]
 
 The corpus (``bench/understanding/turns.yaml``, ``dialogues.yaml``) was written apart from
 the code and the unit tests, in many styles: terse, rambling, lowercase transcripts, fillers,
@@ -407,14 +407,18 @@ async def run_dialogue(chat, case: dict[str, Any], menu_names: list[str], setup_
     return outcome
 
 
-def load(name: str, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    data = yaml.safe_load((HERE / name).read_text())
+def load(folder: Path, name: str, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    path = folder / name
+    if not path.exists():
+        return {}, []
+    data = yaml.safe_load(path.read_text())
     return data.get("defaults") or {}, data[key]
 
 
 async def run(args) -> dict[str, Any]:
-    turn_defaults, turns = load("turns.yaml", "cases")
-    dialogue_defaults, dialogues = load("dialogues.yaml", "dialogues")
+    folder = Path(args.corpus) if args.corpus else HERE
+    turn_defaults, turns = load(folder, "turns.yaml", "cases")
+    dialogue_defaults, dialogues = load(folder, "dialogues.yaml", "dialogues")
     only = set(args.only.split(",")) if args.only else None
     cases = [("turn", turn_defaults, c) for c in turns] + [("dialogue", dialogue_defaults, c) for c in dialogues]
     if only:
@@ -480,6 +484,9 @@ def main() -> int:
     parser.add_argument("--only", default=None, help="classes or case ids, comma-separated")
     parser.add_argument("--failures", action="store_true", help="print each failure with its transcript")
     parser.add_argument("--cli", action="store_true", help="run `uv run voicebot chat` per case (slower)")
+    parser.add_argument("--corpus", default=None,
+                        help="a folder with turns.yaml and dialogues.yaml (default: bench/understanding; "
+                             "bench/understanding/heldout is a set written after the desk was tuned)")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     failures = result.pop("failures")
