@@ -289,8 +289,9 @@ _INTENTS = {
                               r"(check|checking) (on )?(my|our) (\w+ )?order|"
                               r"(move|change|push|shift|bring forward|add \w+ to|update)\b[^.?!]{0,30}\b(my|our) "
                               r"(booking|reservation|table|order|earlier order|pick ?-?up|takeaway|takeout)|"
-                              r"(i|we) (have|made|got) (a|an) (booking|reservation)\b[^.?!]{0,60}\b(what time|"
-                              r"which day|what day|when|how many|tell me|check|remind)|"
+                              r"(i|we|my \w+|our \w+) (have|made|got|booked) (a|an) (booking|reservation|table)\b"
+                              r"[^.?!]{0,80}\b(what time|which day|what day|when|how many|tell me|check|remind|"
+                              r"remember|whether|if it was)|"
                               r"(i|we) (have|made|placed|booked) (a|an|my|our) (booking|reservation|order)\b"
                               r"[^.?!]{0,60}\b(change|move|make it|add|instead|push))\b", re.I),
     Intent.TRANSFER: re.compile(
