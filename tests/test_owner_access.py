@@ -108,7 +108,8 @@ def test_sign_in_sets_a_strict_httponly_session_cookie_and_log_out_ends_it(tmp_p
     cookie = signed_in.headers["set-cookie"]
     attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")}
     assert "httponly" in attributes and attributes["samesite"].lower() == "samesite=strict"
-    assert attributes["path"] == "Path=/owner" and "secure" not in attributes  # plain http here
+    # Path=/: the board at /owner calls /api/owner (its event stream, its actions) with the cookie.
+    assert attributes["path"] == "Path=/" and "secure" not in attributes  # plain http here
     session = client.cookies.get(COOKIE_NAME)
 
     page = client.get("/owner")

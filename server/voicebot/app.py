@@ -23,7 +23,8 @@ from loguru import logger
 
 from voicebot.health import health_router
 from voicebot.offers import offers_router
-from voicebot.owner.web import OwnerAccess, owner_router
+from voicebot.owner.access import OwnerAccess
+from voicebot.owner.web import owner_router
 from voicebot.peers import TrustedProxies, client_address
 from voicebot.phone.routes import phone_router
 from voicebot.runtime import Runtime
@@ -50,7 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health_router())
     app.include_router(offers_router())
     app.include_router(phone_router())
-    app.include_router(owner_router(runtime.owner, runtime.database, runtime.company))
+    app.include_router(owner_router())
 
     @app.exception_handler(BadSignalling)
     async def bad_signalling(request: Request, e: BadSignalling):

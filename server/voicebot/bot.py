@@ -27,8 +27,10 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
+    AssistantTurnStoppedMessage,
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
+    UserTurnStoppedMessage,
 )
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
@@ -40,8 +42,10 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.admission import Admission
+from voicebot.business.outbox import current_call
 from voicebot.business.phone import number_in_doubt
 from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
+from voicebot.call_record import CallRecord
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.dialog import KEYPAD_PREFIX
@@ -218,6 +222,7 @@ class CallParts:
     keypad: FrameProcessor | None = None  # a phone's keys as words (Pipecat's DTMFAggregator)
     on_transfer: Callable[[], None] | None = None  # a phone call: the desk puts the caller through to a person
     second_reader: SecondReader | None = None  # the LLM under a schema, for turns the desk's rules cannot place
+    record: CallRecord | None = None  # the owner's record of the call (its turns, its outcome)
 
 
 class FirstWordsFirst:
@@ -306,6 +311,8 @@ def assemble_call(parts: CallParts) -> Call:
         await worker.queue_frame(RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages}))
 
     parts.timeline.on_turn = report_turn
+    if parts.record is not None:
+        keep_record(parts.record, aggregators, front_desk)
     if isinstance(parts.llm, LlamaCppLLMService):
         parts.llm.on_timings = parts.timeline.llm_timings
     parts.tts.on_first_piece = parts.timeline.first_piece
@@ -318,6 +325,23 @@ def assemble_call(parts: CallParts) -> Call:
         parts.stt.number_check = number_in_doubt
         front_desk.hear_turn_again = parts.stt.hear_turn_again
     return Call(worker=worker, context=context, front_desk=front_desk)
+
+
+def keep_record(record: CallRecord, aggregators: LLMContextAggregatorPair, front_desk: FrontDeskProcessor) -> None:
+    """Each turn into the call's record as the aggregators close it (the words the caller said, the words
+    the bot spoke); a transfer as the desk says it."""
+
+    @aggregators.user().event_handler("on_user_turn_stopped")
+    async def on_user_turn_stopped(aggregator, strategy, message: UserTurnStoppedMessage):
+        await record.caller_said(message.content or "")
+
+    @aggregators.assistant().event_handler("on_assistant_turn_stopped")
+    async def on_assistant_turn_stopped(aggregator, message: AssistantTurnStoppedMessage):
+        await record.bot_said(message.content or "")
+
+    @front_desk.event_handler("on_desk_reply")
+    def on_desk_reply(processor, reply) -> None:
+        record.put_through = record.put_through or reply.transfer
 
 
 async def converse(call_id: str, parts: CallParts, client_ready_wait_s: float = 0.0) -> Call:
@@ -355,6 +379,8 @@ async def run_assembled(call_id: str, call: Call, parts: CallParts, client_ready
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(transport, client):
         logger.info(f"Call {call_id}: caller hung up")
+        if parts.record is not None:
+            parts.record.caller_hung_up = True
         await worker.cancel()
 
     runner = WorkerRunner(handle_sigint=False)
@@ -376,6 +402,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
     follows, so that the next caller is not refused while it runs.
     """
     settings = preloaded.settings
+    current_call.set(call_id)  # the rows this call's desk stores carry it (their events, its record)
     tts = build_tts(preloaded)
     warmup_task = None
     if settings.tts.warmup is not TTSWarmup.FIRST_USE:
@@ -404,10 +431,16 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         keypad=DTMFAggregator(prefix=KEYPAD_PREFIX, timeout=KEYPAD_IDLE_S) if on_transfer is not None else None,
         on_transfer=on_transfer,
         second_reader=create_second_reader(settings.llm, preloaded.llm_process),
+        record=CallRecord(preloaded.database, preloaded.company.id, call_id,
+                          "phone" if on_transfer is not None else "browser", desk.clock()),
     )
+    assert parts.record is not None
+    await parts.record.open()
     try:
         return await converse(call_id, parts, client_ready_wait_s)
     finally:
+        outcome = await parts.record.close()
+        logger.info(f"Call {call_id}: recorded, outcome {outcome}")
         if warmup_task is not None and not warmup_task.done():
             warmup_task.cancel()
         await tts.stop_worker()

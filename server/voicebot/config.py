@@ -336,6 +336,55 @@ class PhoneConfig:
 
 
 @dataclass(frozen=True)
+class SMTPConfig:
+    """An SMTP server for owners without a webhook receiver (``VOICEBOT_SMTP_*``)."""
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    sender: str = "voicebot@localhost"
+    security: str = "starttls"  # starttls | tls | none
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SMTPConfig | None:
+        host = env_text("VOICEBOT_SMTP_HOST", env=env)
+        if not host:
+            return None
+        security = (env_text("VOICEBOT_SMTP_SECURITY", "starttls", env=env) or "").lower()
+        if security not in ("starttls", "tls", "none"):
+            raise ValueError(f"VOICEBOT_SMTP_SECURITY={security!r}: one of starttls, tls, none")
+        return cls(host=host, port=env_number("VOICEBOT_SMTP_PORT", int, 465 if security == "tls" else 587, env=env),
+                   username=env_text("VOICEBOT_SMTP_USER", env=env),
+                   password=env_text("VOICEBOT_SMTP_PASSWORD", env=env),
+                   sender=env_text("VOICEBOT_SMTP_FROM", "voicebot@localhost", env=env),
+                   security=security)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Where the owner hears of each event besides the board (:mod:`voicebot.events`), and how long
+    call records are kept. The company file's ``webhook_url`` / ``notify_email`` win over these."""
+
+    webhook_url: str | None = None  # VOICEBOT_WEBHOOK_URL
+    webhook_secret: str | None = None  # VOICEBOT_WEBHOOK_SECRET: signs each POST (HMAC-SHA256)
+    email_to: str | None = None  # VOICEBOT_NOTIFY_EMAIL
+    smtp: SMTPConfig | None = None
+    call_retention_days: int = 30  # VOICEBOT_CALL_RETENTION_DAYS
+    give_up_after_s: float = 24 * 3600.0  # a delivery is retried this long after its event, then dropped
+    first_retry_s: float = 1.0  # VOICEBOT_WEBHOOK_FIRST_RETRY_S: the backoff's first wait, doubled each try
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> NotifyConfig:
+        return cls(webhook_url=env_text("VOICEBOT_WEBHOOK_URL", env=env),
+                   webhook_secret=env_text("VOICEBOT_WEBHOOK_SECRET", env=env),
+                   email_to=env_text("VOICEBOT_NOTIFY_EMAIL", env=env),
+                   smtp=SMTPConfig.from_env(env),
+                   call_retention_days=max(1, env_number("VOICEBOT_CALL_RETENTION_DAYS", int, 30, env=env)),
+                   first_retry_s=max(0.1, env_number("VOICEBOT_WEBHOOK_FIRST_RETRY_S", float, 1.0, env=env)))
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """One bot server: the company it answers for, where it listens, and its engines."""
 
@@ -370,6 +419,7 @@ class ServerSettings:
     # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks, comma-separated).
     trusted_proxies: str = ""
     phone: PhoneConfig = field(default_factory=PhoneConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 def default_max_calls(backend: LLMBackend, cores: int) -> int:
@@ -488,4 +538,5 @@ def parse_settings(argv: list[str] | None = None) -> ServerSettings:
         listen_ahead=env_flag("VOICEBOT_LISTEN_AHEAD", True),
         trusted_proxies=env_text("VOICEBOT_TRUSTED_PROXIES", ""),
         phone=PhoneConfig.from_env(),
+        notify=NotifyConfig.from_env(),
     )

@@ -46,8 +46,9 @@ class LocalServer:
 
     @classmethod
     def start(cls, workdir: Path, *args: str, env: dict[str, str] | None = None,
-              ready_timeout: float = 600, port: int | None = None) -> LocalServer:
-        """Run ``06_parallel_tts_warmup.py *args`` on ``port`` (default: a free one); return once /health is ready."""
+              ready_timeout: float = 600, port: int | None = None, wait_for_models: bool = True) -> LocalServer:
+        """Run ``06_parallel_tts_warmup.py *args`` on ``port`` (default: a free one); return once /health is ready
+        (``wait_for_models`` False: once it answers, its models still loading)."""
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
         log_path = workdir / "server-output.log"
@@ -64,7 +65,7 @@ class LocalServer:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()[-3000:]}")
             try:
-                if server.health().get("ready"):
+                if server.health().get("ready") or not wait_for_models:
                     return server
             except (httpx.HTTPError, ValueError):
                 pass

@@ -14,10 +14,11 @@ from voicebot.app import create_app
 from voicebot.business import CompanyNotFound, Database
 from voicebot.client_build import ensure_client_built
 from voicebot.config import ServerSettings, parse_settings
+from voicebot.events import NotifySettingsError
 from voicebot.logs import progress, setup_logging
 from voicebot.memory import cap_malloc_arenas
+from voicebot.owner.access import OwnerAccess
 from voicebot.owner.credential import OwnerCredentialError
-from voicebot.owner.web import OwnerAccess
 from voicebot.runtime import Runtime
 from voicebot.stt import usable_engine
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except CompanyNotFound as e:
         logger.error(str(e))
         return 2
-    except OwnerCredentialError as e:
+    except (OwnerCredentialError, NotifySettingsError) as e:
         logger.error(str(e))
         return 2
     except Exception as e:  # a bad URL, an unreachable server, a file we cannot write

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from loguru import logger
 from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
@@ -21,9 +22,12 @@ from starlette.requests import HTTPConnection
 from voicebot.admission import Admission
 from voicebot.business import Company, CompanyRepository, Database
 from voicebot.business.company_file import seed_demo_companies
+from voicebot.business.desk import company_clock
+from voicebot.call_record import purge_old_records
 from voicebot.config import ServerSettings
+from voicebot.events import Deliveries, EventFeed, channels_for
 from voicebot.memory import freeze_startup_objects
-from voicebot.owner.web import OwnerAccess
+from voicebot.owner.access import OwnerAccess
 from voicebot.phone.lines import PhoneLines
 from voicebot.preload import Preloaded, preload
 from voicebot.tts import forkserver
@@ -44,6 +48,9 @@ class Runtime:
     started_at: float = field(default_factory=time.monotonic)
     calls: dict[str, asyncio.Task] = field(default_factory=dict)
     webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
+    events: EventFeed | None = None  # the company's events as they are stored (the board); made by start()
+    deliveries: Deliveries | None = None  # each event to the webhook and the inbox; made by build()
+    _housekeeping: asyncio.Task | None = None
 
     @classmethod
     def build(cls, settings: ServerSettings) -> Runtime:
@@ -54,7 +61,8 @@ class Runtime:
         if settings.demo_data:
             seed_demo_companies(database)  # only into an empty database
         company = CompanyRepository(database).get(settings.company_id)
-        return cls(settings=settings, company=company, database=database,
+        deliveries = Deliveries(database, company.id, channels_for(company, settings.notify), settings.notify)
+        return cls(settings=settings, company=company, database=database, deliveries=deliveries,
                    admission=Admission(max_calls=settings.max_calls,
                                        max_pending_per_client=settings.max_pending_per_client),
                    owner=OwnerAccess.for_server(settings, database),
@@ -68,8 +76,49 @@ class Runtime:
         """Calls in progress and offers about to become one: start-up work left after ready waits for none."""
         return self.admission.in_progress + len(self.admission.pending)
 
+    def now(self) -> datetime:
+        """The restaurant's local time (``VOICEBOT_CLOCK`` when it is fixed)."""
+        return company_clock(self.company, self.settings.clock)()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    async def running_event_feed(self) -> EventFeed:
+        """The event feed, watching the database (started here if the server's start has not yet)."""
+        feed = self.event_feed()
+        if not feed.running:
+            await feed.start()
+        return feed
+
+    def event_feed(self) -> EventFeed:
+        """The company's live events (made on first use: an app served without its lifespan, in tests, has it too)."""
+        if self.events is None:
+            self.events = EventFeed(self.database, self.company.id)
+        return self.events
+
+    async def start_events(self) -> None:
+        """Watch for new events, deliver them, and delete call records past their retention, every hour."""
+        feed = await self.running_event_feed()
+        if self.deliveries is not None:
+            feed.on_new_events(self.deliveries.wake)
+            self.deliveries.start()
+        self._housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
+
+    async def _keep_house(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(purge_old_records, self.database, self.settings.notify.call_retention_days)
+            except Exception as e:  # the database is away: next hour
+                logger.warning(f"Old call records not deleted: {type(e).__name__}: {e}")
+            await asyncio.sleep(3600)
+
     async def start(self) -> None:
-        """Load every model (the server answers /health meanwhile); a failure is kept for /health."""
+        """Start the events, then load every model (the server answers /health meanwhile); a failure is kept
+        for /health."""
+        try:
+            await self.start_events()
+        except Exception as e:
+            logger.exception(f"Events could not start (the board and notifications are off): {e}")
         self.preloaded = Preloaded.for_server(self.settings, self.company, self.database,
                                               calls_in_progress=self.calls_waiting_or_talking)
         try:
@@ -92,6 +141,12 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*calls, return_exceptions=True)
         await self.webrtc.close()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        if self.events is not None:
+            await self.events.stop()
+        if self.deliveries is not None:
+            await self.deliveries.stop()
         if self.preloaded is not None:
             await self.preloaded.close()
         await asyncio.to_thread(forkserver.stop)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 from sqlalchemy import Connection, func, insert, select, update
 
-from voicebot.business import schema
+from voicebot.business import outbox, schema
 from voicebot.business.database import Company, Database, spoken_time
 from voicebot.business.desk import (
     Clock,
@@ -30,6 +30,7 @@ from voicebot.business.desk import (
 from voicebot.business.when import WhenError, parse_when
 
 _ACTIVE = "booked"
+_SEATED = ("booked", "arrived")  # bookings whose seats are taken
 
 
 class BookingBook:
@@ -86,7 +87,7 @@ class BookingBook:
         b = schema.bookings
         end = slot + timedelta(minutes=self.policy.slot_minutes)
         query = select(func.coalesce(func.sum(b.c.party_size), 0)).where(
-            b.c.company_id == self.company.id, b.c.status == _ACTIVE, b.c.starts_at >= slot, b.c.starts_at < end)
+            b.c.company_id == self.company.id, b.c.status.in_(_SEATED), b.c.starts_at >= slot, b.c.starts_at < end)
         if besides is not None:
             query = query.where(b.c.id != besides)
         return db.execute(query).scalar_one()
@@ -159,6 +160,7 @@ class BookingBook:
                 company_id=self.company.id, name=name.strip(), phone=phone_digits(phone),
                 party_size=party_size, starts_at=when, status=_ACTIVE, created_at=self.clock(),
             ).returning(b.c.id)).scalar_one()
+            outbox.record(db, self.company.id, "booking", booking_id, "created")
         logger.info(f"Booking #{booking_id} for {self.company.name}: {party_size} on {when:%Y-%m-%d %H:%M}")
         return self._confirmed(booking_id, name, party_size, when)
 
@@ -184,7 +186,9 @@ class BookingBook:
                 return refused(self._full_message(when, party_size, others)
                                + f" Your table {spoken_when(row.starts_at, self.clock())} is still booked.",
                                booked=True)
-            db.execute(update(b).where(b.c.id == booking_id).values(party_size=int(party_size), starts_at=when))
+            db.execute(update(b).where(b.c.id == booking_id).values(party_size=int(party_size), starts_at=when,
+                                                                    updated_at=self.clock()))
+            outbox.record(db, self.company.id, "booking", booking_id, "updated")
         logger.info(f"Booking #{booking_id} for {self.company.name} changed: {party_size} on {when:%Y-%m-%d %H:%M}")
         return DeskResult(True, f"Done: your table is now for {party_size} {spoken_when(when, self.clock())}, "
                                 f"under {row.name}. Anything else?",
@@ -197,7 +201,8 @@ class BookingBook:
             row = db.execute(select(b).where(b.c.id == booking_id, b.c.company_id == self.company.id)).first()
             if row is None or row.status != _ACTIVE:
                 return refused("That booking is already cancelled.")
-            db.execute(update(b).where(b.c.id == booking_id).values(status="cancelled"))
+            db.execute(update(b).where(b.c.id == booking_id).values(status="cancelled", updated_at=self.clock()))
+            outbox.record(db, self.company.id, "booking", booking_id, "cancelled")
         logger.info(f"Booking #{booking_id} for {self.company.name} cancelled")
         return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "
                                 f"{spoken_when(row.starts_at, self.clock())}. Anything else?",
@@ -231,7 +236,8 @@ class BookingBook:
             return refused(f"I see bookings on {days}. Which one should I cancel?")
         row = rows[0]
         with self.database.transaction() as db:
-            db.execute(update(b).where(b.c.id == row.id).values(status="cancelled"))
+            db.execute(update(b).where(b.c.id == row.id).values(status="cancelled", updated_at=self.clock()))
+            outbox.record(db, self.company.id, "booking", row.id, "cancelled")
         logger.info(f"Booking #{row.id} for {self.company.name} cancelled")
         return DeskResult(True, f"Done, I've cancelled your table for {row.party_size} "
                                 f"{spoken_when(row.starts_at, self.clock())}.",

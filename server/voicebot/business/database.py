@@ -62,6 +62,8 @@ class Company:
     # weekday (0 = Monday) → (opens, closes); a missing day is closed.
     hours: dict[int, tuple[time, time]] = field(default_factory=dict)
     menu: tuple[MenuItem, ...] = field(default_factory=tuple)
+    webhook_url: str | None = None  # where its events are POSTed (else VOICEBOT_WEBHOOK_URL)
+    notify_email: str | None = None  # who is emailed of its events (else VOICEBOT_NOTIFY_EMAIL)
 
     @property
     def opening_hours(self) -> str:
@@ -128,6 +130,18 @@ def database_url(location: str | Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# (table, column, its SQL type and default) added to the schema after databases already existed.
+ADDED_COLUMNS = [
+    ("orders", "status", "VARCHAR(20) NOT NULL DEFAULT 'placed'"),
+    ("orders", "updated_at", "TIMESTAMP"),
+    ("bookings", "updated_at", "TIMESTAMP"),
+    ("messages", "status", "VARCHAR(20) NOT NULL DEFAULT 'new'"),
+    ("messages", "updated_at", "TIMESTAMP"),
+    ("companies", "webhook_url", "VARCHAR(500)"),
+    ("companies", "notify_email", "VARCHAR(300)"),
+]
+
+
 class Database:
     """One engine for the business data, its tables created on open. Nothing else is put in it:
     demo restaurants only when asked (:func:`voicebot.business.company_file.seed_demo_companies`)."""
@@ -171,10 +185,13 @@ class Database:
     def _create_schema(self) -> None:
         schema.metadata.create_all(self.engine)
         # Columns added since a database was made (create_all only adds tables).
-        columns = {c["name"] for c in inspect(self.engine).get_columns("orders")}
-        if "status" not in columns:
+        inspector = inspect(self.engine)
+        present = {table: {c["name"] for c in inspector.get_columns(table)} for table, _, _ in ADDED_COLUMNS}
+        missing = [(table, column, ddl) for table, column, ddl in ADDED_COLUMNS if column not in present[table]]
+        if missing:
             with self.transaction() as db:
-                db.execute(text("ALTER TABLE orders ADD COLUMN status VARCHAR(20) NOT NULL DEFAULT 'placed'"))
+                for table, column, ddl in missing:
+                    db.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
         statements = schema.SQLITE_FTS if self.is_sqlite else schema.POSTGRES_FTS
         with self.transaction() as db:
             for statement in statements:
@@ -227,4 +244,5 @@ class CompanyRepository:
             id=row["id"], name=row["name"], kind=row["kind"], address=row["address"], phone=row["phone"],
             greeting=row["greeting"], timezone=row["timezone"], notes=row["notes"],
             takes_orders=row["takes_orders"], policy=policy, hours=hours, menu=menu,
+            webhook_url=row["webhook_url"], notify_email=row["notify_email"],
         )

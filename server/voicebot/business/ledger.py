@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from voicebot.business import schema
 from voicebot.business.database import Database
@@ -19,50 +19,84 @@ def _stamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def _booking(r) -> dict[str, Any]:
+    return {"id": r.id, "company": r.company, "when": _stamp(r.starts_at), "party": r.party_size,
+            "name": r.name, "phone": r.phone, "status": r.status, "updated": _stamp(r.updated_at)}
+
+
+def _order(r, items: list[str]) -> dict[str, Any]:
+    return {"id": r.id, "company": r.company, "pickup": _stamp(r.pickup_at), "name": r.name, "phone": r.phone,
+            "items": ", ".join(items), "total": format_price(r.total_cents), "status": r.status,
+            "updated": _stamp(r.updated_at)}
+
+
+def _message(r) -> dict[str, Any]:
+    return {"id": r.id, "company": r.company, "at": _stamp(r.created_at), "name": r.name, "phone": r.phone,
+            "message": r.text, "status": r.status, "updated": _stamp(r.updated_at)}
+
+
+def _bookings(db: Connection, where: list, limit: int) -> list[dict[str, Any]]:
+    b, c = schema.bookings, schema.companies
+    query = (select(b, c.c.name.label("company")).join(c, c.c.id == b.c.company_id).where(*where)
+             .order_by(b.c.starts_at, b.c.id).limit(limit))
+    return [_booking(r) for r in db.execute(query)]
+
+
+def _orders(db: Connection, where: list, limit: int) -> list[dict[str, Any]]:
+    o, c, i = schema.orders, schema.companies, schema.order_items
+    query = (select(o, c.c.name.label("company")).join(c, c.c.id == o.c.company_id).where(*where)
+             .order_by(o.c.id.desc()).limit(limit))
+    rows = list(db.execute(query))
+    items: dict[int, list[str]] = {}
+    if rows:
+        for line in db.execute(select(i).where(i.c.order_id.in_([r.id for r in rows])).order_by(i.c.id)):
+            items.setdefault(line.order_id, []).append(f"{line.quantity} × {line.name}")
+    return [_order(r, items.get(r.id, [])) for r in rows]
+
+
+def _messages(db: Connection, where: list, limit: int) -> list[dict[str, Any]]:
+    m, c = schema.messages, schema.companies
+    query = (select(m, c.c.name.label("company")).join(c, c.c.id == m.c.company_id).where(*where)
+             .order_by(m.c.id.desc()).limit(limit))
+    return [_message(r) for r in db.execute(query)]
+
+
 def bookings(database: Database, company_id: int | None = None, day: date | None = None,
              limit: int = 500) -> list[dict[str, Any]]:
     """Bookings by start time, cancelled ones included (see ``status``); ``company_id``/``day`` None: all of them."""
-    b, c = schema.bookings, schema.companies
-    query = select(b, c.c.name.label("company")).join(c, c.c.id == b.c.company_id)
-    if company_id is not None:
-        query = query.where(b.c.company_id == company_id)
+    b = schema.bookings
+    where = [] if company_id is None else [b.c.company_id == company_id]
     if day is not None:
         start = datetime.combine(day, datetime.min.time())
-        query = query.where(b.c.starts_at >= start, b.c.starts_at < start + timedelta(days=1))
-    query = query.order_by(b.c.starts_at, b.c.id).limit(limit)
+        where += [b.c.starts_at >= start, b.c.starts_at < start + timedelta(days=1)]
     with database.engine.connect() as db:
-        return [{"id": r.id, "company": r.company, "when": _stamp(r.starts_at), "party": r.party_size,
-                 "name": r.name, "phone": r.phone, "status": r.status} for r in db.execute(query)]
+        return _bookings(db, where, limit)
 
 
 def orders(database: Database, company_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Takeout orders, newest first, with their items on one line and the total; ``company_id`` None: all."""
-    o, c, i = schema.orders, schema.companies, schema.order_items
-    query = select(o, c.c.name.label("company")).join(c, c.c.id == o.c.company_id)
-    if company_id is not None:
-        query = query.where(o.c.company_id == company_id)
-    query = query.order_by(o.c.id.desc()).limit(limit)
+    where = [] if company_id is None else [schema.orders.c.company_id == company_id]
     with database.engine.connect() as db:
-        rows = list(db.execute(query))
-        items: dict[int, list[str]] = {}
-        if rows:
-            for line in db.execute(select(i).where(i.c.order_id.in_([r.id for r in rows])).order_by(i.c.id)):
-                items.setdefault(line.order_id, []).append(f"{line.quantity} × {line.name}")
-    return [{"id": r.id, "company": r.company, "pickup": _stamp(r.pickup_at), "name": r.name, "phone": r.phone,
-             "items": ", ".join(items.get(r.id, [])), "total": format_price(r.total_cents), "status": r.status}
-            for r in rows]
+        return _orders(db, where, limit)
 
 
 def messages(database: Database, company_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Messages for the staff, newest first; ``company_id`` None: every company."""
-    m, c = schema.messages, schema.companies
-    query = select(m, c.c.name.label("company")).join(c, c.c.id == m.c.company_id)
-    if company_id is not None:
-        query = query.where(m.c.company_id == company_id)
-    query = query.order_by(m.c.id.desc()).limit(limit)
+    where = [] if company_id is None else [schema.messages.c.company_id == company_id]
     with database.engine.connect() as db:
-        return [{"id": r.id, "company": r.company, "at": _stamp(r.created_at), "name": r.name, "phone": r.phone,
-                 "message": r.text} for r in db.execute(query)]
+        return _messages(db, where, limit)
+
+
+_ONE = {"booking": (_bookings, schema.bookings), "order": (_orders, schema.orders),
+        "message": (_messages, schema.messages)}
+
+
+def one(db: Connection, kind: str, row_id: int) -> dict[str, Any] | None:
+    """One booking, order or message as the owner API lists it, read on ``db`` (inside the
+    transaction that changed it, for its event); None if there is no such row."""
+    read, table = _ONE[kind]
+    found = read(db, [table.c.id == row_id], 1)
+    return found[0] if found else None
 
 
 def call_rows(database: Database, company_id: int) -> dict[tuple[str, int], dict[str, Any]]:

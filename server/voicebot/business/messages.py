@@ -17,7 +17,7 @@ from loguru import logger
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from voicebot.business import schema
+from voicebot.business import outbox, schema
 from voicebot.business.database import Company, Database
 from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused
 from voicebot.privacy import said
@@ -70,14 +70,21 @@ class MessagePad:
             for row in rows:
                 row["created_at"] = datetime.fromisoformat(row["created_at"])
             with self.database.transaction() as db:
-                db.execute(insert(schema.messages), rows)
+                for row in rows:
+                    self._insert_on(db, row)
             self.spool.unlink()
         logger.info(f"{len(rows)} message(s) kept while the database was down are now in it")
         return len(rows)
 
     def _insert(self, row: dict) -> int:
         with self.database.transaction() as db:
-            return db.execute(insert(schema.messages).values(**row).returning(schema.messages.c.id)).scalar_one()
+            return self._insert_on(db, row)
+
+    def _insert_on(self, db, row: dict) -> int:
+        """The message and its event, in the caller's transaction."""
+        message_id = db.execute(insert(schema.messages).values(**row).returning(schema.messages.c.id)).scalar_one()
+        outbox.record(db, row["company_id"], "message", message_id, "created")
+        return message_id
 
     def _write_spool(self, row: dict) -> None:
         assert self.spool is not None

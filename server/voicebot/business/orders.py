@@ -15,7 +15,7 @@ from typing import Any
 from loguru import logger
 from sqlalchemy import delete, insert, select, update
 
-from voicebot.business import schema
+from voicebot.business import outbox, schema
 from voicebot.business.database import Company, Database, MenuItem, spoken_time
 from voicebot.business.desk import Clock, DeskResult, check_contact, company_clock, phone_digits, refused, spoken_when
 from voicebot.business.menu import Menu
@@ -161,6 +161,7 @@ class OrderDesk:
                 total_cents=total, created_at=self.clock(),
             ).returning(schema.orders.c.id)).scalar_one()
             self._insert_lines(db, order_id, lines)
+            outbox.record(db, self.company.id, "order", order_id, "created")
         logger.info(f"Order #{order_id} for {self.company.name}: {listed(lines)}, total {format_price(total)}")
         return DeskResult(True, f"Your order is in: {listed(lines)}, {format_price(total)} in total, ready "
                                 f"{spoken_when(pickup_at, self.clock())}. Anything else?",
@@ -176,9 +177,11 @@ class OrderDesk:
         with self.database.transaction() as db:
             if db.execute(select(o.c.id).where(o.c.id == order_id, o.c.company_id == self.company.id)).first() is None:
                 return refused("I can't find that order any more.", ordered=False)
-            db.execute(update(o).where(o.c.id == order_id).values(total_cents=total, pickup_at=pickup_at))
+            db.execute(update(o).where(o.c.id == order_id).values(total_cents=total, pickup_at=pickup_at,
+                                                                  updated_at=self.clock()))
             db.execute(delete(schema.order_items).where(schema.order_items.c.order_id == order_id))
             self._insert_lines(db, order_id, lines)
+            outbox.record(db, self.company.id, "order", order_id, "updated")
         logger.info(f"Order #{order_id} for {self.company.name} changed: {listed(lines)}, total {format_price(total)}")
         return DeskResult(True, f"Done, your order is now {listed(lines)}, {format_price(total)} in total, ready "
                                 f"{spoken_when(pickup_at, self.clock())}. Anything else?",
@@ -191,7 +194,8 @@ class OrderDesk:
             row = db.execute(select(o).where(o.c.id == order_id, o.c.company_id == self.company.id)).first()
             if row is None or row.status == "cancelled":
                 return refused("That order is already cancelled.", ordered=False)
-            db.execute(update(o).where(o.c.id == order_id).values(status="cancelled"))
+            db.execute(update(o).where(o.c.id == order_id).values(status="cancelled", updated_at=self.clock()))
+            outbox.record(db, self.company.id, "order", order_id, "cancelled")
         logger.info(f"Order #{order_id} for {self.company.name} cancelled")
         return DeskResult(True, f"Done, I've cancelled your order of {self.describe(order_id)}. Anything else?",
                           {"order_id": order_id, "cancelled": True})

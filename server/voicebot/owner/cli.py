@@ -48,8 +48,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``company import|list``, ``bookings|orders|messages list`` and ``owner-token``, with ``--db`` and ``--json``
-    before the topic."""
+    """``company import|list``, ``bookings|orders|messages list``, ``chat``, ``report`` and ``owner-token``,
+    with ``--db`` and ``--json`` before the topic."""
     parser = argparse.ArgumentParser(prog="voicebot", description="The restaurant's data, for its owner.")
     parser.add_argument("--db", default=None, help="SQLite file or postgresql:// URL (env VOICEBOT_DB)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help='one JSON object per line: {"bot", "by": "desk"|"llm"|"none", "rows"}')
     chatting.add_argument("--no-llm", action="store_true",
                           help="no LLM: turns the desk does not take get an empty answer")
+
+    reporting = topics.add_parser("report", help="the day's calls, bookings, orders and unanswered questions")
+    reporting.add_argument("--company", type=int, required=True)
+    reporting.add_argument("--date", type=date.fromisoformat, default=None,
+                           help="YYYY-MM-DD (default: the restaurant's today)")
+    reporting.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
     owner_token = topics.add_parser("owner-token", help="the credential for the server's /owner page and /api/owner")
     owner_token.add_argument("--rotate", action="store_true",
@@ -122,6 +128,22 @@ def chat_command(database: Database, args: argparse.Namespace) -> int:
     return asyncio.run(chat(database, company, clock, as_json=args.json, use_llm=not args.no_llm))
 
 
+def report_command(database: Database, args: argparse.Namespace) -> int:
+    """``voicebot report``: the day at a glance; 1 for an unknown company."""
+    from voicebot.business.desk import company_clock
+    from voicebot.owner.report import day_report, report_text
+
+    try:
+        company = CompanyRepository(database).get(args.company)
+    except CompanyNotFound as e:
+        print(e, file=sys.stderr)
+        return 1
+    day = args.date or company_clock(company, config.parse_clock(config.env_text("VOICEBOT_CLOCK")))().date()
+    report = day_report(database, company, day)
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else report_text(report, company))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``voicebot`` command; 1 if the company file is invalid (then nothing is imported)."""
     args = build_parser().parse_args(argv)
@@ -131,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     database = Database(args.db)
     if args.topic == "chat":
         return chat_command(database, args)
+    if args.topic == "report":
+        return report_command(database, args)
     if args.topic == "company" and args.action == "demo":
         if not seed_demo_companies(database):
             print("The database already has companies; the demo restaurants go only into an empty one.",
