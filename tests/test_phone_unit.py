@@ -22,6 +22,7 @@ from test_owner import fill
 from voicebot.admission import Admission
 from voicebot.app import create_app
 from voicebot.business import CompanyRepository
+from voicebot.call_record import list_calls
 from voicebot.config import PhoneConfig, ServerSettings
 from voicebot.front_desk.dialog import KEYPAD_PREFIX, keypad_words
 from voicebot.front_desk.understanding import Slot
@@ -187,6 +188,8 @@ def test_all_lines_busy_is_said_and_the_call_hung_up(tmp_path):
     twiml = ElementTree.fromstring(response.text)
     assert "lines are busy" in twiml.findtext("Say") and twiml.find("Hangup") is not None
     assert twiml.find("./Connect") is None
+    # The owner sees the caller who was turned away (#30).
+    assert [(c["channel"], c["outcome"]) for c in list_calls(state.database, 2)] == [("phone", "refused_busy")]
 
 
 def test_a_server_still_loading_asks_to_call_again(tmp_path):

@@ -41,11 +41,11 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from voicebot.admission import Admission
 from voicebot.business.outbox import current_call
 from voicebot.business.phone import number_in_doubt
 from voicebot.business.prompt import greeting_request, speech_vocabulary, system_prompt
 from voicebot.call_record import CallRecord
+from voicebot.calls import Calls
 from voicebot.config import TTSWarmup
 from voicebot.front_desk import FrontDesk
 from voicebot.front_desk.dialog import KEYPAD_PREFIX
@@ -171,7 +171,7 @@ async def end_when_caller_vanishes(connection: SmallWebRTCConnection, call_id: s
 
 
 async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offered_at: float,
-                  admission: Admission | None = None) -> None:
+                  calls: Calls | None = None) -> None:
     """Run one browser call: wait for the caller to connect, then build and run its pipeline.
 
     An answered offer is not a call yet. Nothing heavy (TTS worker, pipeline, analyzers)
@@ -185,7 +185,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
                        f"(connection {connection.pc.connectionState}); offer dropped")
         await connection.disconnect()
         return
-    if admission is not None and not admission.connected(call_id):
+    if calls is not None and not calls.connected(call_id):
         logger.warning(f"Call {call_id}: connected, but every line filled up meanwhile; closing it")
         await connection.disconnect()
         return
@@ -199,7 +199,7 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
     try:
         await run_call(call_id, webrtc_transport, preloaded, CallTimeline(call_id, offered_at),
                        client_ready_wait_s=CLIENT_READY_WAIT_S,
-                       free_line=(lambda: admission.ended(call_id)) if admission is not None else None)
+                       free_line=(lambda: calls.ended(call_id)) if calls is not None else None)
     finally:
         watchdog.cancel()
 

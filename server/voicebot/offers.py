@@ -1,12 +1,11 @@
 """Browser calls' signalling: ``POST /api/offer`` (a SmallWebRTC offer) and ``PATCH /api/offer``
 (its ICE candidates), checked before anything is spent (:mod:`voicebot.signalling`) and
-admitted by :class:`~voicebot.admission.Admission`. Each answered offer starts one
-:func:`voicebot.bot.run_bot` task; the call takes its place once it connects.
+admitted by the runtime's :class:`~voicebot.calls.Calls`. Each answered offer starts one
+:func:`voicebot.bot.run_bot` task; the call takes its line once it connects.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 
@@ -60,25 +59,18 @@ def offers_router() -> APIRouter:
         if not runtime.ready:
             raise BadSignalling("The bot is still loading its models; retry shortly (see /health)", 503)
         webrtc_request = offer_request(parse_json_object(await read_body(request)))
-        preloaded, admission, client = runtime.preloaded, runtime.admission, client_address(request)
+        preloaded, calls, client = runtime.preloaded, runtime.calls, client_address(request)
         assert preloaded is not None, "ready: start() made it"
-        renegotiation = webrtc_request.pc_id in runtime.calls
+        renegotiation = webrtc_request.pc_id in calls
         if not renegotiation:
-            admission.reserve(client)
+            await calls.admit(client, "browser")
         answered = False
 
         async def start_call(connection: SmallWebRTCConnection):
             nonlocal answered
             answered = True
-            pc_id = connection.pc_id
-            admission.answered(client, pc_id)
-            task = asyncio.create_task(run_bot(connection, preloaded, received_at, admission), name=f"call-{pc_id}")
-            runtime.calls[pc_id] = task
-
-            def ended(_):
-                runtime.calls.pop(pc_id, None)
-                admission.ended(pc_id)
-            task.add_done_callback(ended)
+            calls.answered(client, connection.pc_id)
+            calls.start(connection.pc_id, run_bot(connection, preloaded, received_at, calls))
 
         try:
             answer = await runtime.webrtc.handle_web_request(webrtc_request, start_call)
@@ -90,7 +82,7 @@ def offers_router() -> APIRouter:
             raise HTTPException(500, "The server failed to answer the offer; this is our fault, not yours") from e
         finally:
             if not renegotiation and not answered:
-                admission.release(client)
+                calls.release(client)
         assert answer is not None, "Pipecat raises rather than answer None"
         logger.info(f"Call {answer['pc_id']}: answered offer from {client} in {time.monotonic() - received_at:.2f}s")
         return answer

@@ -3,7 +3,8 @@
 :class:`Runtime` owns everything a call shares: the business database and the company,
 admission control, the owner's credential, the phone lines, the models loaded at start-up
 (:class:`~voicebot.preload.Preloaded`: the LLM's process, Whisper, the warm TTS workers and
-their registry, the ready pools) and the calls in progress. Nothing of it lives in a module
+their registry, the ready pools), the calls in progress (:class:`~voicebot.calls.Calls`), and
+the events the owner hears of (the board's feed, the webhook and email deliveries). Nothing of it lives in a module
 global: the web app reaches it through FastAPI's ``Depends(current_runtime)``, a call gets
 its parts from it, and its :meth:`shutdown` stops what its :meth:`start` started.
 """
@@ -24,11 +25,13 @@ from voicebot.business import Company, CompanyRepository, Database
 from voicebot.business.company_file import seed_demo_companies
 from voicebot.business.desk import company_clock
 from voicebot.call_record import purge_old_records
+from voicebot.calls import Calls
 from voicebot.config import ServerSettings
 from voicebot.events import Deliveries, EventFeed, channels_for
 from voicebot.memory import freeze_startup_objects
 from voicebot.owner.access import OwnerAccess
 from voicebot.phone.lines import PhoneLines
+from voicebot.phone.twilio import TwilioCalls
 from voicebot.preload import Preloaded, preload
 from voicebot.tts import forkserver
 
@@ -46,11 +49,16 @@ class Runtime:
     preloaded: Preloaded | None = None  # what start() loads; None until it is called
     preload_error: str | None = None
     started_at: float = field(default_factory=time.monotonic)
-    calls: dict[str, asyncio.Task] = field(default_factory=dict)
+    calls: Calls = field(init=False)  # every call from admission to clean-up, browser or phone
+    twilio: TwilioCalls = field(init=False)  # Twilio's REST API (hangs up the calls the bot ends)
     webrtc: SmallWebRTCRequestHandler = field(default_factory=SmallWebRTCRequestHandler)
     events: EventFeed | None = None  # the company's events as they are stored (the board); made by start()
     deliveries: Deliveries | None = None  # each event to the webhook and the inbox; made by build()
     _housekeeping: asyncio.Task | None = None
+
+    def __post_init__(self) -> None:
+        self.calls = Calls(self.admission, self.database, self.company.id, self.now)
+        self.twilio = TwilioCalls(self.settings.phone)
 
     @classmethod
     def build(cls, settings: ServerSettings) -> Runtime:
@@ -134,12 +142,7 @@ class Runtime:
 
     async def shutdown(self) -> None:
         """End every call, then stop the TTS workers, the fork server and the embedded LLM (Ctrl-C, SIGTERM)."""
-        calls = list(self.calls.values())
-        if calls:
-            logger.info(f"Shutting down: ending {len(calls)} call(s)...")
-        for task in calls:
-            task.cancel()
-        await asyncio.gather(*calls, return_exceptions=True)
+        await self.calls.end_all()
         await self.webrtc.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()

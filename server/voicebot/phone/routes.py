@@ -26,7 +26,6 @@ from voicebot.phone.twilio import (
     BUSY_MESSAGE,
     STARTING_MESSAGE,
     TWIML,
-    TwilioCalls,
     after_stream,
     connect_stream,
     say_and_hang_up,
@@ -77,12 +76,12 @@ def phone_router() -> APIRouter:
             return _twiml(say_and_hang_up(STARTING_MESSAGE))
         client = f"phone:{call_sid}"  # one pending place per call: Twilio's address is every caller's
         try:
-            state.admission.reserve(client)
+            await state.calls.admit(client, "phone")
         except BadSignalling as e:
             logger.info(f"Phone call {call_sid} from {caller}: refused ({e})")
             return _twiml(say_and_hang_up(BUSY_MESSAGE))
         call = state.phone_lines.ring(call_sid, caller)
-        state.admission.answered(client, call.token)
+        state.calls.answered(client, call.token)
         asyncio.get_running_loop().call_later(state.settings.offer_timeout_s, _expire, state, call)
         base = _public_base(request, state)
         stream_url = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/twilio/media"
@@ -105,10 +104,10 @@ def phone_router() -> APIRouter:
         except BadStream as e:
             logger.warning(f"Phone stream refused: {e}")
             if call is not None:  # its token is spent: the call's pending place goes with it
-                state.admission.ended(call.token)
+                state.calls.ended(call.token)
             await websocket.close(code=e.code, reason=str(e)[:120])
             return
-        if not state.admission.connected(call.token):
+        if not state.calls.connected(call.token):
             logger.warning(f"Phone call {call.call_sid}: every line filled up meanwhile; closing its stream")
             await websocket.close(code=1013, reason="all lines are busy")
             return
@@ -132,7 +131,7 @@ def _expire(state: Runtime, call: PhoneCall) -> None:
     if state.phone_lines.drop(call.token) is not None:
         logger.warning(f"Phone call {call.call_sid}: its stream did not connect within "
                        f"{state.settings.offer_timeout_s:.0f}s; token dropped")
-        state.admission.ended(call.token)
+        state.calls.ended(call.token)
 
 
 async def _run_phone_call(websocket: WebSocket, state: Runtime, call: PhoneCall, start) -> None:
@@ -144,22 +143,18 @@ async def _run_phone_call(websocket: WebSocket, state: Runtime, call: PhoneCall,
         call.transfer_to = company.phone
         logger.info(f"Phone call {call.call_sid}: the caller will be put through to {company.phone}")
 
-    task = asyncio.current_task()
-    assert task is not None, "a coroutine runs in a task"
-    state.calls[call_id] = task
     logger.info(f"Phone call {call.call_sid} from {call.caller}: stream {start.stream_sid} connected")
-    try:
-        preloaded = state.preloaded
-        assert preloaded is not None, "a stream's token is given only once the server is ready"
-        await run_call(call_id, lambda: phone_transport(websocket, start), preloaded,
-                       CallTimeline(call_id, time.monotonic()), on_transfer=transfer,
-                       free_line=lambda: state.admission.ended(call.token))
-    finally:
-        state.calls.pop(call_id, None)
-        state.admission.ended(call.token)
-        call.ended_at = time.monotonic()
-        if call.transfer_to is None:
-            await TwilioCalls(state.settings.phone).hang_up(call.call_sid)
+    with state.calls.running(call.token):
+        try:
+            preloaded = state.preloaded
+            assert preloaded is not None, "a stream's token is given only once the server is ready"
+            await run_call(call_id, lambda: phone_transport(websocket, start), preloaded,
+                           CallTimeline(call_id, time.monotonic()), on_transfer=transfer,
+                           free_line=lambda: state.calls.ended(call.token))
+        finally:
+            call.ended_at = time.monotonic()
+            if call.transfer_to is None:
+                await state.twilio.hang_up(call.call_sid)
 
 
 __all__ = ["PhoneLines", "phone_router"]
