@@ -31,13 +31,15 @@ ARTIFACTS = ROOT / "artifacts"
 TWILIO_TOKEN = "test-twilio-auth-token"
 
 
-def start_server(workdir: Path, *args: str, ready_timeout: float = 600, clock: str = CLOCK) -> LocalServer:
+def start_server(workdir: Path, *args: str, ready_timeout: float = 600, clock: str = CLOCK,
+                 env: dict[str, str] | None = None, wait_for_models: bool = True) -> LocalServer:
     """The real server, offline (the embedded LLM answers), logging at DEBUG, on the restaurant's ``clock``;
     its phone endpoints take only webhooks signed with ``TWILIO_TOKEN``."""
     port = free_port()
     env = {"VOICEBOT_LOG_LEVEL": "DEBUG", "VOICEBOT_CLOCK": clock, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-           "VOICEBOT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    return LocalServer.start(workdir, *args, env=env, ready_timeout=ready_timeout, port=port)
+           "VOICEBOT_PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})}
+    return LocalServer.start(workdir, *args, env=env, ready_timeout=ready_timeout, port=port,
+                             wait_for_models=wait_for_models)
 
 
 @pytest.fixture(scope="session")

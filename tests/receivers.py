@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +25,7 @@ class WebhookReceiver:
     fail_next: int = 0  # answer this many requests with 503 before accepting any
     requests: list[Received] = field(default_factory=list)
     accepted: dict[str, dict] = field(default_factory=dict)  # event id → body, each id once
+    accepted_at: dict[str, float] = field(default_factory=dict)  # event id → when (epoch s) it was accepted
     duplicates: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,6 +49,7 @@ class WebhookReceiver:
                         status = 200  # already have it: acknowledged, not processed again
                     else:
                         receiver.accepted[event_id] = json.loads(body)
+                        receiver.accepted_at[event_id] = time.time()
                         status = 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -92,6 +92,16 @@ def test_a_name_in_an_unpunctuated_transcript_stops_before_the_number(sushi):
     assert heard.phone == "2125550133"
 
 
+@pytest.mark.parametrize(("heard", "name"), [
+    ("it's me, Dara Quinn", "Dara Quinn"),
+    ("this is me, Olu", "Olu"),
+    ("It's me a wangui.", None),  # "Mia Wong" misheard: no name is better than "Me"
+    ("me", None),
+])
+def test_a_pronoun_is_never_taken_for_the_name(sushi, heard, name):
+    assert understand(heard, Menu(sushi.menu), Slot.NAME).name == name
+
+
 def test_a_question_about_ones_booking_is_a_lookup_not_a_new_booking(sushi):
     heard = understand("when did we book the table for again?", Menu(sushi.menu))
     assert Intent.LOOKUP in heard.intents

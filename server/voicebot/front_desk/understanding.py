@@ -227,6 +227,7 @@ _NAME_CUES = [
 _NAME_BEFORE_NUMBER = re.compile(rf"(?:^|[.?!,]\s+)(?:[Aa]nd\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)[,.]?\s+"
                                  rf"(?=\(?\d{{3}}\b)")
 _NOT_NAMES = frozenset("""i a an the and or but my your our this that it its is are was calling looking wondering
+me us him her them you we he she they mine as soon asap now later possible can could would will
 sorry not just only here fine good great okay ok well sure yes yeah no hi hello hey thanks thank please so
 very really still also going trying hoping actually available open closed free booked interested allergic
 monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays
@@ -631,7 +632,7 @@ def _name(text: str, expecting: bool) -> str | None:
         return bare.group(1)  # "Sam Stone." said on its own is a name, whatever was asked
     if expecting and not re.search(r"\d", text):
         cleaned = re.sub(r"^\W*(?:(?:yes|yeah|sure|okay|ok|uh|um|so|well|great|thanks|thank you|its|it'?s|it is|"
-                         r"my name is|my name'?s|"
+                         r"my name is|my name'?s|it'?s me|this is me|me|"
                          r"name is|this is|i'?m|i am|that'?s|the name is|under)\W+)*", "", text, flags=re.I)
         words = re.findall(r"[A-Za-z][A-Za-z'\-]*", cleaned)
         name_words = []

@@ -43,7 +43,7 @@
       const button = document.createElement("button");
       button.type = "button";
       button.dataset.status = status;
-      button.textContent = status.replace("_", " ");
+      button.textContent = board.labels[status] || status;
       td.appendChild(button);
     }
     return td;

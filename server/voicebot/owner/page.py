@@ -37,6 +37,11 @@ COLUMNS = {
 }
 
 
+# What each button says: the owner's action, not the status it leads to.
+ACTION_LABELS = {"accepted": "Accept", "ready": "Ready", "picked_up": "Picked up", "cancelled": "Cancel",
+                 "arrived": "Arrived", "no_show": "No-show", "handled": "Handled"}
+
+
 def next_statuses() -> dict[str, dict[str, list[str]]]:
     """kind → current status → the statuses the owner may move it to (the board's buttons)."""
     found: dict[str, dict[str, list[str]]] = {}
@@ -48,7 +53,7 @@ def next_statuses() -> dict[str, dict[str, list[str]]]:
 
 
 def _buttons(kind: str, row: dict[str, Any]) -> str:
-    return "".join(f'<button type="button" data-status="{escape(s)}">{escape(s.replace("_", " "))}</button>'
+    return "".join(f'<button type="button" data-status="{escape(s)}">{escape(ACTION_LABELS[s])}</button>'
                    for s in next_statuses().get(kind, {}).get(str(row.get("status")), []))
 
 
@@ -95,7 +100,7 @@ def owner_page(database: Database, company: Company, today: date) -> str:
          + "<div class='turns' data-testid='turns'></div>"),
     ]
     content = "".join(f"<h2>{title}</h2>{body}" for title, body in sections)
-    board = escape(json.dumps({"columns": COLUMNS, "next": next_statuses()}), quote=True)
+    board = escape(json.dumps({"columns": COLUMNS, "next": next_statuses(), "labels": ACTION_LABELS}), quote=True)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(company.name)} — front desk</title>"
             f"<style>{_STYLE}</style><script src='/owner/board.js' defer></script></head>"
             f"<body data-board=\"{board}\">{_LOGOUT}<h1>{escape(company.name)}"
