@@ -138,7 +138,7 @@ class StandInWorker:
     def __init__(self):
         self.info, self.pid, self.alive, self.spoken = StandInInfo(), 4242, True, []
 
-    async def synthesize(self, text: str, *, voice=None, speed: float = 1.0):
+    async def synthesize(self, text: str, *, voice=None, speed: float = 1.0, all_cores: bool = False):
         self.spoken.append(text)
         tone = (np.sin(np.arange(RATE // 10) * 0.1) * 8000).astype("<i2").tobytes()
         for index, word in enumerate(text.split()):
@@ -211,11 +211,20 @@ async def call_with(desk, tmp_path, answer: str = "We are at 48 Harbor Street, r
                       turn_analyzer=AlwaysComplete(), timeline=CallTimeline("test-call"),
                       opening=lambda context: TTSSpeakFrame(company.greeting))
     call = assemble_call(parts)
+    started = asyncio.Event()
+
+    @call.worker.event_handler("on_pipeline_started")
+    async def on_pipeline_started(worker, frame):
+        started.set()
+
     task = asyncio.create_task(run_assembled("test-call", call, parts))
     line = Line(parts=parts, transport=transport, llm=llm, pool=pool, task=task, worker=call.worker,
                 front_desk=call.front_desk)
-    await asyncio.sleep(0.3)  # the pipeline has started
+    await asyncio.wait_for(started.wait(), 10)
     await transport.connect()  # the caller is connected: the greeting goes
+    # ... and is heard whole (it is in the conversation) before the caller speaks.
+    await wait_until_async(lambda: any(m.get("role") == "assistant" for m in call.context.get_messages()),
+                           timeout=10)
     return line
 
 
@@ -238,7 +247,6 @@ async def test_the_greeting_is_spoken_first_from_the_phrase_cache(desk, tmp_path
 async def test_a_question_reaches_the_llm_with_its_notes_and_is_spoken(desk, tmp_path):
     line = await call_with(desk, tmp_path)
     try:
-        await asyncio.sleep(0.3)
         stopped = await line.say("What kind of food do you serve?")
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)
         [asked] = line.llm.asked
@@ -255,7 +263,6 @@ async def test_the_caller_talking_over_the_bot_cancels_its_speech(desk, tmp_path
     long_answer = " ".join(["Our menu has rolls, nigiri, tempura, soups and desserts."] * 6)
     line = await call_with(desk, tmp_path, answer=long_answer)
     try:
-        await asyncio.sleep(0.3)
         await line.say("What do you serve?")
         await wait_until_async(lambda: len(line.pool.worker.spoken) >= 1 and line.transport.ear.audio(), timeout=10)
         await line.worker.queue_frames([VADUserStartedSpeakingFrame()])  # the caller talks over it
@@ -263,7 +270,7 @@ async def test_the_caller_talking_over_the_bot_cancels_its_speech(desk, tmp_path
                                timeout=5)
         interrupted = max(t for t, f in line.transport.ear.frames if isinstance(f, InterruptionFrame))
         spoken_before = len(line.pool.worker.spoken)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # a window in which no more audio may come (the check is that nothing happens)
         late = [f for f in line.transport.ear.audio(since=interrupted + 0.1)]
         assert late == [] and len(line.pool.worker.spoken) == spoken_before < 6
     finally:
@@ -272,13 +279,14 @@ async def test_the_caller_talking_over_the_bot_cancels_its_speech(desk, tmp_path
 
 async def test_goodbye_ends_the_call_and_the_worker_goes_back_to_the_pool(desk, tmp_path):
     line = await call_with(desk, tmp_path)
-    await asyncio.sleep(0.3)
     stopped = await line.say("What do you serve?")
     # A caller says goodbye after the answer: wait for it (the worker is lent at connect, not
     # at the answer; on a busy machine "Bye!" once arrived before the question was answered).
     await wait_until_async(lambda: "Harbor" in " ".join(line.pool.worker.spoken)
                            and line.transport.ear.audio(since=stopped), timeout=10)
-    await asyncio.sleep(1.0)
+    # ... and until its last word is out (the stand-in worker speaks a word per piece).
+    await wait_until_async(lambda: sum(isinstance(f, TTSAudioRawFrame) for _, f in line.transport.ear.frames
+                                       if _ > stopped) >= len(line.llm.answer.split()), timeout=10)
     await line.say("No, that's all, thanks. Bye!")
     await asyncio.wait_for(line.task, 15)  # the desk said goodbye and ended the call by itself
     assert any("Goodbye" in text for text in line.pool.worker.spoken), line.pool.worker.spoken
@@ -297,7 +305,6 @@ async def test_a_number_in_doubt_is_taken_from_the_turn_heard_again(desk, tmp_pa
         return "A table for two on Friday at 7 pm for John Smith, my number is 503-555-2819."
     line.front_desk.hear_turn_again = heard_again
     try:
-        await asyncio.sleep(0.3)
         await line.say("A table for two this Friday at 7 pm for John Smith, my number is five oh three. 55. 2819.")
         await wait_until_async(lambda: "?" in " ".join(line.pool.worker.spoken), timeout=10)
         spoken = " ".join(line.pool.worker.spoken)
@@ -321,7 +328,6 @@ async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_tur
     line = await call_with(desk, tmp_path)
     line.parts.turn_analyzer.__class__ = NeverSure  # from here on, Smart Turn never says "complete"
     try:
-        await asyncio.sleep(0.3)
         await line.say("A table for two this Friday at 7 pm, for John Smith.")
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)  # "... phone number ...?"
         asked = len(line.pool.worker.spoken)
@@ -335,7 +341,7 @@ async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_tur
         # A turn that is no answer to the question still waits for Smart Turn.
         asked = len(line.pool.worker.spoken)
         await line.say("Hmm, let me think")
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(2.0)  # a window in which the bot must stay silent (Smart Turn is unsure)
         assert len(line.pool.worker.spoken) == asked
     finally:
         await hang_up(line)
@@ -352,7 +358,6 @@ async def test_the_vad_waits_for_a_longer_pause_while_a_phone_number_is_said(des
     vad = SileroVADAnalyzer(params=VAD_PARAMS)
     line = await call_with(desk, tmp_path, vad=vad)
     try:
-        await asyncio.sleep(0.3)
         assert vad.params.stop_secs == VAD_PARAMS.stop_secs
         await line.say("A table for two this Friday at 7 pm, for John Smith.")
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)

@@ -144,7 +144,6 @@ def test_a_booking_given_over_several_turns_is_read_back_and_stored_once(databas
     assert "name" in replies[2].text
     assert "phone number" in replies[3].text
     assert "five oh three, five five five, one two three four" in replies[4].text  # read back first
-    assert new_rows(database, schema.bookings, before) == [] or len(new_rows(database, schema.bookings, before)) == 1
     assert "all set" in replies[5].text
     [row] = new_rows(database, schema.bookings, before)
     assert (row.party_size, row.starts_at, row.name, row.phone) == (

@@ -148,6 +148,9 @@ class KokoroTuning:
     first_clause_min_words: int = 1
     # VOICEBOT_TTS_FIRST_WORDS: without a clause break, the first piece goes after this many words (0: never).
     first_piece_max_words: int = 0
+    # VOICEBOT_TTS_FIRST_PIECE_ALL_CORES: a reply's first piece synthesized with every core (onnx: a second
+    # session), the rest with onnx_threads; with the LLM paused meanwhile, nothing else wants the cores.
+    first_piece_all_cores: bool = False
     # VOICEBOT_OPENBLAS: MLX on Linux binds to OpenBLAS: a path, "" to search, "0" to disable.
     openblas: str = ""
     mlx_fast_conv: bool = True  # VOICEBOT_MLX_FAST_CONV=0 keeps MLX's own convolutions
@@ -160,6 +163,7 @@ class KokoroTuning:
             first_clause_min_words=env_number("VOICEBOT_TTS_FIRST_CLAUSE_MIN_WORDS", int,
                                               cls.first_clause_min_words),
             first_piece_max_words=env_number("VOICEBOT_TTS_FIRST_WORDS", int, cls.first_piece_max_words),
+            first_piece_all_cores=env_flag("VOICEBOT_TTS_FIRST_PIECE_ALL_CORES", cls.first_piece_all_cores),
             openblas=env_text("VOICEBOT_OPENBLAS", ""),
             mlx_fast_conv=env_flag("VOICEBOT_MLX_FAST_CONV", True),
         )

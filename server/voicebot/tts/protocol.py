@@ -9,7 +9,8 @@ Only ``audio`` messages carry a payload: raw PCM, signed 16-bit little-endian, m
 the worker's ``sample_rate`` (24 kHz for Kokoro). Audio is never base64'd into JSON.
 
 Parent → worker
-    ``{"op": "synthesize", "id", "text", "voice", "speed"}``  speak text, streaming pieces
+    ``{"op": "synthesize", "id", "text", "voice", "speed", "all_cores"}``  speak text, streaming pieces
+                                                              (``all_cores``: its first piece on every core)
     ``{"op": "cancel", "id"}``                                 abandon a request (barge-in)
     ``{"op": "shutdown"}``                                     exit cleanly
 

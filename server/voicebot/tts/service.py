@@ -96,9 +96,10 @@ class KokoroIsolatedTTSService(TTSService):
             settings=self.Settings(model=model, voice=voice, language=None, speed=1.0),
             **kwargs,
         )
+        tuning = tuning or KokoroTuning()
+        self._first_piece_all_cores = tuning.first_piece_all_cores
         if mode is TextAggregationMode.SENTENCE:
             language = tts_text_aggregator(self).language
-            tuning = tuning or KokoroTuning()
             aggregator = FirstClauseTextAggregator(aggregation_type=mode, language=language,
                                                    first_piece_max_words=tuning.first_piece_max_words,
                                                    first_clause_min_words=tuning.first_clause_min_words)
@@ -209,7 +210,8 @@ class KokoroIsolatedTTSService(TTSService):
             if worker is None:  # stopped since warm_up (the call ended): as synthesize() on a stopped worker
                 raise WorkerCrashed("Kokoro worker is not running")
             async for piece in worker.synthesize(
-                text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0)
+                text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0),
+                all_cores=first and self._first_piece_all_cores,
             ):
                 if first and self.on_first_synthesis is not None:
                     self.on_first_synthesis(False)

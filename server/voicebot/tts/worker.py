@@ -154,7 +154,8 @@ class KokoroWorker:
                 phonemes = g2p.phonemize(piece)
                 if not phonemes.strip():
                     continue
-                audio = self._engine.synthesize(phonemes, voice, float(request.get("speed") or 1.0))
+                audio = self._engine.synthesize(phonemes, voice, float(request.get("speed") or 1.0),
+                                                all_cores=index == 0 and bool(request.get("all_cores")))
                 if request_id in self._cancelled:
                     break
                 self.send({"event": "audio", "id": request_id, "piece": index, "text": piece}, to_pcm16(audio))

@@ -216,7 +216,7 @@ class KokoroWorkerProcess:
         )
 
     async def synthesize(self, text: str, *, voice: str | None = None, speed: float = 1.0,
-                         request_id: str | None = None) -> AsyncIterator[AudioPiece]:
+                         request_id: str | None = None, all_cores: bool = False) -> AsyncIterator[AudioPiece]:
         """Speak ``text``; yields each piece's audio as soon as the worker sends it.
 
         Closing the iterator early (e.g. the task is cancelled on barge-in) cancels the
@@ -231,7 +231,7 @@ class KokoroWorkerProcess:
         finished = False
         try:
             await self._send({"op": "synthesize", "id": request_id, "text": text,
-                              "voice": voice, "speed": speed})
+                              "voice": voice, "speed": speed, "all_cores": all_cores})
             while True:
                 try:
                     header, payload = await asyncio.wait_for(request.queue.get(), self.request_timeout_s)

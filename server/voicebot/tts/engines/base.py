@@ -28,8 +28,9 @@ class KokoroEngine(ABC):
         """Names of the voices this engine can speak with."""
 
     @abstractmethod
-    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:
-        """Speak one piece (a sentence or clause, at most ~500 phonemes) as float32 audio."""
+    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0, all_cores: bool = False) -> np.ndarray:
+        """Speak one piece (a sentence or clause, at most ~500 phonemes) as float32 audio; ``all_cores``: with
+        every core of the machine, for a reply's first piece (engines that cannot, ignore it)."""
 
     def describe(self) -> str:
         """One line for the logs: engine, model and where its weights came from."""

@@ -92,7 +92,7 @@ class MlxKokoroEngine(KokoroEngine):
     def voices(self) -> list[str]:
         return sorted(self._bank.styles) if self._bank else []
 
-    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:
+    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0, all_cores: bool = False) -> np.ndarray:
         if self._model is None or self._bank is None:
             raise RuntimeError("MlxKokoroEngine.load() must be called before synthesize()")
         import mlx.core as mx

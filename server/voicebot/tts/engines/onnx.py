@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class OnnxKokoroEngine(KokoroEngine):
         self._requested_model = model
         self._threads = threads or KokoroTuning.from_env().onnx_threads
         self._kokoro: Any = None  # kokoro_onnx.Kokoro, once loaded
+        self._session: Any = None  # onnxruntime sessions: ``threads`` intra-op threads, and every core
+        self._all_cores_session: Any = None  # None: the machine has no more cores than ``threads``
         self._bank: VoiceBank | None = None
         self._model_path: Path | None = None
 
@@ -37,14 +40,20 @@ class OnnxKokoroEngine(KokoroEngine):
         from kokoro_onnx import Kokoro
 
         self._model_path = KOKORO_ONNX.path()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(
-            str(self._model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self._kokoro = Kokoro.from_session(session, str(kokoro_voices_path()))
+
+        def session(threads: int):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            return ort.InferenceSession(str(self._model_path), sess_options=options,
+                                        providers=["CPUExecutionProvider"])
+
+        self._session = session(self._threads)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if KokoroTuning.from_env().first_piece_all_cores and cores > self._threads:
+            self._all_cores_session = session(cores)
+        self._kokoro = Kokoro.from_session(self._session, str(kokoro_voices_path()))
         # Voices from a hub snapshot (af_heart and friends) work with these weights too.
         snapshot = hub_snapshot(self._requested_model, ["voices/*"]) if self._requested_model else None
         self._bank = VoiceBank.load(snapshot)
@@ -54,15 +63,18 @@ class OnnxKokoroEngine(KokoroEngine):
     def voices(self) -> list[str]:
         return sorted(self._bank.styles) if self._bank else []
 
-    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0) -> np.ndarray:
+    def synthesize(self, phonemes: str, voice: str, speed: float = 1.0, all_cores: bool = False) -> np.ndarray:
         if self._kokoro is None or self._bank is None:
             raise RuntimeError("OnnxKokoroEngine.load() must be called before synthesize()")
+        # kokoro-onnx runs the session in its public ``sess``: the one this piece is to run on.
+        self._kokoro.sess = self._all_cores_session if all_cores and self._all_cores_session else self._session
         style = self._bank.styles[voice]
         audio, _ = self._kokoro.create(phonemes, voice=style, speed=speed, is_phonemes=True, trim=True)
         return np.asarray(audio, dtype=np.float32)
 
     def describe(self) -> str:
         return (
-            f"onnx (onnxruntime CPU, {self._threads} thread(s)): Kokoro-82M v1.0 int8 "
+            f"onnx (onnxruntime CPU, {self._threads} thread(s)"
+            f"{', a first piece on every core' if self._all_cores_session is not None else ''}): Kokoro-82M v1.0 int8 "
             f"from PyPI ({self._model_path})"
         )
