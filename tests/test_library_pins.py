@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import multiprocessing.forkserver
 import pathlib
+import re
 
 from voicebot.adapters import pipecat as pipecat_adapter
 
@@ -116,11 +117,47 @@ def test_pipecat_turn_analyzer_strategy_resets_at_both_turn_boundaries():
         TurnAnalyzerUserTurnStopStrategy.__mro__[1])
 
 
+def test_pipecat_openai_llm_answers_a_turn_and_pushes_text_where_our_hooks_wrap():
+    from pipecat.services.llm_service import LLMService
+    from pipecat.services.openai.base_llm import BaseOpenAILLMService
+
+    assert inspect.iscoroutinefunction(BaseOpenAILLMService._process_context)
+    assert "await self._process_context(" in inspect.getsource(BaseOpenAILLMService)
+    assert inspect.iscoroutinefunction(LLMService._push_llm_text)
+    assert "await self._push_llm_text(" in inspect.getsource(BaseOpenAILLMService)
+
+
+def test_pipecat_turn_stop_strategy_warns_about_stop_secs_once_per_flag():
+    from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+    source = inspect.getsource(TurnAnalyzerUserTurnStopStrategy)
+    assert "if not self._stop_secs_warned:" in source and "self._stop_secs_warned: bool = False" in source
+
+
+def test_private_names_of_other_libraries_are_used_only_in_adapters():
+    """A private attribute or method reached on another library's object (``x._name`` where ``x`` is
+    not ``self``/``cls`` of our own class) appears only in ``voicebot/adapters/``: a deny-list of the
+    names we know of, so that moving one back out of the adapters fails here."""
+    known = ("_process_context", "_push_llm_text", "_stop_secs_warned", "_text_aggregator",
+             "_is_yielding_frames_synchronously", "_lookahead_state", "_segment_queue", "_audio_buffer",
+             "_user_speaking", "_trailing_silence", "_record_stt_audio_usage", "_unsupported_language")
+    root = pathlib.Path(pipecat_adapter.__file__).resolve().parents[1]
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "adapters" in path.parts:
+            continue
+        text = path.read_text()
+        offenders += [f"{path.relative_to(root)}: {name}" for name in known
+                      if re.search(rf"\.{name}\b|def {name}\b", text)]
+    assert offenders == []
+
+
 def test_a_phone_number_is_heard_with_the_number_prompt_and_a_name_by_the_accurate_model():
     """Once the desk asks for a phone number, Whisper's next passes use the number prompt (and a
     laxer no-speech filter); once it asks for a name, the accurate model; otherwise neither."""
     from voicebot.config import WhisperConfig
-    from voicebot.stt import NUMBER_NO_SPEECH_PROB, PHONE_NUMBER_PROMPT, create_stt_service
+    from voicebot.listening.factory import create_stt_service
+    from voicebot.stt import NUMBER_NO_SPEECH_PROB, PHONE_NUMBER_PROMPT
 
     class NamedModels:
         def load(self, settings):

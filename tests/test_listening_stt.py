@@ -21,7 +21,8 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.audio import load_audio
 from voicebot.config import WhisperConfig
-from voicebot.stt import WhisperModels, create_stt_service, usable_engine
+from voicebot.listening.factory import create_stt_service
+from voicebot.stt import WhisperModels, usable_engine
 from voicebot.tts.speak import speak_all_to_wav
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.config import WhisperConfig
-from voicebot.stt import create_stt_service
+from voicebot.listening.factory import create_stt_service
 
 RATE = 16000
 FRAME = RATE // 50

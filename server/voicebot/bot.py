@@ -53,6 +53,7 @@ from voicebot.front_desk.notes import KnowledgeNotes
 from voicebot.front_desk.processor import DeskFollowUp, FrontDeskProcessor, LLMReplyGuard
 from voicebot.front_desk.second_reader import SecondReader
 from voicebot.front_desk.understanding import Slot
+from voicebot.listening.factory import create_stt_service
 from voicebot.listening.pauses import NumberPauses
 from voicebot.listening.prefill import SpeculativePrefill
 from voicebot.listening.stt import ListeningWhisperSTTService
@@ -63,7 +64,7 @@ from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import collect_call_garbage, release_freed_memory
 from voicebot.preload import Preloaded, message_spool
-from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService, create_stt_service
+from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
 from voicebot.timeline import CallTimeline
 from voicebot.tts.service import KokoroIsolatedTTSService
 

@@ -59,8 +59,10 @@ class WhisperModels:
             self.load(settings)
             self.load(replace(settings, threads=1))
             self.load(settings.for_numbers())
-        else:
-            create_stt_service(settings, self)
+        else:  # MLX Whisper loads its model as its service is made
+            from pipecat.services.whisper.stt import WhisperSTTServiceMLX
+
+            WhisperSTTServiceMLX(settings=WhisperSTTServiceMLX.Settings(model=settings.model, language=Language.EN))
 
 
 # Told to Whisper when the caller is about to say a phone number. tiny.en with our hotwords,
@@ -160,30 +162,3 @@ def usable_engine(settings: WhisperConfig) -> WhisperConfig:
         fallback = settings.model if settings.model in MLX_MODELS else "tiny.en"
         return WhisperConfig(engine="faster-whisper", model=fallback, threads=settings.threads)
     return WhisperConfig(engine="mlx", model=repo, threads=settings.threads)
-
-
-def create_stt_service(settings: WhisperConfig, models: WhisperModels, hotwords: str | None = None,
-                       listening: bool = False, **kwargs):
-    """The speech-to-text service for one call (``settings`` as returned by :func:`usable_engine`),
-    on the server's ``models``.
-
-    ``listening``: transcribe while the caller speaks (``voicebot.listening.stt``).
-    ``hotwords``: the business's own words (menu items, street), which Whisper then hears
-    as such. On our 13 test questions (bench/stt_options.py, tiny.en, beam 5) the overall
-    share of words missed stayed the same (5.1 % without, 5.3 % with), but the menu words
-    came out right only with them: "two dragon rolls and a miso soup" instead of "drag and
-    roll and a missile soup".
-    """
-    if settings.engine == "mlx":
-        from pipecat.services.whisper.stt import WhisperSTTServiceMLX
-
-        return WhisperSTTServiceMLX(
-            settings=WhisperSTTServiceMLX.Settings(model=settings.model, language=Language.EN), **kwargs
-        )
-    if settings.engine != "faster-whisper":
-        raise ValueError(f"Unknown speech-to-text engine '{settings.engine}': use faster-whisper or mlx")
-    if listening:
-        from voicebot.listening.stt import ListeningWhisperSTTService
-
-        return ListeningWhisperSTTService(stt_settings=settings, models=models, hotwords=hotwords, **kwargs)
-    return PreloadedWhisperSTTService(stt_settings=settings, models=models, hotwords=hotwords, **kwargs)

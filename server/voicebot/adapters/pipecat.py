@@ -13,15 +13,23 @@
   grows and queues the final pass itself. Its ``push_frame`` marks every transcript
   finalized (one segment, one transcript); a segment the caller has already talked past
   is not the turn's last word, so the listening Whisper pushes it unfinalized.
+- ``BaseOpenAILLMService`` answers a turn in ``_process_context`` and pushes each piece of
+  text through ``_push_llm_text``; our llama.cpp service wraps both (an apology when the
+  model's process dies mid-answer needs to know whether words went out already).
+- ``TurnAnalyzerUserTurnStopStrategy`` warns once per STT metadata when the VAD's
+  ``stop_secs`` is not Pipecat's 0.2 s (``_stop_secs_warned``); ours is longer on purpose.
 """
 
 from __future__ import annotations
 
 from pipecat.frames.frames import TranscriptionFrame
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService, WhisperSTTSettings
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.text.base_text_aggregator import BaseTextAggregator, TextType
 from pipecat.utils.text.simple_text_aggregator import SimpleTextAggregator, _LookaheadState
 
@@ -123,3 +131,27 @@ class SegmentInternals(PreloadableWhisperSTTService):
         turn is still to be transcribed, so the turn must not end on these words."""
         frame.finalized = False
         await STTService.push_frame(self, frame, FrameDirection.DOWNSTREAM)
+
+
+class AnswerHooksLLMService(OpenAILLMService):
+    """Pipecat's OpenAI-compatible LLM service with a hook around each turn's answer and one on each
+    piece of text it pushes (Pipecat's private ``_process_context`` and ``_push_llm_text``)."""
+
+    async def answer_turn(self, context: LLMContext) -> None:
+        """Answer one turn (subclasses wrap it)."""
+        await super()._process_context(context)
+
+    def text_pushed(self, text: str) -> None:
+        """A piece of the answer is about to go downstream."""
+
+    async def _process_context(self, context: LLMContext):
+        await self.answer_turn(context)
+
+    async def _push_llm_text(self, text: str):
+        self.text_pushed(text)
+        await super()._push_llm_text(text)
+
+
+def silence_stop_secs_warning(strategy: TurnAnalyzerUserTurnStopStrategy) -> None:
+    """Keep ``strategy`` from warning that the VAD's stop_secs is not Pipecat's 0.2 s (until new STT metadata)."""
+    strategy._stop_secs_warned = True

@@ -27,9 +27,6 @@ class DeskResult:
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
 
-    def for_llm(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.summary, **self.data}
-
 
 def refused(summary: str, **data: Any) -> DeskResult:
     """A "no", with the sentence that says why or asks for what is missing; nothing was stored."""

@@ -32,6 +32,7 @@ from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, NormalizedMatch
 
+from voicebot.adapters.pipecat import silence_stop_secs_warning
 from voicebot.privacy import said
 
 
@@ -56,7 +57,7 @@ class HeldReplyTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self.dropped = 0
         # Pipecat warns when the VAD's stop_secs is not its 0.2 s: ours is longer on purpose while a
         # phone number is said (voicebot.listening.pauses), and the STT's p99 is our own measure.
-        self._stop_secs_warned = True
+        silence_stop_secs_warning(self)
 
     async def handle_user_turn_started(self):
         self._turn_open = True

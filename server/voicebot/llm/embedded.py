@@ -139,21 +139,37 @@ class LlamaEndpoint:
 
     Shared by the in-process server (``EmbeddedLlamaServer``, what ``voicebot-llm`` runs) and
     the supervised process the bot server starts (``voicebot.llm.process.LlamaProcess``).
-    Subclasses provide ``address``, ``base_url``, ``api_key`` and ``model``.
+    Subclasses set ``_config`` and ``_api_key`` and provide ``address``.
     """
 
-    if TYPE_CHECKING:  # read-only properties of the subclasses
+    _config: EmbeddedLlamaConfig
+    _api_key: str
+
+    if TYPE_CHECKING:  # provided by the subclasses
 
         @property
         def address(self) -> str: ...
-        @property
-        def base_url(self) -> str: ...
-        @property
-        def api_key(self) -> str: ...
-        @property
-        def model(self) -> str: ...
 
-    slots: int = 1
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible root, ``http://127.0.0.1:PORT/v1``."""
+        return f"{self.address}/v1"
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    @property
+    def api_key(self) -> str:
+        return self._api_key
+
+    @property
+    def model(self) -> str:
+        return self._config.model_alias
+
+    @property
+    def slots(self) -> int:
+        return self._config.parallel
 
     def copy_slot(self, source: int, targets: range) -> int:
         """Copy one slot's KV cache into others (llama.cpp's slot save/restore): every call's slot
@@ -272,27 +288,6 @@ class EmbeddedLlamaServer(LlamaEndpoint):
         """``http://127.0.0.1:PORT``, the server root (``/health`` lives here)."""
         self._require_running()
         return self._address
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI-compatible root, ``http://127.0.0.1:PORT/v1``."""
-        return f"{self.address}/v1"
-
-    @property
-    def port(self) -> int:
-        return int(self.address.rsplit(":", 1)[1])
-
-    @property
-    def api_key(self) -> str:
-        return self._api_key
-
-    @property
-    def model(self) -> str:
-        return self._config.model_alias
-
-    @property
-    def slots(self) -> int:  # type: ignore[override]
-        return self._config.parallel
 
     def _require_running(self) -> None:
         if self._server is None:

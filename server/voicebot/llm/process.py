@@ -82,24 +82,8 @@ class LlamaProcess(LlamaEndpoint):
         return f"http://127.0.0.1:{self._port}"
 
     @property
-    def base_url(self) -> str:
-        return f"{self.address}/v1"
-
-    @property
     def port(self) -> int:
         return self._port
-
-    @property
-    def api_key(self) -> str:
-        return self._api_key
-
-    @property
-    def model(self) -> str:
-        return self._config.model_alias
-
-    @property
-    def slots(self) -> int:  # type: ignore[override]
-        return self._config.parallel
 
     @property
     def pid(self) -> int | None:

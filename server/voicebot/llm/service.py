@@ -23,8 +23,9 @@ from loguru import logger
 from pipecat.frames.frames import LLMTextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.base_llm import OpenAILLMSettings
-from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.utils.types import assert_given
+
+from voicebot.adapters.pipecat import AnswerHooksLLMService
 
 # Said when the model's process fails mid-answer (it is restarted; the next question is answered).
 LOST_ANSWER_APOLOGY = "Sorry, I lost my train of thought. Could you ask me that again?"
@@ -109,7 +110,7 @@ def _from_llama(timings: dict, before_clause: int | None) -> LLMTurnTimings:
         predicted_ms=float(timings.get("predicted_ms", 0.0)), tokens_before_clause=before_clause)
 
 
-class LlamaCppLLMService(OpenAILLMService):
+class LlamaCppLLMService(AnswerHooksLLMService):
     """``OpenAILLMService`` for a llama.cpp server: a slot of the call's own, timings, prefill."""
 
     # Pipecat annotates it with its ``Settings`` class attribute, which a type checker cannot read as a type.
@@ -133,7 +134,7 @@ class LlamaCppLLMService(OpenAILLMService):
         stream = await super().get_chat_completions(context)
         return _TimedStream(stream, self._report)
 
-    async def _process_context(self, context: LLMContext):
+    async def answer_turn(self, context: LLMContext) -> None:
         """Answer the turn; if the model's process fails on the way, the caller hears an apology.
 
         The supervisor (``voicebot.llm.process``) restarts the process within seconds; the
@@ -143,17 +144,16 @@ class LlamaCppLLMService(OpenAILLMService):
             self._prefill.cancel()  # the turn's own request goes first: a prefill is only a head start
         self._answer_has_text = False
         try:
-            await super()._process_context(context)
+            await super().answer_turn(context)
         except asyncio.CancelledError:
             raise
         except Exception as e:
             logger.error(f"{self}: the LLM failed mid-answer ({type(e).__name__}: {e}); apologizing to the caller")
             await self.push_frame(LLMTextFrame(lost_answer_apology(self._answer_has_text)))
 
-    async def _push_llm_text(self, text: str):
+    def text_pushed(self, text: str) -> None:
         if text.strip():
             self._answer_has_text = True
-        await super()._push_llm_text(text)
 
     async def _report(self, timings: LLMTurnTimings) -> None:
         if timings.tokens_before_clause is None:

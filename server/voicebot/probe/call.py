@@ -229,9 +229,7 @@ class CallProbe:
     def _fill(self, result: CallResult, rtvi: RTVIClient, recorder: BotAudioRecorder) -> None:
         result.events = rtvi.events
         result.transcript = rtvi.transcript.entries()
-        result.bot_speech = list(recorder.segments)
-        result.audio = recorder.audio
-        result.audio_start_s = recorder.start
+        result.measure_bot_audio(recorder)
         if rtvi.opened_at is not None:
             result.milestones["datachannel_open"] = rtvi.opened_at
         for name, type_ in (
@@ -243,19 +241,6 @@ class CallProbe:
             t = rtvi.first(type_)
             if t is not None:
                 result.milestones[name] = t
-        if recorder.segments:
-            result.connect_to_first_audio_s = recorder.segments[0].start
-            result.milestones["first_bot_audio"] = recorder.segments[0].start
-        if result.said_voice_end_s is not None:
-            t = recorder.first_speech_after(result.said_voice_end_s)
-            if t is not None:
-                result.voice_to_voice_s = t - result.said_voice_end_s
-                result.milestones["first_answer_audio"] = t
-        if recorder.segments:
-            greeting_end = result.first_said_start_s if result.first_said_start_s is not None else result.said_start_s
-            result.longest_greeting_gap_s = recorder.longest_gap(recorder.segments[0].start, greeting_end)
-        if "first_answer_audio" in result.milestones:
-            result.longest_reply_gap_s = recorder.longest_gap(result.milestones["first_answer_audio"])
         result.turn_stages_s = [
             e.data["stages"] for e in rtvi.events
             if e.type == "server-message" and isinstance(e.data, dict) and e.data.get("type") == "turn-stages"

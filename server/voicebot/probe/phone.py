@@ -360,21 +360,7 @@ class PhoneProbe:
             result.ended_by = "server_hangup"
 
     def _fill(self, result: PhoneCallResult, recorder: BotAudioRecorder) -> None:
-        result.bot_speech = list(recorder.segments)
-        result.audio = recorder.audio
-        result.audio_start_s = recorder.start
-        if recorder.segments:
-            result.connect_to_first_audio_s = recorder.segments[0].start
-            result.milestones["first_bot_audio"] = recorder.segments[0].start
-        if result.said_voice_end_s is not None:
-            t = recorder.first_speech_after(result.said_voice_end_s)
-            if t is not None:
-                result.voice_to_voice_s = t - result.said_voice_end_s
-                result.milestones["first_answer_audio"] = t
-                result.longest_reply_gap_s = recorder.longest_gap(t)
-        if recorder.segments:
-            end = result.first_said_start_s
-            result.longest_greeting_gap_s = recorder.longest_gap(recorder.segments[0].start, end)
+        result.measure_bot_audio(recorder)
 
     def _transcribe(self, result: PhoneCallResult) -> None:
         """What the bot said, heard by Whisper from the audio received (a phone has no data channel)."""

@@ -6,11 +6,14 @@ This is what tests and benchmarks read, kept apart from the machinery that measu
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voicebot.audio import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from voicebot.probe.tracks import BotAudioRecorder
 
 
 @dataclass
@@ -80,6 +83,24 @@ class CallResult:
     """The longest silence inside the bot's greeting / its answer, once it began speaking."""
     ended_by: str = "completed"  # "completed" | "timeout" | "server_hangup" | "error"
     errors: list[str] = field(default_factory=list)
+
+    def measure_bot_audio(self, recorder: BotAudioRecorder) -> None:
+        """The bot's audio as heard (``probe.tracks.BotAudioRecorder``): its speech, the first audio, the
+        answer's, voice-to-voice and the longest silences inside the greeting and the reply."""
+        self.bot_speech = list(recorder.segments)
+        self.audio = recorder.audio
+        self.audio_start_s = recorder.start
+        if recorder.segments:
+            self.connect_to_first_audio_s = recorder.segments[0].start
+            self.milestones["first_bot_audio"] = recorder.segments[0].start
+            greeting_end = self.first_said_start_s if self.first_said_start_s is not None else self.said_start_s
+            self.longest_greeting_gap_s = recorder.longest_gap(recorder.segments[0].start, greeting_end)
+        if self.said_voice_end_s is not None:
+            t = recorder.first_speech_after(self.said_voice_end_s)
+            if t is not None:
+                self.voice_to_voice_s = t - self.said_voice_end_s
+                self.milestones["first_answer_audio"] = t
+                self.longest_reply_gap_s = recorder.longest_gap(t)
 
     @property
     def ok(self) -> bool:

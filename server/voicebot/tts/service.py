@@ -266,6 +266,3 @@ class KokoroIsolatedTTSService(TTSService):
         await super().cleanup()
         await self.stop_worker()
 
-
-TTSMLXIsolated = KokoroIsolatedTTSService
-"""The seed script's name for this service (it ran MLX only); kept for familiarity."""
