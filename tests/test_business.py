@@ -172,7 +172,7 @@ def test_a_message_needs_a_callback_number_and_is_stored(database):
 
 
 @pytest.mark.parametrize(("question", "expected"), [
-    ("How much is the dragon roll?", "Dragon roll costs $15"),
+    ("What's the price of a dragon roll?", "Dragon roll costs $15"),
     ("Do you deliver?", "no delivery"),
     ("Where can I park my car?", "Pier Road"),
     ("What's on the menu?", "The menu has:"),
@@ -286,11 +286,11 @@ def test_the_hours_of_the_day_the_caller_names_come_from_the_data(tmp_path):
 
     companies = CompanyRepository(demo_database(tmp_path / "hours.db"))
     luigi, sushi = companies.get(1), companies.get(2)
-    assert day_hours_notes(sushi, TUESDAY_10AM, "Are you open on Sundays?") == [
+    assert day_hours_notes(sushi, TUESDAY_10AM, "Is the restaurant open on Sundays?") == [
         "On Sundays Tomodachi Sushi is open noon to 9 PM."]
     assert day_hours_notes(luigi, TUESDAY_10AM, "Are you open on Mondays? And tomorrow?") == [
         "On Mondays Luigi's Trattoria is closed.", "Tomorrow (Wednesday) Luigi's Trattoria is open 11 AM to 10 PM."]
-    assert day_hours_notes(sushi, TUESDAY_10AM, "How much is the dragon roll?") == []
+    assert day_hours_notes(sushi, TUESDAY_10AM, "Can I get two dragon rolls to go?") == []
 
 
 def test_number_and_day_words_are_read_alike_everywhere():

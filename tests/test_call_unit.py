@@ -247,11 +247,11 @@ async def test_the_greeting_is_spoken_first_from_the_phrase_cache(desk, tmp_path
 async def test_a_question_reaches_the_llm_with_its_notes_and_is_spoken(desk, tmp_path):
     line = await call_with(desk, tmp_path)
     try:
-        stopped = await line.say("What kind of food do you serve?")
+        stopped = await line.say("What kind of food is on your menu?")
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)
         [asked] = line.llm.asked
         question = asked[-1]["content"]
-        assert asked[-1]["role"] == "user" and question.endswith("What kind of food do you serve?")
+        assert asked[-1]["role"] == "user" and question.endswith("What kind of food is on your menu?")
         assert NOTES_MARKER in question and "roll" in question.lower()  # the menu, as this turn's notes
         await wait_until_async(lambda: line.transport.ear.audio(since=stopped), timeout=10)
         assert "Harbor" in " ".join(line.pool.worker.spoken)
@@ -302,13 +302,13 @@ async def test_a_number_in_doubt_is_taken_from_the_turn_heard_again(desk, tmp_pa
 
     async def heard_again() -> str:
         asked.append(True)
-        return "A table for two on Friday at 7 pm for John Smith, my number is 503-555-2819."
+        return "A table for two on Friday at 7 pm for John Smith, my number is 503-555-2937."
     line.front_desk.hear_turn_again = heard_again
     try:
-        await line.say("A table for two this Friday at 7 pm for John Smith, my number is five oh three. 55. 2819.")
+        await line.say("A table for two this Friday at 7 pm for John Smith, my number is five oh three. 55. 2937.")
         await wait_until_async(lambda: "?" in " ".join(line.pool.worker.spoken), timeout=10)
         spoken = " ".join(line.pool.worker.spoken)
-        assert asked and "five oh three, five five five, two eight one nine" in spoken, spoken
+        assert asked and "five oh three, five five five, two nine three seven" in spoken, spoken
         asked.clear()
         before = len(line.pool.worker.spoken)
         await line.say("Yes.")
@@ -332,7 +332,7 @@ async def test_an_answer_the_desk_was_waiting_for_ends_the_turn_though_smart_tur
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)  # "... phone number ...?"
         asked = len(line.pool.worker.spoken)
         assert "phone number" in " ".join(line.pool.worker.spoken)
-        stopped = await line.say("Five oh three, five five five, four one four two.")
+        stopped = await line.say("Six one seven, five five five, two four zero nine.")
         await wait_until_async(lambda: len(line.pool.worker.spoken) > asked, timeout=10)
         assert "Let me read that back" in " ".join(line.pool.worker.spoken[asked:])
         await wait_until_async(lambda: line.transport.ear.audio(since=stopped), timeout=10)
@@ -363,7 +363,7 @@ async def test_the_vad_waits_for_a_longer_pause_while_a_phone_number_is_said(des
         await wait_until_async(lambda: line.pool.worker.spoken, timeout=10)
         assert "phone number" in " ".join(line.pool.worker.spoken)
         await wait_until_async(lambda: vad.params.stop_secs == NUMBER_STOP_S, timeout=5)
-        await line.say("Five oh three, five five five, four one four two.")
+        await line.say("Six one seven, five five five, two four zero nine.")
         await wait_until_async(lambda: vad.params.stop_secs == VAD_PARAMS.stop_secs, timeout=5)
     finally:
         await hang_up(line)

@@ -138,7 +138,7 @@ def test_the_chat_answers_each_line_with_one_json_object_and_the_rows_it_stored(
     answers = chat(tmp_path / "chat.db", [
         "hiya, could I order three california rolls and a green tea ice cream for collection in 40 minutes",
         "it's Priya Nair",
-        "four one five, five five five, zero one seven seven",
+        "my number's four one five, five five five, zero one eight four",
         "yes please",
         "what's your address?",
         "actually cancel that order please",
@@ -150,7 +150,7 @@ def test_the_chat_answers_each_line_with_one_json_object_and_the_rows_it_stored(
     assert placed == [{"kind": "order", "id": 1, "status": "placed",
                        "items": [{"name": "California roll", "quantity": 3},
                                  {"name": "Green tea ice cream", "quantity": 1}],
-                       "total_cents": 3200, "pickup": "2026-12-02T13:10", "name": "Priya Nair", "phone": "4155550177"}]
+                       "total_cents": 3200, "pickup": "2026-12-02T13:10", "name": "Priya Nair", "phone": "4155550184"}]
     assert answers[4] == {"bot": "", "by": "none", "rows": []}  # not the desk's: --no-llm answers nothing
     assert [r["status"] for r in answers[6]["rows"]] == ["cancelled"]
     assert sum(len(a["rows"]) for a in answers) == 2  # one order, placed then cancelled: never a second one

@@ -81,17 +81,17 @@ def test_only_a_whole_number_is_a_phone_number_and_it_is_read_back_digit_by_digi
      "number is 503-555-1234.", None,
      {"intents": {Intent.BOOK}, "party": 4, "day": "this Saturday", "time": "at 7 p.m.", "name": "John Smith",
       "phone": "5035551234"}),
-    ("Can I reserve a table for two for tomorrow at six thirty in the evening?", None,
+    ("For tomorrow at six thirty in the evening, could I reserve a table for two?", None,
      {"intents": {Intent.BOOK}, "party": 2, "day": "tomorrow", "time": "at 6:30 pm"}),
     ("Maria Garcia.", Slot.NAME, {"name": "Maria Garcia"}),
     ("Four.", Slot.PARTY, {"party": 4}),
     ("Saturday at 7.", Slot.WHEN, {"day": "Saturday", "time": "at 7"}),
-    ("Actually, make that 8 pm.", None, {"correction": True, "time": "8 pm."}),
-    ("I'd like a table for two tomorrow at 8:45 in the evening, for Ann Lee, phone five five five, three three "
-     "three three.", None, {"party": 2, "time": "at 8:45 pm", "name": "Ann Lee", "phone": "5553333"}),
+    ("Hmm, actually, let's do 8 pm.", None, {"correction": True, "time": "8 pm."}),
+    ("Hi, this is Ann Lee. Could we get a table for two tomorrow at 8:45 in the evening? Phone five five five, "
+     "three three three three.", None, {"party": 2, "time": "at 8:45 pm", "name": "Ann Lee", "phone": "5553333"}),
     ("Do you take reservations?", None, {"intents": set()}),
-    ("Do you guys do delivery?", None, {"intents": set()}),
-    ("How long does takeout take?", None, {"intents": set(), "asks_ready": True}),
+    ("Is there a delivery service?", None, {"intents": set()}),
+    ("How long is the wait for takeout?", None, {"intents": set(), "asks_ready": True}),
     ("I need to cancel my reservation for Saturday.", None, {"day": "Saturday"}),
     ("Can I talk to a real person?", None, {"intents": {Intent.TRANSFER}}),
     ("No, that's all, thanks. Bye!", Slot.ANYTHING_ELSE, {"intents": {Intent.GOODBYE}, "no": True}),
@@ -112,16 +112,16 @@ def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
 
 @pytest.mark.parametrize(("company", "words", "expected"), [
     (2, "I'd like to order two dragon rolls and one miso soup for pickup.", [("Dragon roll", 2), ("Miso soup", 1)]),
-    (2, "Can I get three California rolls to go?", [("California roll", 3)]),
+    (2, "Could I grab three California rolls to take away?", [("California roll", 3)]),
     (2, "I would like to order two salmon nigiri for pickup.", [("Salmon nigiri, two pieces", 2)]),
     (2, "two salmon sashimi please", [(None, 2)]),
-    (2, "Do you have ramen?", [(None, None)]),
+    (2, "Have you got ramen?", [(None, None)]),
     (1, "two pepperoni pizzas", [(None, 2)]),
     (1, "one margarita pizza", [("Margherita pizza", 1)]),
     (1, "the carbonara", [("Spaghetti carbonara", None)]),
     (3, "an oat milk latte and avocado toast", [("Oat milk latte", 1), ("Avocado toast", None)]),
     (2, "a table for four people this Saturday at 7 pm", []),
-    (2, "What's good for someone who doesn't like raw fish?", []),  # avoided, not asked for
+    (2, "What would you recommend if I don't eat raw fish?", []),  # avoided, not asked for
     (2, "I'm allergic to peanuts, what can I eat?", []),
     (2, "I don't have the menu here, do you have ramen?", [(None, None)]),
 ])
@@ -137,17 +137,17 @@ def test_dishes_are_found_in_the_callers_words_and_unknown_ones_are_not_taken_fo
 
 def test_a_booking_given_over_several_turns_is_read_back_and_stored_once(database):
     before = last_id(database, schema.bookings)
-    replies = call(database, ["Hi, I'd like to book a table.", "Four people.", "This Saturday at 7 p.m.",
-                              "John Smith.", "503 555-1234.", "Yes, that's right."])
+    replies = call(database, ["Hello, could I make a reservation?", "Four people.", "This Saturday at 7 p.m.",
+                              "John Smith.", "503 555-1789.", "Yes, that's right."])
     assert "how many people" in replies[0].text
     assert "day and time" in replies[1].text
     assert "name" in replies[2].text
     assert "phone number" in replies[3].text
-    assert "five oh three, five five five, one two three four" in replies[4].text  # read back first
+    assert "five oh three, five five five, one seven eight nine" in replies[4].text  # read back first
     assert "all set" in replies[5].text
     [row] = new_rows(database, schema.bookings, before)
     assert (row.party_size, row.starts_at, row.name, row.phone) == (
-        4, datetime(2026, 12, 5, 19, 0), "John Smith", "5035551234")
+        4, datetime(2026, 12, 5, 19, 0), "John Smith", "5035551789")
 
 
 def test_nothing_is_stored_before_the_caller_confirms(database):
@@ -159,10 +159,10 @@ def test_nothing_is_stored_before_the_caller_confirms(database):
 
 def test_a_correction_replaces_the_earlier_value_before_and_after_the_booking_is_stored(database):
     before = last_id(database, schema.bookings)
-    replies = call(database, ["Can I reserve a table for two for tomorrow at six thirty in the evening?",
-                              "It's Maria Garcia, and my number is "
+    replies = call(database, ["For tomorrow at six thirty in the evening, could I reserve a table for two?",
+                              "This is Maria Garcia, my number's "
                               "five oh three, five five five, nine eight seven six.",
-                              "No, the time should be 7.", "Yes.", "Actually, make that 8 pm."])
+                              "No, the time should be 7.", "Yes.", "Hmm, actually, let's do 8 pm."])
     assert "7 PM" in replies[2].text and "Shall I book it?" in replies[2].text
     assert "now for 2 tomorrow at 8 PM" in replies[4].text
     [row] = new_rows(database, schema.bookings, before)  # changed in place, never booked twice
@@ -180,14 +180,14 @@ def test_a_number_that_is_not_whole_is_asked_again_and_nothing_is_stored_with_it
 
 
 def test_a_party_over_the_limit_is_told_the_limit_and_the_day_given_is_kept(database):
-    replies = call(database, ["Can I book a table for ten people this Saturday?", "OK, eight then."],
+    replies = call(database, ["Could we get a table for ten people this Saturday?", "OK, eight then."],
                    clock=WEDNESDAY_NIGHT)
     assert "largest party we can book is 8" in replies[0].text
     assert "What time would you like on Saturday?" == replies[1].text
 
 
 def test_a_closed_day_is_refused_and_another_day_asked_for(database):
-    replies = call(database, ["I'd like a table for two next Monday at 7 pm."], company=1)
+    replies = call(database, ["A table for two next Monday at 7 pm, please."], company=1)
     assert "closed on Mondays" in replies[0].text and "Which other day" in replies[0].text
 
 
@@ -200,10 +200,10 @@ def test_a_house_rule_is_said_before_a_number_that_came_out_short(database):
     assert "closed on Mondays" in closed[0].text and "digits" not in closed[0].text
     replies = call(database, ["Can I book a table for ten people this Saturday at 7 pm? My name is Peter Brown, "
                               "my number is five five five, two two two.", "OK, eight then.",
-                              "Five oh three, five five five, one two three four."], clock=WEDNESDAY_NIGHT)
+                              "Two oh six, five five five, three nine one five."], clock=WEDNESDAY_NIGHT)
     assert "largest party we can book is 8" in replies[0].text and "digits" not in replies[0].text
     assert "phone number" in replies[1].text
-    assert "five oh three, five five five, one two three four" in replies[2].text
+    assert "two oh six, five five five, three nine one five" in replies[2].text
 
 
 def test_a_full_slot_offers_nearby_times_and_one_is_taken(database):
@@ -221,9 +221,9 @@ def test_a_full_slot_offers_nearby_times_and_one_is_taken(database):
 
 def test_an_order_with_a_price_question_at_night_gets_the_price_and_pickup_at_opening(database):
     before = last_id(database, schema.orders)
-    replies = call(database, ["I would like to order two salmon nigiri for pickup. How much will that be?",
+    replies = call(database, ["Could I order two salmon nigiri for pickup? What would that come to?",
                               "My name is Ann.", "Five oh three, five five five, four four four four.", "Yes please.",
-                              "How much will that be?"], clock=WEDNESDAY_NIGHT)
+                              "Sorry, what's the total again?"], clock=WEDNESDAY_NIGHT)
     assert "$12" in replies[0].text and "noon" in replies[0].text
     assert "Shall I place the order?" in replies[2].text
     assert "$12" in replies[4].text
@@ -245,14 +245,14 @@ def test_an_order_changed_after_it_is_placed_is_changed_not_placed_again(databas
 
 def test_a_dish_not_on_the_menu_is_never_confirmed(database):
     before = last_id(database, schema.orders)
-    replies = call(database, ["Do you have ramen?", "I'd like two spicy tuna rolls to go."])
+    replies = call(database, ["Have you got ramen?", "I'd like two spicy tuna rolls to go."])
     assert replies[0].text.startswith("Sorry, we don't have ramen")
     assert "we don't have" in replies[1].text and "Dragon roll" in replies[1].text
     assert new_rows(database, schema.orders, before) == []
 
 
 def test_allergy_questions_are_answered_from_the_data_only(database):
-    shellfish, nuts = call(database, ["Is the California roll safe for someone with a shellfish allergy?",
+    shellfish, nuts = call(database, ["My son has a shellfish allergy. Is the California roll OK for him?",
                                       "Is the dragon roll OK if I have a nut allergy?"])
     assert "crab" in shellfish.text and "shellfish" in shellfish.text and "safe" not in shellfish.text.lower()
     assert "can't promise" in nuts.text and "message" in nuts.text
@@ -271,12 +271,12 @@ def test_a_cancellation_finds_the_booking_by_number_and_cancels_it_after_a_yes(d
 def test_questions_that_are_not_the_desks_go_to_the_llm_and_the_desk_asks_again_after(database):
     replies = call(database, ["I'd like to book a table for two on Friday at 7 pm.", "What's your address again?"])
     assert replies[1].after_answer and "name" in replies[1].text
-    assert call(database, ["Where are you located?"]) == [None]
+    assert call(database, ["What's your street address?"]) == [None]
 
 
 def test_a_question_on_an_faq_topic_gets_the_owners_own_answer(database):
     delivery, parking, vegetarian, dessert = call(database, [
-        "Do you guys do delivery?", "Is there somewhere to park nearby?", "Is the tempura vegetarian?",
+        "Is there a delivery service?", "Is parking easy around there?", "Is the tempura vegetarian?",
         "What are my options for dessert?"])
     assert delivery.text == "We do takeout only, no delivery; orders are ready in about 20 minutes."
     assert "garage" in parking.text and "vegetable tempura and miso soup are vegetarian" in vegetarian.text
@@ -345,8 +345,8 @@ def test_a_number_given_in_two_breaths_waits_for_the_rest_and_is_joined(database
     dialog.respond("A table for two on Friday at 7 pm for Ann Lee.")
     first = dialog.respond("503")
     assert first.wait_s > 0 and "3 digits" in first.text  # said only if the caller stops there
-    second = dialog.respond("555-1234")
-    assert "five oh three, five five five, one two three four" in second.text and second.wait_s == 0
+    second = dialog.respond("555-2671")
+    assert "five oh three, five five five, two six seven one" in second.text and second.wait_s == 0
 
 
 def test_an_answer_talked_over_is_said_again_when_the_next_turn_adds_nothing(database):
@@ -416,17 +416,17 @@ def test_a_question_the_data_says_nothing_about_is_noted_as_unknown_for_the_llm(
 
     desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
     notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
-    assert NOTHING_KNOWN in notes.annotated("Do you have live music on the weekends?")[0]
-    assert NOTHING_KNOWN not in notes.annotated("Where are you located?")[0]
+    assert NOTHING_KNOWN in notes.annotated("Do you ever have live jazz?")[0]
+    assert NOTHING_KNOWN not in notes.annotated("What's the address of the restaurant?")[0]
     assert NOTHING_KNOWN not in notes.annotated("Is there parking?")[0]
 
 
 @pytest.mark.parametrize(("company", "clock", "question", "answer"), [
-    (3, datetime(2026, 12, 2, 12, 0), "Are you open on Sundays?", "No, we're closed on Sundays."),
-    (2, datetime(2026, 12, 2, 12, 0), "Are you open on Sundays?", "Yes, on Sundays we're open noon to 9 PM."),
-    (2, datetime(2026, 12, 2, 12, 0), "What time do you close tonight?", "Tonight we close at 9 PM."),
+    (3, datetime(2026, 12, 2, 12, 0), "Is the place open on Sundays?", "No, we're closed on Sundays."),
+    (2, datetime(2026, 12, 2, 12, 0), "Is the place open on Sundays?", "Yes, on Sundays we're open noon to 9 PM."),
+    (2, datetime(2026, 12, 2, 12, 0), "What's your closing time tonight?", "Tonight we close at 9 PM."),
     (2, datetime(2026, 12, 2, 1, 0), "Are you open right now?", "No, we're closed right now; we open at noon today."),
-    (3, datetime(2026, 12, 2, 20, 0), "What time do you close tonight?", "We've closed for today"),
+    (3, datetime(2026, 12, 2, 20, 0), "What's your closing time tonight?", "We've closed for today"),
     (1, datetime(2026, 12, 2, 12, 0), "When do you close on Saturday?", "On Saturdays we close at 10 PM."),
 ])
 def test_hours_are_answered_from_the_data(database, company, clock, question, answer):
@@ -435,7 +435,7 @@ def test_hours_are_answered_from_the_data(database, company, clock, question, an
 
 
 def test_a_price_question_about_the_dish_just_named_is_answered(database):
-    first, second = call(database, ["Do you have miso soup?", "and how much is it?"])
+    first, second = call(database, ["Have you got miso soup?", "and how much is it?"])
     assert first.text == "Yes, the Miso soup is $4."
     assert second.text == "The Miso soup is $4."
 
@@ -445,13 +445,13 @@ def test_a_number_split_over_breaths_after_the_booking_is_joined_not_taken_for_a
     five, four one four two." into three turns, and Whisper misheard the name. "503" had been read
     as a time (5:03) and lost, so the desk asked for the whole number again."""
     before = last_id(database, schema.bookings)
-    replies = call(database, ["a table for two this Friday at 7 p.m..", "for and leave 503.", "555-4142",
+    replies = call(database, ["a table for two this Friday at 7 p.m..", "for and leave 503.", "555-4186",
                               "Ann Lee.", "Yes, that's right."])
     assert "5:03" not in " ".join(r.text for r in replies if r)
-    assert "digits" not in replies[2].text and "five oh three, five five five, four one four two" in \
+    assert "digits" not in replies[2].text and "five oh three, five five five, four one eight six" in \
         " ".join(r.text for r in replies[2:4]), replies
     [booking] = new_rows(database, schema.bookings, before)
-    assert (booking.party_size, booking.phone, booking.name) == (2, "5035554142", "Ann Lee")
+    assert (booking.party_size, booking.phone, booking.name) == (2, "5035554186", "Ann Lee")
     assert booking.starts_at.hour == 19
 
 
@@ -496,10 +496,10 @@ def test_an_answer_to_the_desks_question_is_known_complete_without_changing_anyt
     assert not dialog.completes_the_answer("Yes.")  # no question asked yet
     dialog.respond("A table for two this Friday at 7 pm, for John Smith.")
     assert dialog.expecting is Slot.PHONE
-    assert not dialog.completes_the_answer("Five oh three, five five five")  # more to come
-    assert dialog.completes_the_answer("Five oh three, five five five, four one four two.")
+    assert not dialog.completes_the_answer("Six one seven, five five five")  # more to come
+    assert dialog.completes_the_answer("Six one seven, five five five, two four zero nine.")
     assert dialog.expecting is Slot.PHONE and dialog.caller.phone is None  # only read, nothing taken
-    dialog.respond("Five oh three, five five five, four one four two.")
+    dialog.respond("Six one seven, five five five, two four zero nine.")
     assert dialog.expecting is Slot.CONFIRM
     assert dialog.completes_the_answer("Yes, that's right.") and dialog.completes_the_answer("No.")
     assert not dialog.completes_the_answer("Actually, make it 8 pm.")
@@ -519,22 +519,23 @@ def test_a_day_and_time_or_dishes_on_the_menu_answer_the_desk(database):
     dialog = desk.dialog()
     dialog.respond("I'd like to book a table for four.")
     assert dialog.expecting is Slot.WHEN
-    assert dialog.completes_the_answer("This Saturday at 7 pm.") and not dialog.completes_the_answer("Saturday")
+    assert dialog.completes_the_answer("This coming Saturday at 7 pm, please.")
+    assert not dialog.completes_the_answer("Saturday")
     order = desk.dialog()
     order.respond("I'd like to order something for pickup.")
     assert order.expecting is Slot.ITEMS
-    assert order.completes_the_answer("Two dragon rolls and a miso soup.")
+    assert order.completes_the_answer("A miso soup and two dragon rolls, please.")
     assert not order.completes_the_answer("Two ramen.")  # not on the menu: the desk says so, Smart Turn decides
 
 
 def test_food_the_caller_avoids_is_not_answered_as_a_dish_we_lack(database):
     """'Sorry, we don't have fish' to a sushi bar's caller who does not like raw fish was false."""
-    [reply] = call(database, ["What's good for someone who doesn't like raw fish?"])
+    [reply] = call(database, ["What would you recommend if I don't eat raw fish?"])
     assert reply is None or "don't have" not in reply.text, reply
 
 
-@pytest.mark.parametrize("question", ["How much is the dragon roll?", "Do you have miso soup?",
-                                      "What time do you close tonight?", "When do you open tomorrow?"])
+@pytest.mark.parametrize("question", ["What does the dragon roll cost?", "Have you got miso soup?",
+                                      "What's your closing time tonight?", "When do you open tomorrow?"])
 def test_the_commonest_answers_are_ready_before_the_call(database, question):
     """Prices and the day's hours are synthesized at start-up (``answer_lines``): the desk's
     answer must be word for word one of them, or it is synthesized while the caller waits."""

@@ -89,9 +89,9 @@ async def test_a_held_reply_to_the_turns_last_words_is_dropped_when_the_turn_sai
     answered ahead; the turn's last transcript was "please." as well, so the reply was kept,
     and the booking never reached the desk. The whole turn is what a held reply must match."""
     strategy, events = await started_strategy()
-    await utterance(strategy)  # "Hi, I'd like to book a table," (its final pass still running)
+    await utterance(strategy)  # "Hey, could I reserve a table," (its final pass still running)
     await utterance(strategy, "please.")
-    await strategy.process_frame(heard("Hi, I'd like to book a table.", finalized=False))
+    await strategy.process_frame(heard("Hey, could I reserve a table.", finalized=False))
     await strategy.process_frame(heard("please."))
     await strategy.trigger_user_turn_stopped()
     assert events == [("answer ahead", "please."), ("withdrawn",), ("answer",), ("turn over", "answered again")]

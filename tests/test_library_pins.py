@@ -164,21 +164,19 @@ def test_a_phone_number_is_heard_with_the_number_prompt_and_a_name_by_the_accura
             return f"{settings.model}/{settings.threads}"
 
     stt = create_stt_service(WhisperConfig(model="tiny.en", number_model="base"), NamedModels(), listening=True)
-    expecting = {"phone": False}
-    stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if expecting["phone"] else None
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"
     usual_no_speech = stt._settings.no_speech_prob
-    expecting["phone"] = True
+    stt.expecting = "phone"  # the desk's DeskExpectsFrame, as the speech to text keeps it
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"  # a number said whole: the main model, with the prompt
     assert stt._settings.initial_prompt == PHONE_NUMBER_PROMPT
     # Told a number is coming, Whisper doubts speech more: a clear number scored 0.44 and was dropped.
     assert stt._settings.no_speech_prob == NUMBER_NO_SPEECH_PROB > usual_no_speech
-    expecting["phone"] = False
+    stt.expecting = None
     stt.apply_context_prompt()
     assert stt.whisper_model == "tiny.en/2"
     assert stt._settings.no_speech_prob == usual_no_speech
-    stt.needs_accuracy = lambda: True  # the desk asked for the caller's name
+    stt.expecting = "name"  # the desk asked for the caller's name
     stt.apply_context_prompt()
     assert stt.whisper_model == "base/2"

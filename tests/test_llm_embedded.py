@@ -64,11 +64,12 @@ async def test_embedded_llm_answers_from_a_warm_cache_in_every_slot_and_stops_cl
         for slot in (0, 1):  # the second slot got a copy of the first one's warm cache
             reported = []
 
-            async def on_timings(timings, reported=reported):
+            service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=slot)
+
+            @service.event_handler("on_llm_timings")
+            async def on_timings(service, timings, reported=reported):
                 reported.append(timings)
 
-            service = create_llm_service(settings, SYSTEM_PROMPT, process=process, slot=slot)
-            service.on_timings = on_timings
             context = LLMContext(messages=[{"role": "user", "content": "What time do you close?"}])
             started = time.perf_counter()
             ttft: float | None = None

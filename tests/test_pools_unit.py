@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 
-from helpers import wait_until
+from helpers import wait_until, wait_until_async
 from voicebot.preload import ReadyPool
 from voicebot.tts.pool import WarmWorkerPool
 
@@ -133,7 +133,7 @@ async def test_fixed_phrases_wait_while_a_call_is_in_progress(tmp_path):
 
     calls["n"] = 1  # a caller is talking when the background work starts
     task = asyncio.create_task(cache.load(["Sure.", "Anything else?"], StandInSpeaker(log), before_each))
-    await asyncio.sleep(0.1)
+    await wait_until_async(lambda: ("asked", 1) in log, timeout=5)  # it asked, and was told to wait
     assert ("synthesized", "Sure.") not in log and not task.done()
     calls["n"] = 0  # the call ended
     origins = await asyncio.wait_for(task, 5)
@@ -154,8 +154,8 @@ async def test_a_fixed_phrase_a_call_speaks_is_kept_for_the_next_call(tmp_path):
         await busy.wait()
 
     task = asyncio.create_task(cache.load(["Sure.", "Anything else?"], StandInSpeaker(log), wait_for_quiet))
-    await asyncio.sleep(0.05)
-    assert cache.wants("Anything else? ") and not cache.wants("Something else")
+    await wait_until_async(lambda: cache.wants("Anything else? "), timeout=5)
+    assert not cache.wants("Something else")
     cache.keep("Anything else? ", b"\1\0" * 240, 24000)  # a call's TTS synthesized it, whole
     assert "Anything else?" in cache and not cache.wants("Anything else?")
     busy.set()

@@ -33,7 +33,7 @@ def one_turn() -> list:
         VADUserStoppedSpeakingFrame(stop_secs=0.2),
         MetricsFrame(data=[TurnMetricsData(processor="smart-turn", is_complete=True, probability=0.9,
                                        e2e_processing_time_ms=300.0)]),
-        TranscriptionFrame(text="What time do you close?", user_id="caller", timestamp="now"),
+        TranscriptionFrame(text="How late are you open?", user_id="caller", timestamp="now"),
         UserStoppedSpeakingFrame(),
         LLMTextFrame(text="We"),
         LLMTextFrame(text=" close"),

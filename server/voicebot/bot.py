@@ -64,7 +64,6 @@ from voicebot.llm.process import LlamaProcess
 from voicebot.llm.service import LlamaCppLLMService
 from voicebot.memory import collect_call_garbage, release_freed_memory
 from voicebot.preload import Preloaded, message_spool
-from voicebot.stt import PHONE_NUMBER_PROMPT, PreloadedWhisperSTTService
 from voicebot.timeline import CallTimeline
 from voicebot.tts.service import KokoroIsolatedTTSService
 
@@ -236,7 +235,7 @@ class FirstWordsFirst:
         self._process = process
         self._resume: asyncio.TimerHandle | None = None
 
-    def __call__(self, synthesizing: bool) -> None:
+    def __call__(self, _tts, synthesizing: bool) -> None:
         if self._resume is not None:
             self._resume.cancel()
             self._resume = None
@@ -264,7 +263,8 @@ def assemble_call(parts: CallParts) -> Call:
     """
     desk = parts.desk
     dialog = desk.dialog(by_phone=parts.on_transfer is not None, second_reader=parts.second_reader)
-    front_desk = FrontDeskProcessor(dialog, on_transfer=parts.on_transfer)
+    front_desk = FrontDeskProcessor(dialog, on_transfer=parts.on_transfer,
+                                    hear_turn_again=getattr(parts.stt, "hear_turn_again", None))
     notes = KnowledgeNotes(desk.knowledge, desk.clock, desk.company)
     context = LLMContext()
     listening = (parts.listen_ahead and isinstance(parts.stt, ListeningWhisperSTTService)
@@ -295,8 +295,8 @@ def assemble_call(parts: CallParts) -> Call:
         *([NumberPauses(lambda: dialog.expecting is Slot.PHONE, usual=parts.vad.params)] if parts.vad else []),
         notes,
         parts.llm,
-        LLMReplyGuard(front_desk),
-        DeskFollowUp(front_desk),
+        LLMReplyGuard(dialog),
+        DeskFollowUp(),
         parts.tts,
         parts.transport.output(),
         aggregators.assistant(),
@@ -307,24 +307,18 @@ def assemble_call(parts: CallParts) -> Call:
         observers=[parts.timeline],
     )
 
-    async def report_turn(stages: dict[str, float]) -> None:
+    @parts.timeline.event_handler("on_turn_stages")
+    async def report_turn(timeline, stages: dict[str, float]) -> None:
         # To the client (and the call probe) as an RTVI server message.
         await worker.queue_frame(RTVIServerMessageFrame(data={"type": "turn-stages", "stages": stages}))
 
-    parts.timeline.on_turn = report_turn
     if parts.record is not None:
         keep_record(parts.record, aggregators, front_desk)
-    if isinstance(parts.llm, LlamaCppLLMService):
-        parts.llm.on_timings = parts.timeline.llm_timings
-    parts.tts.on_first_piece = parts.timeline.first_piece
+    if isinstance(parts.llm, LlamaCppLLMService):  # llama.cpp's own account of each turn
+        parts.llm.add_event_handler("on_llm_timings", parts.timeline.llm_timings)
+    parts.tts.add_event_handler("on_first_piece", parts.timeline.first_piece)
     if parts.pause_llm is not None:
-        parts.tts.on_first_synthesis = FirstWordsFirst(parts.pause_llm)
-    if isinstance(parts.stt, PreloadedWhisperSTTService):
-        parts.stt.context_prompt = lambda: PHONE_NUMBER_PROMPT if dialog.expecting is Slot.PHONE else None
-        parts.stt.needs_accuracy = lambda: dialog.expecting is Slot.NAME
-    if isinstance(parts.stt, ListeningWhisperSTTService):
-        parts.stt.number_check = number_in_doubt
-        front_desk.hear_turn_again = parts.stt.hear_turn_again
+        parts.tts.add_event_handler("on_first_synthesis", FirstWordsFirst(parts.pause_llm))
     return Call(worker=worker, context=context, front_desk=front_desk)
 
 
@@ -418,7 +412,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
         transport=make_transport(),
         stt=create_stt_service(settings.stt, preloaded.whisper,
                                hotwords=speech_vocabulary(preloaded.company, desk.knowledge.faq_topic_words()),
-                               listening=settings.listen_ahead),
+                               listening=settings.listen_ahead, number_check=number_in_doubt),
         desk=desk,
         llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
                                process=preloaded.llm_process, slot=slot),

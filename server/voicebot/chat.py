@@ -142,7 +142,7 @@ class TextChat:
             self._by_llm = "llm"
         self.transcript = ChatTranscript(self.context)
         pipeline = Pipeline([self.front_desk, KnowledgeNotes(desk.knowledge, desk.clock, company), answerer,
-                             LLMReplyGuard(self.front_desk), DeskFollowUp(self.front_desk), self.transcript])
+                             LLMReplyGuard(self.front_desk.dialog), DeskFollowUp(), self.transcript])
         self._worker = PipelineWorker(pipeline, params=PipelineParams(), idle_timeout_secs=None, enable_rtvi=False)
         self._runner = WorkerRunner(handle_sigint=False)
         self._running: asyncio.Task | None = None

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from loguru import logger
+from pipecat.frames.frames import Frame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.types import NotGiven
 
 from voicebot.adapters.pipecat import PreloadableWhisperSTTService
 from voicebot.config import WhisperConfig
+from voicebot.frames import DeskExpectsFrame
 from voicebot.models.weights import whisper_model_dir
 
 
@@ -84,8 +86,9 @@ NUMBER_NO_SPEECH_PROB = 0.6
 class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
     """Pipecat's faster-whisper service, using the model preloaded for this process.
 
-    ``context_prompt``, if set, is asked before each transcription for a Whisper prompt
-    fitting what the caller is about to say (the front desk waiting for a phone number).
+    The front desk says what it just asked the caller for (:class:`~voicebot.frames.DeskExpectsFrame`,
+    upstream); each transcription then takes the Whisper prompt and the model that fit what the caller
+    is about to say: a phone number (the number prompt), a name (the accurate model).
     """
 
     def __init__(self, *, stt_settings: WhisperConfig, models: WhisperModels, hotwords: str | None = None,
@@ -96,9 +99,7 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         kwargs.setdefault("ttfs_p99_latency", LOCAL_WHISPER_TTFS_P99_S)
         self._stt_settings = stt_settings
         self._models = models
-        self.context_prompt: Callable[[], str | None] | None = None
-        # Whether the caller's next words must be heard by the accurate (number) model: their name.
-        self.needs_accuracy: Callable[[], bool] | None = None
+        self.expecting: str | None = None  # what the desk last asked for ("phone", "name", ...)
         super().__init__(
             device="cpu",
             compute_type="int8",
@@ -127,12 +128,17 @@ class PreloadedWhisperSTTService(PreloadableWhisperSTTService):
         model with the number prompt (32 of 32 spoken numbers, tiny.en and base alike) and 2-3×
         sooner: base took 8.5 s for one on a busy machine; a number a digit off is heard again by
         the number model (``ListeningWhisperSTTService``)."""
-        prompt = self.context_prompt() if self.context_prompt is not None else None
+        prompt = PHONE_NUMBER_PROMPT if self.expecting == "phone" else None
         self._settings.initial_prompt = prompt
         self._settings.no_speech_prob = (NUMBER_NO_SPEECH_PROB if prompt == PHONE_NUMBER_PROMPT
                                          else self._usual_no_speech_prob)
-        accurate = self.needs_accuracy is not None and self.needs_accuracy()
+        accurate = self.expecting == "name"
         self.use_model(self._models.load(self._stt_settings.for_numbers() if accurate else self._stt_settings))
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, DeskExpectsFrame):
+            self.expecting = frame.slot
+        await super().process_frame(frame, direction)
 
     async def run_stt(self, audio: bytes):
         self.apply_context_prompt()

@@ -74,8 +74,8 @@ class TurnStages:
 class CallTimeline(BaseObserver):
     """Collects a call's milestones and per-turn stages, and logs them.
 
-    ``on_turn`` (if set) is awaited with each completed turn's stages, e.g. to send them to
-    the client over RTVI.
+    Its ``on_turn_stages`` event gets each completed turn's stages, e.g. to send them to the
+    client over RTVI.
     """
 
     def __init__(self, call_id: str, connected_at: float | None = None,
@@ -86,16 +86,21 @@ class CallTimeline(BaseObserver):
         self.marks: dict[str, float] = {}
         self.turns: list[float] = []
         self.turn_stages: list[dict[str, float]] = []
-        self.on_turn = on_turn
+        self._register_event_handler("on_turn_stages", sync=True)
+        if on_turn is not None:
+            async def forward(_timeline, stages: dict[str, float]) -> None:
+                await on_turn(stages)
+
+            self.add_event_handler("on_turn_stages", forward)
         self._turn: TurnStages | None = None
         self._logged = False
 
-    async def first_piece(self, cached: bool) -> None:
+    async def first_piece(self, _tts, cached: bool) -> None:
         """Whether the turn's reply began with a phrase from the cache (no synthesis at all)."""
         if self._turn is not None:
             self._turn.llm.setdefault("tts_first_piece_cached", 1.0 if cached else 0.0)
 
-    async def llm_timings(self, timings) -> None:
+    async def llm_timings(self, _llm, timings) -> None:
         """llama.cpp's account of the turn's completion (``LLMTurnTimings``), kept with the turn."""
         if self._turn is not None:
             self._turn.llm.update(timings.stages())
@@ -152,8 +157,7 @@ class CallTimeline(BaseObserver):
         stages = turn.relative()
         self.turn_stages.append(stages)
         logger.info(f"Turn timeline [{self.call_id}]: {turn.summary()}; voice-to-voice {latency:.2f}s")
-        if self.on_turn is not None:
-            await self.on_turn(stages)
+        await self._call_event_handler("on_turn_stages", stages)
 
     def summary(self) -> str:
         parts = ["connect 0.00s"] + [f"{name} {self.marks[name]:.2f}s" for name in MILESTONES if name in self.marks]

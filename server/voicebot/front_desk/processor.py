@@ -35,6 +35,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voicebot import privacy
 from voicebot.business.phone import number_in_doubt, with_number_heard_again
 from voicebot.business.prompt import without_notes
+from voicebot.frames import DeskExpectsFrame, DeskFollowUpFrame
 from voicebot.front_desk.claims import check_llm_reply
 from voicebot.front_desk.dialog import DeskReply, FrontDeskDialog
 
@@ -50,6 +51,7 @@ class FrontDeskProcessor(FrameProcessor):
     """Answers the caller turns that belong to the front desk; passes the others to the LLM."""
 
     def __init__(self, dialog: FrontDeskDialog, on_transfer: Callable[[], None] | None = None,
+                 hear_turn_again: Callable[[], Awaitable[str | None]] | None = None,
                  hold_replies: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.dialog = dialog
@@ -58,20 +60,19 @@ class FrontDeskProcessor(FrameProcessor):
         self._hold_replies = hold_replies
         self._register_event_handler("on_desk_reply", sync=True)
         self._on_transfer = on_transfer  # a phone call: hand the caller to a person once this reply is spoken
-        self.follow_up: str | None = None
         self._heard = ""  # the caller's words since the bot's last answer, as the desk last saw them
         self._heard_since = 0  # the number of messages up to that answer
         self._held: asyncio.Task | None = None  # a reply waiting to see if the caller goes on
         self._speaking: str | None = None  # the desk's reply being spoken
-        # Set by the call: the caller's turn heard again whole (speech to text), for a phone number in doubt.
-        self.hear_turn_again: Callable[[], Awaitable[str | None]] | None = None
+        # The caller's turn heard again whole (the listening speech to text), for a phone number in doubt.
+        self.hear_turn_again = hear_turn_again
+        self._told_expecting: str | None = None  # what the speech to text was last told the desk expects
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, (VADUserStartedSpeakingFrame, UserStartedSpeakingFrame, InterruptionFrame)):
             self._drop_held()
         if isinstance(frame, InterruptionFrame):
-            self.follow_up = None
             if self._speaking is not None:
                 # Talked over: if the next turn adds nothing, the desk says it again.
                 self.dialog.unheard, self._speaking = self._speaking, None
@@ -82,14 +83,22 @@ class FrontDeskProcessor(FrameProcessor):
             if words and self.hear_turn_again is not None and number_in_doubt(words):
                 words = await self._with_number_heard_again(words)
             reply = await asyncio.to_thread(self.dialog.respond, words) if words else None
+            await self._tell_what_is_expected()
             if reply is not None and not reply.after_answer:
                 if reply.wait_s > 0 and self._hold_replies:
                     self._held = self.create_task(self._say_unless_caller_goes_on(reply), name="desk-held-reply")
                 else:
                     await self._say(reply)
                 return
-            self.follow_up = reply.text if reply is not None else None
+            await self.push_frame(DeskFollowUpFrame(reply.text if reply is not None else None))
         await self.push_frame(frame, direction)
+
+    async def _tell_what_is_expected(self) -> None:
+        """Tell the speech to text (upstream) what the caller's next words are, when that changed."""
+        expecting = self.dialog.expecting.value if self.dialog.expecting is not None else None
+        if expecting != self._told_expecting:
+            self._told_expecting = expecting
+            await self.push_frame(DeskExpectsFrame(expecting), FrameDirection.UPSTREAM)
 
     async def cleanup(self):
         self._drop_held()
@@ -153,17 +162,23 @@ class FrontDeskProcessor(FrameProcessor):
 
 
 class DeskFollowUp(FrameProcessor):
-    """After the LLM answers an aside, asks the desk's pending question again."""
+    """After the LLM answers an aside, asks the desk's pending question again (told by the desk's
+    :class:`DeskFollowUpFrame`, which it keeps to itself)."""
 
-    def __init__(self, desk: FrontDeskProcessor, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._desk = desk
+        self._follow_up: str | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if (isinstance(frame, LLMFullResponseEndFrame) and direction is FrameDirection.DOWNSTREAM
-                and self._desk.follow_up):
-            text, self._desk.follow_up = self._desk.follow_up, None
+        if isinstance(frame, DeskFollowUpFrame):
+            self._follow_up = frame.text
+            return
+        if isinstance(frame, InterruptionFrame):
+            self._follow_up = None
+        elif (isinstance(frame, LLMFullResponseEndFrame) and direction is FrameDirection.DOWNSTREAM
+                and self._follow_up):
+            text, self._follow_up = self._follow_up, None
             await self.push_frame(DeskTextFrame(f" {text}"))
         await self.push_frame(frame, direction)
 
@@ -177,9 +192,9 @@ class LLMReplyGuard(FrameProcessor):
     reply is dropped and the desk speaks instead.
     """
 
-    def __init__(self, desk: FrontDeskProcessor, **kwargs):
+    def __init__(self, dialog: FrontDeskDialog, **kwargs):
         super().__init__(**kwargs)
-        self._desk = desk
+        self._dialog = dialog
         self._passed = ""
         self._held: list[LLMTextFrame] = []
         self._blocked = False
@@ -204,7 +219,7 @@ class LLMReplyGuard(FrameProcessor):
         if not held or self._blocked:
             return
         text = "".join(f.text for f in held)
-        dialog = self._desk.dialog
+        dialog = self._dialog
         verdict = check_llm_reply(self._passed + text, dialog.menu.items, dialog.amounts_cents())
         if verdict is None:
             self._passed += text
@@ -215,5 +230,5 @@ class LLMReplyGuard(FrameProcessor):
         instead = dialog.instead_of(verdict)
         logger.warning(f"{self}: the LLM's reply broke a rule ({verdict.breach}: {privacy.said(repr(verdict.said))}); "
                        f"the desk says instead: {privacy.said(repr(instead))}")
-        self._desk.follow_up = None  # the desk's sentence asks its question itself
+        await self.push_frame(DeskFollowUpFrame(None))  # the desk's sentence asks its question itself
         await self.push_frame(DeskTextFrame(f" {instead}" if self._passed else instead))

@@ -124,7 +124,8 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
     When the VAD stops with speech after the last pause pass, one final pass runs, as before.
     """
 
-    def __init__(self, *, partial_every_s: float = 1.0, pause_s: float = 0.12, **kwargs):
+    def __init__(self, *, partial_every_s: float = 1.0, pause_s: float = 0.12,
+                 number_check: Callable[[str], bool] | None = None, **kwargs):
         super().__init__(**kwargs)
         self._partial_every_s = partial_every_s
         self._pause_s = pause_s
@@ -139,8 +140,8 @@ class ListeningWhisperSTTService(PreloadedWhisperSTTService, SegmentInternals):
         # Per utterance: its transcript is decided (pushed, or its final pass queued), and it is out.
         self._decided: dict[int, asyncio.Event] = {}
         self._out: dict[int, asyncio.Event] = {}
-        # Set by the call: whether a transcript's phone number is worth hearing again (a digit off, odd groups).
-        self.number_check: Callable[[str], bool] | None = None
+        # Whether a transcript's phone number is worth hearing again (a digit off, odd groups).
+        self.number_check = number_check
         self._turn_utterances: list[bytes] = []  # the caller's utterances since the bot last began to speak
         self.confirmed_partials = 0
         self.final_passes = 0

@@ -122,7 +122,12 @@ class LlamaCppLLMService(AnswerHooksLLMService):
         self._llama_base_url = base_url.rstrip("/")
         self._llama_key = api_key
         self.slot = slot
-        self.on_timings = on_timings
+        self._register_event_handler("on_llm_timings", sync=True)  # llama.cpp's account of each turn
+        if on_timings is not None:
+            async def forward(_service, timings: LLMTurnTimings) -> None:
+                await on_timings(timings)
+
+            self.add_event_handler("on_llm_timings", forward)
         self._http = httpx.AsyncClient(timeout=30, trust_env=False)
         self._prefill: asyncio.Task | None = None
         self._answer_has_text = False  # this turn's answer has pushed words already
@@ -159,8 +164,7 @@ class LlamaCppLLMService(AnswerHooksLLMService):
         if timings.tokens_before_clause is None:
             logger.debug(f"{self}: llama.cpp evaluated {timings.prompt_n} prompt tokens in {timings.prompt_ms:.0f} ms "
                          f"({timings.cache_n} from the slot's cache)")
-        if self.on_timings is not None:
-            await self.on_timings(timings)
+        await self._call_event_handler("on_llm_timings", timings)
 
     async def request_body(self, context: LLMContext) -> dict[str, Any]:
         """The body a turn's completion request sends for ``context`` (same adapter and parameters)."""

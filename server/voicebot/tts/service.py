@@ -113,10 +113,10 @@ class KokoroIsolatedTTSService(TTSService):
         self._registry = registry
         self._reply_context: str | None = None
         self._first_pending = False
-        # Told, for each reply, whether its first piece came from the phrase cache.
-        self.on_first_piece: Callable[[bool], Awaitable[None]] | None = None
-        # Told when a reply's first piece starts being synthesized (True) and when its first audio is out (False).
-        self.on_first_synthesis: Callable[[bool], None] | None = None
+        # Events: for each reply, whether its first piece came from the phrase cache; when a reply's first
+        # piece starts being synthesized (True) and when its first audio is out (False), at once (sync).
+        self._register_event_handler("on_first_piece", sync=True)
+        self._register_event_handler("on_first_synthesis", sync=True)
         self._worker: KokoroWorkerProcess | None = None
         self._init_lock = asyncio.Lock()
 
@@ -190,8 +190,7 @@ class KokoroIsolatedTTSService(TTSService):
             # A reply's first piece: from the phrase cache or synthesized (reported per turn).
             self._reply_context = context_id
             self._first_pending = cached is None
-            if self.on_first_piece is not None:
-                await self.on_first_piece(cached is not None)
+            await self._call_event_handler("on_first_piece", cached is not None)
         if cached is not None and phrases is not None and phrases.sample_rate == self.sample_rate:
             async for frame in self._play_cached(cached, context_id):
                 yield frame
@@ -203,8 +202,8 @@ class KokoroIsolatedTTSService(TTSService):
                 yield ErrorFrame(error=f"{self}: Kokoro TTS worker is unavailable")
                 return
             await self.start_tts_usage_metrics(text)
-            if first and self.on_first_synthesis is not None:
-                self.on_first_synthesis(True)
+            if first:
+                await self._call_event_handler("on_first_synthesis", True)
             kept: list[bytes] | None = [] if phrases is not None and phrases.wants(text) else None
             worker = self._worker
             if worker is None:  # stopped since warm_up (the call ended): as synthesize() on a stopped worker
@@ -213,8 +212,8 @@ class KokoroIsolatedTTSService(TTSService):
                 text, voice=str(self._settings.voice), speed=float(self._settings.speed or 1.0),
                 all_cores=first and self._first_piece_all_cores,
             ):
-                if first and self.on_first_synthesis is not None:
-                    self.on_first_synthesis(False)
+                if first:
+                    await self._call_event_handler("on_first_synthesis", False)
                     first = False
                 await self.stop_ttfb_metrics()
                 pcm = piece.pcm
@@ -233,8 +232,8 @@ class KokoroIsolatedTTSService(TTSService):
             logger.error(f"{self}: synthesis failed: {e}")
             yield ErrorFrame(error=f"{self}: {e}")
         finally:
-            if first and self.on_first_synthesis is not None:
-                self.on_first_synthesis(False)
+            if first:
+                await self._call_event_handler("on_first_synthesis", False)
             await self.stop_ttfb_metrics()
 
     async def _play_cached(self, pcm: bytes, context_id: str) -> AsyncGenerator[Frame, None]:
