@@ -93,9 +93,10 @@ def events_after(db: Connection, company_id: int, seq: int, limit: int = 500) ->
 
 
 def call_events(db: Connection, call_id: str) -> list[Event]:
-    """What one call stored or changed, in order."""
+    """What one call stored or changed (its bookings, orders and messages, not the call's own events), in order."""
     e = schema.events
-    return [event_from_row(r) for r in db.execute(select(e).where(e.c.call_id == call_id).order_by(e.c.seq))]
+    query = select(e).where(e.c.call_id == call_id, e.c.type.notlike("call.%")).order_by(e.c.seq)
+    return [event_from_row(r) for r in db.execute(query)]
 
 
 def last_seq(db: Connection, company_id: int) -> int:
