@@ -40,8 +40,8 @@ def phone_lines(tmp_path_factory):
 
 
 def phone_call(server, say, **config):
-    probe = PhoneProbe(server.url, auth_token=TWILIO_TOKEN,
-                       config=ProbeConfig(post_speech_gap_s=2.0, answer_timeout_s=60, **config))
+    config = {"post_speech_gap_s": 2.0, "answer_timeout_s": 60, **config}
+    probe = PhoneProbe(server.url, auth_token=TWILIO_TOKEN, config=ProbeConfig(**config))
     return asyncio.run(probe.call(say=say, timeout=300, transcribe=True))
 
 
@@ -67,7 +67,9 @@ def test_the_caller_talking_over_the_bot_clears_its_audio(voicebot_server, phone
 
 
 def test_asking_for_a_person_puts_the_caller_through_to_the_restaurant(voicebot_server, phone_lines):
-    call = phone_call(voicebot_server, [phone_lines["person"]])
+    # The server hangs up once the line is spoken; on a fresh, busy machine the line may not be in the phrase cache
+    # yet, and its second piece came 2.6 s after "Of course." (CI, 2026-12-07): wait out such a gap (#32).
+    call = phone_call(voicebot_server, [phone_lines["person"]], post_speech_gap_s=5.0)
     assert call.ended_by == "server_hangup", (call.errors, call.transcript_text)
     assert re.search(r"put you through", call.transcript_text, re.I), call.transcript_text
     digits = re.sub(r"\D", "", call.dialed or "")
