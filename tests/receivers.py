@@ -70,3 +70,29 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class BoardStream:
+    """The owner's event stream (``GET /api/owner/events``) read in a thread, as a board reads it: the
+    first ``count`` events' JSON in ``received``; ``opened`` is set once the stream's headers came."""
+
+    def __init__(self, url: str, token: str, count: int, timeout_s: float = 120):
+        import httpx
+
+        self.received: list[dict] = []
+        self.content_type = ""
+        self.opened = threading.Event()
+
+        def read() -> None:
+            with httpx.stream("GET", f"{url}/api/owner/events", timeout=timeout_s,
+                              headers={"Authorization": f"Bearer {token}"}) as response:
+                self.content_type = response.headers.get("content-type", "")
+                self.opened.set()
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        self.received.append(json.loads(line[5:]))
+                        if len(self.received) == count:
+                            return
+
+        self.thread = threading.Thread(target=read, daemon=True)
+        self.thread.start()

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from helpers import demo_database, wait_until, wait_until_async
-from receivers import WebhookReceiver
+from receivers import BoardStream, WebhookReceiver
 from voicebot.app import create_app
 from voicebot.business import CompanyRepository, Database, outbox, schema
 from voicebot.business.bookings import BookingBook
@@ -223,23 +223,8 @@ def test_the_event_stream_sends_each_change_to_the_owner_only(tmp_path):
     with ServedApp(runtime) as url:
         token = runtime.owner.credential.current()
         assert httpx.get(f"{url}/api/owner/events", timeout=5).status_code == 401
-        received: list[dict] = []
-        opened = threading.Event()
-
-        def read_stream():
-            with httpx.stream("GET", f"{url}/api/owner/events", timeout=10,
-                              headers={"Authorization": f"Bearer {token}"}) as response:
-                assert response.headers["content-type"].startswith("text/event-stream")
-                opened.set()
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        received.append(json.loads(line[5:]))
-                        if len(received) == 2:
-                            return
-
-        reader = threading.Thread(target=read_stream, daemon=True)
-        reader.start()
-        assert opened.wait(10)
+        stream = BoardStream(url, token, count=2, timeout_s=10)
+        assert stream.opened.wait(10) and stream.content_type.startswith("text/event-stream")
         wait_until(lambda: runtime.events is not None and runtime.events.running, timeout=5)
         order_id = place_order(database)
         accepted = httpx.post(f"{url}/api/owner/orders/{order_id}/status", json={"status": "accepted"},
@@ -247,7 +232,8 @@ def test_the_event_stream_sends_each_change_to_the_owner_only(tmp_path):
         assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
         assert httpx.post(f"{url}/api/owner/orders/{order_id}/status", content='{"status": "accepted"}',
                           headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 415
-        reader.join(10)
+        stream.thread.join(10)
+    received = stream.received
     assert [(e["type"], e["data"]["status"]) for e in received] == [("order.created", "placed"),
                                                                       ("order.updated", "accepted")]
     assert received[0]["company"] == 2 and received[0]["data"]["name"] == "Mia Wong"

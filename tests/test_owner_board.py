@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from conftest import ARTIFACTS, CLOCK, start_server
 from helpers import wait_until
 from postgres_server import PostgresServer
-from receivers import WebhookReceiver
+from receivers import BoardStream, WebhookReceiver
 from voicebot.business import Database, outbox
 from voicebot.probe import CallProbe, ProbeConfig
 from voicebot.tts.speak import speak_all_to_wav
@@ -166,28 +165,16 @@ def test_on_postgresql_a_change_through_one_server_reaches_the_others_board(tmp_
         servers.append(start_server(tmp_path / "b", "2", env=env, wait_for_models=False))
         first, second = servers
         auth = {"Authorization": f"Bearer {owner_token}"}
-        received: list[dict] = []
-        opened = threading.Event()
-
-        def read_board():
-            with httpx.stream("GET", f"{second.url}/api/owner/events", headers=auth, timeout=120) as response:
-                opened.set()
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        received.append(json.loads(line[5:]))
-                        if len(received) == 2:
-                            return
-
-        reader = threading.Thread(target=read_board, daemon=True)
-        reader.start()
-        assert opened.wait(60)
+        stream = BoardStream(second.url, owner_token, count=2)
+        received = stream.received
+        assert stream.opened.wait(60)
         time.sleep(0.5)  # the stream's subscription is made right after its headers
         chat_order(url, "Ines Duarte")  # stored by a third process on the same database
         order_id = wait_until(lambda: received and received[0]["data"]["id"], timeout=30)
         accepted = httpx.post(f"{first.url}/api/owner/orders/{order_id}/status", json={"status": "accepted"},
                               headers=auth, timeout=30)
         assert accepted.status_code == 200, accepted.text
-        reader.join(30)
+        stream.thread.join(30)
     finally:
         for server in servers:
             server.stop()

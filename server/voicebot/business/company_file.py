@@ -15,7 +15,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import delete, func, insert, select
 
 from voicebot.business import schema
@@ -96,8 +105,8 @@ class CompanyFile(_Strict):
     menu: list[MenuEntry] = Field(default_factory=list, max_length=2000)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list, max_length=5000)
     # Where the owner hears of each booking, order and message (voicebot.events); None: the server's settings.
-    webhook_url: str | None = Field(None, max_length=500, pattern=r"^https?://")
-    notify_email: str | None = Field(None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    webhook_url: AnyHttpUrl | None = None  # pydantic reads the URL
+    notify_email: EmailStr | None = None  # email-validator reads the address
 
     @field_validator("timezone")
     @classmethod
@@ -218,7 +227,7 @@ def import_company(database: Database, company: CompanyFile) -> int:
             seats_per_slot=company.reservations.seats_per_slot,
             last_booking_before_close_minutes=company.reservations.last_booking_before_close_minutes,
             booking_days_ahead=company.reservations.days_ahead,
-            webhook_url=company.webhook_url, notify_email=company.notify_email,
+            webhook_url=str(company.webhook_url) if company.webhook_url else None, notify_email=company.notify_email,
         )
         if db.execute(select(c.c.id).where(c.c.id == company_id)).first() is None:
             db.execute(insert(c).values(id=company_id, **row))
