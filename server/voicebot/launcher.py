@@ -15,7 +15,9 @@ import httpx
 
 from voicebot.config import DB_ENV
 
+# The README's entry script; ``python -m voicebot`` (``voicebot/__main__.py``) runs the same ``main``.
 SERVER_SCRIPT = Path(__file__).resolve().parents[1] / "06_parallel_tts_warmup.py"
+SERVER_COMMAND = (sys.executable, "-m", "voicebot")
 
 
 def free_port() -> int:
@@ -47,7 +49,7 @@ class LocalServer:
     @classmethod
     def start(cls, workdir: Path, *args: str, env: dict[str, str] | None = None,
               ready_timeout: float = 600, port: int | None = None, wait_for_models: bool = True) -> LocalServer:
-        """Run ``06_parallel_tts_warmup.py *args`` on ``port`` (default: a free one); return once /health is ready
+        """Run the server (``python -m voicebot *args``) on ``port`` (default: a free one); return once /health is ready
         (``wait_for_models`` False: once it answers, its models still loading)."""
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
@@ -56,7 +58,7 @@ class LocalServer:
         full_env = {**os.environ, DB_ENV: str(workdir / "business.db"), "VOICEBOT_DEMO_DATA": "1", **(env or {})}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [sys.executable, str(SERVER_SCRIPT), *args, "--host", "127.0.0.1", "--port", str(port)],
+                [*SERVER_COMMAND, *args, "--host", "127.0.0.1", "--port", str(port)],
                 cwd=workdir, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             )
         server = cls(f"http://127.0.0.1:{port}", process, workdir, log_path)
