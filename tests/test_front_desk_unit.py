@@ -111,6 +111,21 @@ def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
 
 
 @pytest.mark.parametrize(("company", "words", "expected"), [
+    (2, "a table for three at seven, no, eight, on friday", {"party": 3, "time": "8"}),
+    (2, "we need room for six, sorry, seven, tuesday at 6", {"party": 7, "time": "at 6"}),
+    (2, "one miso soup ready in twenty minutes, actually make that forty", {"pickup": "in 40 minutes"}),
+    (1, "can I book three for nine, sorry, half nine, on friday", {"party": 3, "time": "9:30"}),
+    (1, "Lasagna. Wait, the margherita pizza.", {"dishes": [("Lasagna", "remove"), ("Margherita pizza", "set")]}),
+])
+def test_a_correction_in_the_same_breath_replaces_the_detail_said_just_before_it(database, company, words, expected):
+    heard = understand(words, Menu(CompanyRepository(database).get(company).menu))
+    for key, value in expected.items():
+        found = [(d.item.name if d.item else None, d.change) for d in heard.dishes] if key == "dishes" else getattr(
+            heard, key)
+        assert found == value, (key, heard)
+
+
+@pytest.mark.parametrize(("company", "words", "expected"), [
     (2, "I'd like to order two dragon rolls and one miso soup for pickup.", [("Dragon roll", 2), ("Miso soup", 1)]),
     (2, "Could I grab three California rolls to take away?", [("California roll", 3)]),
     (2, "I would like to order two salmon nigiri for pickup.", [("Salmon nigiri, two pieces", 2)]),

@@ -100,10 +100,12 @@ _PARTY += [
                rf"{_NOT_A_TIME_AFTER}", re.I),
     re.compile(rf"\b(?:fit|seat|squeeze|take)(?: in)? {_N}\b", re.I),
     re.compile(rf"\b{_N} for (?:dinner|lunch|brunch|breakfast|drinks|supper)\b", re.I),
-    re.compile(rf"\bbook {_N}(?= (?:for|on|at|people|tomorrow|tonight)\b)", re.I),
+    re.compile(rf"\bbook {_N}(?= (?:for|on|at|people|tomorrow|tonight)\b|\s*(?:[.?!,]|$))", re.I),
     re.compile(rf"\b(?:somewhere|room|space|availability|a table) for {_N}\b{_NOT_A_TIME_AFTER}", re.I),
     # "… tomorrow at eight for four": the party said last
     re.compile(rf"\bfor {_N}(?=\s*(?:[.?!,]|$|please|thanks|thank you))", re.I),
+    # "in for four at half six", "for two on the 18th": a count with the time or day after it
+    re.compile(rf"\bfor {_N}(?= (?:at|on|this|next|tomorrow|tonight|today|{WEEKDAY_NAMES})\b)", re.I),
 ]
 # "two adults and two kids": the party is both.
 _ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with) {_N} (?:kids?|children|"
@@ -353,7 +355,7 @@ _LIKE_BEFORE_AMOUNT = re.compile(r"\b(at|around|in|for|about|by) like\b", re.IGN
 # no make that three", "four tomorrow at six, actually five people"): what follows replaces what went before.
 _SELF_CORRECTION = re.compile(r"[,.;!?]?\s*\b(?:no,? wait|no,? sorry|sorry,? i mean|i mean|actually|or rather|"
                               r"no,? make (?:that|it)|make (?:that|it)|scratch that|change (?:that|it) to|"
-                              r"swap (?:that|it) for|no,|sorry,|wait\W)(?=\s|,)", re.IGNORECASE)
+                              r"swap (?:that|it) for|no,|sorry,|wait\b)(?=\s|,)", re.IGNORECASE)
 # "swap that for a tempura", "… instead": one dish replaces another.
 SWAP = re.compile(r"\b(swap|switch|replace|change) (that|it|this)\b.*\b(for|to|with)\b|\binstead\b", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"\W*(?:no|sorry|wait|actually|make (?:it|that))?\W*(\d{1,2})\b(?![:\d])")
@@ -386,11 +388,13 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
     if Intent.MESSAGE in before.intents:
         return None  # a message is the caller's own words, corrections and all
     heard_after = _read(after, menu, expecting)
+    replaced = _replaced_detail(text[:cut.start()], after, menu)
     if before.name and heard_after.name is None:
         renamed = re.match(rf"\W*(?:sorry|i mean|no|actually)?\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\b", after)
         if renamed and not any(w.lower() in _NOT_NAMES for w in renamed.group(1).split()):
             heard_after.name = renamed.group(1)  # "name's Tom, sorry, Tomasz Nowak"
-    if not (before.details or before.intents) or not (heard_after.details or re.search(r"\d", clock_words(after))):
+    if not (before.details or before.intents) or not (heard_after.details or replaced
+                                                      or re.search(r"\d", clock_words(after))):
         return None
     merged = before
     merged.text, merged.correction = text, True
@@ -406,13 +410,22 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         value = getattr(heard_after, name)
         if value not in (None, ""):
             setattr(merged, name, value)
+    if replaced is not None and replaced[0] is not Slot.ITEMS:
+        slot, value = replaced
+        if slot is Slot.PICKUP:
+            heard_after.pickup = value
+        else:
+            setattr(merged, slot.value, value)
+        said_last = _detail_said_last(text[:cut.start()], menu)
+        if slot is Slot.TIME and said_last is not None and said_last[0] is Slot.PARTY:
+            merged.party = _party(said_last[1], expecting)
     lead = _LEADING_NUMBER.match(clock_words(after))
     if heard_after.dishes and lead and before.dishes and before.dishes[-1].item is not None and not any(
             m.start <= len(lead.group(0)) for m in heard_after.dishes):
         # "a margherita pizza, no, two, and a tiramisu": the count is the last dish's, then more dishes
         before.dishes[-1] = replace(before.dishes[-1], quantity=int(lead.group(1)), change="set")
     if heard_after.dishes:
-        if SWAP.search(after) and before.dishes:
+        if (SWAP.search(after) or replaced is not None and replaced[0] is Slot.ITEMS) and before.dishes:
             merged.dishes = [*[replace(d, change="remove") for d in before.dishes[-1:]], *heard_after.dishes]
         else:
             merged.dishes = before.dishes + heard_after.dishes
@@ -432,6 +445,54 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         merged.pickup = heard_after.pickup
     merged.never_mind = False
     return merged
+
+
+_MARKER_WORDS = re.compile(r"^(?:\W|no\b|nope\b|sorry\b|wait\b|actually\b|i mean\b|or rather\b|make (?:that|it)\b|"
+                           r"scratch that\b|change (?:that|it) to\b)+", re.I)
+_TRAILING_MARKERS = re.compile(r"(?:\W|\bno|\bsorry|\bwait|\bactually|\bum|\buh)+$", re.I)
+
+
+def _detail_said_last(text: str, menu: Menu) -> tuple[Slot, str] | None:
+    """Which detail the words end on ("… for 4 people at 5:30" → the time, "book for five" → the party),
+    and the words before it."""
+    words = _TRAILING_MARKERS.sub("", text).split()
+    for k in range(1, min(5, len(words)) + 1):
+        tail, head = " ".join(words[-k:]), " ".join(words[:-k])
+        if minutes_from_now(tail) is not None:
+            return Slot.PICKUP, head
+        heard = _read(tail, menu)
+        if heard.time:
+            return Slot.TIME, head
+        if heard.party:
+            return Slot.PARTY, head
+        if any(d.item is not None for d in heard.dishes):
+            return Slot.ITEMS, head
+    return None
+
+
+def _replaced_detail(before: str, after: str, menu: Menu) -> tuple[Slot, object] | None:
+    """A correction replaces the detail said just before it, whatever else follows: "at 5:30, no, 6, on
+    Saturday" is 6; "for five, no actually six, on Sunday" is six people; "in thirty minutes, actually make
+    that an hour" is an hour."""
+    said_last = _detail_said_last(before, menu)
+    lead = re.split(r"[,;.?!—–]|\s-\s|\b(?:on|and|for|my|to)\b", _MARKER_WORDS.sub("", after), maxsplit=1)[0].strip()
+    if said_last is None or not lead:
+        return None
+    slot, head = said_last
+    if slot is Slot.PARTY and not _read(lead, menu, Slot.PARTY).party and (time := _read(lead, menu).time):
+        # "book two for eight, sorry, half eight": the "for eight" was the time, and the party is said before it
+        return (Slot.TIME, time) if _party(head, None) else None
+    if slot is Slot.PICKUP:
+        minutes = minutes_from_now(lead if lead.lower().startswith("in ") else f"in {lead}")
+        if minutes is None:  # "in twenty minutes, make that forty": the unit said before
+            unit = "hours" if re.search(r"\bhours?\b", before[len(head):]) else "minutes"
+            minutes = minutes_from_now(f"in {lead} {unit}")
+        return (slot, _pickup(minutes, False, None, None)) if minutes is not None else None
+    heard = _read(lead, menu, slot)
+    if slot is Slot.ITEMS:
+        return (slot, heard.dishes) if any(d.item is not None for d in heard.dishes) else None
+    value = heard.time if slot is Slot.TIME else heard.party
+    return (slot, value) if value else None
 
 
 def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
