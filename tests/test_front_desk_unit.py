@@ -110,6 +110,16 @@ def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
         assert getattr(heard, key) == value, (key, heard)
 
 
+@pytest.mark.parametrize(("words", "party"), [
+    ("a table for three adults and one toddler friday at 6", 4),
+    ("it'll be me and two people from my office, thursday at noon", 3),
+    ("two grown-ups plus three kiddos on sunday at 5", 5),
+    ("it's six people now, on saturday at 8", 6),
+])
+def test_a_party_listed_rather_than_counted_is_added_up(database, words, party):
+    assert understand(words, Menu(CompanyRepository(database).get(2).menu)).party == party
+
+
 @pytest.mark.parametrize(("company", "words", "expected"), [
     (2, "a table for three at seven, no, eight, on friday", {"party": 3, "time": "8"}),
     (2, "we need room for six, sorry, seven, tuesday at 6", {"party": 7, "time": "at 6"}),

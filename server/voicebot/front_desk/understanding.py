@@ -108,8 +108,8 @@ _PARTY += [
     re.compile(rf"\bfor {_N}(?= (?:at|on|this|next|tomorrow|tonight|today|{WEEKDAY_NAMES})\b)", re.I),
 ]
 # "two adults and two kids": the party is both.
-_ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with) {_N} (?:kids?|children|"
-                              rf"child|little ones|toddlers?|teens?|babies|baby)\b", re.I)
+_KIDS = r"kids?|kiddies|kiddos?|children|child|little ones|toddlers?|teens?|teenagers|babies|baby|youngsters"
+_ADULTS_AND_KIDS = re.compile(rf"\b{_N} (?:adults?|grown-?ups?)(?:,)? (?:and|plus|with|&) {_N} (?:{_KIDS})\b", re.I)
 _COUPLE = re.compile(r"\b(?:for|we'?re|we are|just) (?:a|the) couple\b|\b(?:a|the) couple of us\b|"
                      r"\b(?:my|me and my) (?:wife|husband|partner) and (?:i|me)\b", re.I)
 # Said back to "For how many people?", the way speech to text writes "four" or "two" or "eight".
@@ -124,8 +124,8 @@ _RELATIONS = (r"wife|husband|partner|other half|boyfriend|girlfriend|friend|mum|
               r"aunt|uncle|cousin|fianc[eé]e?|date|neighbou?r|mate|flatmate|roommate|in-law|mother-in-law|father-in-law")
 _ONE_RELATION = re.compile(rf"\b(?:my|our|her|his|their|the) (?:{_RELATIONS})\b", re.I)
 _PAIR = re.compile(r"\b(?:my|our|her|his|their|the) (?:parents|grandparents|in-laws|folks)\b", re.I)
-_COUNTED = re.compile(rf"\b{_N} (?:more |other )?(?:kids|kiddies|children|friends|colleagues|coworkers|co-workers|"
-                      rf"people|guests|others|mates|adults|teens|teenagers|grandkids|of (?:them|my friends))\b", re.I)
+_COUNTED = re.compile(rf"\b{_N} (?:more |other )?(?:{_KIDS}|friends|colleagues|coworkers|co-workers|"
+                      rf"people|guests|others|mates|adults|grandkids|of (?:them|my friends))\b", re.I)
 _ME = re.compile(r"\b(?:me|myself|i)\b(?=\s*(?:,|(?:and|&|plus|with|my)\b))|(?<=\band )(?:me|myself)\b", re.I)
 _US_BASE = re.compile(rf"\b(?:the )?({_N}|half a dozen|a dozen|both) of us\b", re.I)
 _ADDED = re.compile(r"\b(plus|and also|as well as|oh and|and then|oh,? and|also)\b", re.I)
@@ -142,7 +142,7 @@ def _people_counted(text: str) -> int | None:
     family = _FAMILY_OF.search(text)
     if family:
         return _number(family.group(1))
-    total_said = re.search(rf"\b{_N} (?:people|persons|guests)\b", text, re.I)
+    total_said = re.search(rf"(?<!and )(?<!plus )(?<!with )(?<!& )\b{_N} (?:people|persons|guests)\b", text, re.I)
     if total_said:
         return None  # "it's five people now, my cousin is coming too": the count said is the party
     relations = len(_ONE_RELATION.findall(text)) + 2 * len(_PAIR.findall(text))
