@@ -126,6 +126,11 @@ def test_a_party_listed_rather_than_counted_is_added_up(database, words, party):
     (2, "one miso soup ready in twenty minutes, actually make that forty", {"pickup": "in 40 minutes"}),
     (1, "can I book three for nine, sorry, half nine, on friday", {"party": 3, "time": "9:30"}),
     (1, "Lasagna. Wait, the margherita pizza.", {"dishes": [("Lasagna", "remove"), ("Margherita pizza", "set")]}),
+    # what is not replaced: the party said earlier, a dish held back, the same dish counted again
+    (2, "Table for four, friday, eight. No, nine.", {"party": 4, "time": "at 9"}),
+    (1, "a lasagna and a tiramisu please, actually hold the tiramisu",
+     {"dishes": [("Lasagna", "set"), ("Tiramisu", "set"), ("Tiramisu", "remove")]}),
+    (2, "a dragon roll, no wait, three dragon rolls", {"dishes": [("Dragon roll", "set"), ("Dragon roll", "set")]}),
 ])
 def test_a_correction_in_the_same_breath_replaces_the_detail_said_just_before_it(database, company, words, expected):
     heard = understand(words, Menu(CompanyRepository(database).get(company).menu))

@@ -456,15 +456,18 @@ def _detail_said_last(text: str, menu: Menu) -> tuple[Slot, str] | None:
     """Which detail the words end on ("… for 4 people at 5:30" → the time, "book for five" → the party),
     and the words before it."""
     words = _TRAILING_MARKERS.sub("", text).split()
+    numbers = re.findall(r"\d+(?::\d+)?", clock_words(" ".join(words)))
+    last_number = numbers[-1] if numbers else None
     for k in range(1, min(5, len(words)) + 1):
         tail, head = " ".join(words[-k:]), " ".join(words[:-k])
         if minutes_from_now(tail) is not None:
             return Slot.PICKUP, head
         heard = _read(tail, menu)
+        # a value counts only if it holds the last number said ("for three, Saturday, six": not the party)
         if heard.time:
-            return Slot.TIME, head
+            return (Slot.TIME, head) if last_number in re.findall(r"\d+(?::\d+)?", clock_words(heard.time)) else None
         if heard.party:
-            return Slot.PARTY, head
+            return (Slot.PARTY, head) if str(heard.party) == last_number else None
         if any(d.item is not None for d in heard.dishes):
             return Slot.ITEMS, head
     return None
@@ -490,7 +493,11 @@ def _replaced_detail(before: str, after: str, menu: Menu) -> tuple[Slot, object]
         return (slot, _pickup(minutes, False, None, None)) if minutes is not None else None
     heard = _read(lead, menu, slot)
     if slot is Slot.ITEMS:
-        return (slot, heard.dishes) if any(d.item is not None for d in heard.dishes) else None
+        # "a lasagna, wait, carbonara": another dish instead; "…, no wait, two lasagnas" or "hold the soup" are no swap
+        replaced = menu.mentions(before)[-1:]
+        swap = heard.dishes and all(d.item is not None and d.change == "set" for d in heard.dishes) and not any(
+            d.item == r.item for d in heard.dishes for r in replaced)
+        return (slot, heard.dishes) if swap else None
     value = heard.time if slot is Slot.TIME else heard.party
     return (slot, value) if value else None
 
