@@ -110,6 +110,19 @@ def test_what_a_turn_says_to_the_desk(database, words, expecting, expected):
         assert getattr(heard, key) == value, (key, heard)
 
 
+@pytest.mark.parametrize(("words", "cancels"), [
+    ("we have to call the dinner off on thursday, something came up", True),
+    ("please void the order I placed this morning", True),
+    ("I'm not going to be picking them up after all, sorry", True),
+    ("could you nix our reservation for tonight", True),
+    ("I ordered two pizzas earlier but please cancel it", True),
+    ("cancel it", False),  # said alone: never mind, not a cancellation
+    ("can someone call me back about a party", False),
+])
+def test_a_cancellation_said_in_the_callers_own_words_is_one(database, words, cancels):
+    assert (Intent.CANCEL in understand(words, Menu(CompanyRepository(database).get(1).menu)).intents) is cancels
+
+
 @pytest.mark.parametrize(("words", "party"), [
     ("a table for three adults and one toddler friday at 6", 4),
     ("it'll be me and two people from my office, thursday at noon", 3),

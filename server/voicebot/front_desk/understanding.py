@@ -272,10 +272,12 @@ _INTENTS = {
         r"(call|ring|phone) me\W*$|reach out to me|reach out|contact me|get in touch|message for|return my call|"
         r"pass (it )?on to|tell whoever|let whoever)\b|\btell (?-i:[A-Z])[a-z]+ (that )?", re.I),
     Intent.CANCEL: re.compile(
-        r"\b(cancel\w*|cancer|call off|scrap|scratch (my|our|the) (order|booking|reservation|table)|"
+        r"\b(cancel\w*|cancer|call (it |that |the \w+ |our \w+ |my \w+ )?off|scrap|"
+        r"(scratch|disregard|void|nix|forget about) (my|our|the|that) ([a-z]+ ){0,2}(order|booking|reservation|table)|"
         r"take (us|me|it|our \w+|my \w+) off|knock [^.?!]{0,30} on the head|forget (the|my) [^.?!]{0,30}\border\w*|"
-        r"(can'?t|cannot|won'?t|will not|wont|not going to|aren'?t going to|not gonna) (be able to )?"
-        r"(make it|come|be coming|be there|pick (it|them) up)|drop (our|my) (booking|reservation|table|order))\b",
+        r"(can'?t|cannot|won'?t|will not|wont|not going to|aren'?t going to|not gonna|am not|i'?m not) (be able to )?"
+        r"(make it|come|be coming|be there|pick (it|them) up|be picking (it|them) up|(be )?collect(ing)? (it|them))|"
+        r"drop (our|my) (booking|reservation|table|order))\b",
         re.I),
     Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
                               r"( on)? "
@@ -615,7 +617,8 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
             r"\b(message|tell|let|call me|call back|give me a (call|ring)|get back to me|get in touch)\b", text, re.I):
         intents.discard(Intent.MESSAGE)
     if Intent.CANCEL in intents and re.search(r"\b(cancel\w*) (that|it|this)\b", text, re.I) and not re.search(
-            rf"\b(booking|reservation|table|order|take ?-?out|pick ?-?up|coming|come|make it|{WEEKDAY_NAMES}|"
+            rf"\b(booking|reservation|table|order|take ?-?out|pick ?-?up|pick (it|them) up|collect\w*|coming|come|"
+            rf"make it|booked|ordered|called in|{WEEKDAY_NAMES}|"
             rf"tomorrow|tonight|\d+(st|nd|rd|th)|tenth|twelfth)\b", text, re.I):
         intents.discard(Intent.CANCEL)  # "cancel that": never mind, handled apart
     return intents
