@@ -123,6 +123,18 @@ def test_a_cancellation_said_in_the_callers_own_words_is_one(database, words, ca
     assert (Intent.CANCEL in understand(words, Menu(CompanyRepository(database).get(1).menu)).intents) is cancels
 
 
+@pytest.mark.parametrize(("words", "intent", "meant"), [
+    ("could you make us two dragon rolls, we'll swing by in twenty minutes", Intent.ORDER, True),
+    ("my wife's picking them up after work, a miso soup and a california roll", Intent.ORDER, True),
+    ("I'd like something to take away for around six", Intent.ORDER, True),
+    ("could you tell me if the green tea ice cream is okay for takeout?", Intent.ORDER, False),
+    ("should we book ahead for friday or just walk in?", Intent.BOOK, False),
+    ("is a reservation necessary on a weekday?", Intent.BOOK, False),
+])
+def test_a_request_asked_as_a_question_is_one_and_a_question_about_the_rules_is_not(database, words, intent, meant):
+    assert (intent in understand(words, Menu(CompanyRepository(database).get(2).menu)).intents) is meant
+
+
 @pytest.mark.parametrize(("words", "party"), [
     ("a table for three adults and one toddler friday at 6", 4),
     ("it'll be me and two people from my office, thursday at noon", 3),

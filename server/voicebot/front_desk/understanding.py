@@ -262,8 +262,8 @@ _INTENTS = {
                             r"seat (us|\w+ of us))\b",
                             re.I),
     Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|take ?-?away|for (pick ?-?up|collection)|to collect|"
-                             r"pick (it|them|that|this|those) up|pick ?-?up|grab and go|come (and )?(grab|get|collect)|"
-                             r"swing by and (grab|get|pick)|make me an?)\b",
+                             r"pick(ing)? (it|them|that|this|those) up|pick ?-?up|grab and go|come (and )?(grab|get|collect)|"
+                             r"swing by and (grab|get|pick)|make (me|us)|whip (me |us )?up)\b",
                              re.I),
     Intent.MESSAGE: re.compile(
         r"\b(leave a message|take a message|a message|pass (on )?a message|tell (the|your) \w+|"
@@ -313,7 +313,13 @@ _INTENTS = {
 }
 # "Do you take reservations?", "Do you do takeout?": a question about a service, nothing to do.
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
-_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell|let|pass|leave|take a message|call me|put me|"
+# "do I need to book ahead?", "should we reserve?": a question about the rule, not a request
+_POLICY_QUESTION = re.compile(r"\b((do|does) (i|we|one|people) (need|have) to|should (i|we|one)) "
+                              r"(book|reserve|order|call)|\bis (it|a booking|a reservation) (necessary|needed|required)",
+                              re.I)
+_REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell(?! me (?:whether|if|how|what|when|where|why|about))|"
+                            r"let|pass|leave|take a message|call me|put me|make (?:me|us)|whip up|fix (?:me|us)|"
+                            r"set aside|put aside|hold (?:me|us|one|a|two|it)|"
                             r"i'?d like|i would like|"
                             r"i want|i'?ll have|i will have|can i (get|have|order|book|make)|could i (get|have|order|"
                             r"book|make)|give me|get me)\b", re.I)
@@ -602,10 +608,10 @@ def _intents(text: str, menu: Menu) -> set[Intent]:
     intents = {intent for intent, pattern in _INTENTS.items() if pattern.search(text)}
     service_question = bool(_SERVICE_QUESTION.search(text) and not _REQUEST_VERBS.search(text)
                             and not _SPECIFICS.search(text))
-    if service_question:
+    if service_question or _POLICY_QUESTION.search(text):
         intents -= {Intent.BOOK, Intent.ORDER, Intent.MESSAGE}
     if Intent.ORDER in intents and not (re.search(r"\border\b", text, re.I) or menu.mentions(text) or (
-            _ORDER_VERBS.search(text) and re.search(r"\b(food|something to eat|stuff|take ?-?out|take ?-?away|"
+            _ORDER_VERBS.search(text) and re.search(r"\b(food|something( to eat)?|stuff|take ?-?out|take ?-?away|"
                                                      r"pick ?-?up|collection|lunch|dinner|breakfast)\b", text, re.I))):
         intents.discard(Intent.ORDER)  # "how long does takeout take?"
     if (Intent.ORDER not in intents and _ORDER_VERBS.search(text) and not _PRICE.search(text)
