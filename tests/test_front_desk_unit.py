@@ -286,6 +286,28 @@ def test_an_order_with_a_price_question_at_night_gets_the_price_and_pickup_at_op
     assert (order.total_cents, order.pickup_at) == (1200, datetime(2026, 12, 2, 12, 0))
 
 
+@pytest.mark.parametrize(("answer", "stored"), [("yes, that's fine", True), ("no", False),
+                                                ("forget it then, thanks", False)])
+def test_a_pickup_we_are_closed_for_gets_the_next_opening_offered_not_chosen(database, answer, stored):
+    before = last_id(database, schema.orders)
+    turns = ["one vegetable tempura to collect at eleven tonight", answer]
+    replies = call(database, turns + (["Ann Lee", "503 555 4545", "yes"] if stored else []))
+    assert "not open" in replies[0].text and "tomorrow at noon" in replies[0].text and replies[0].text.endswith("?")
+    placed = new_rows(database, schema.orders, before)
+    assert bool(placed) is stored
+    if stored:
+        assert placed[0].pickup_at == datetime(2026, 12, 3, 12, 0)
+    else:
+        assert "Could I have your name" not in replies[1].text  # asked for another time, or dropped
+
+
+def test_a_day_that_breaks_a_rule_is_asked_again_and_the_time_said_with_it_is_kept(database):
+    replies = call(database, ["could we reserve for three on March 30th at 8 pm", "this friday", "Ann Lee",
+                              "503 555 4545"])
+    assert "60 days" in replies[0].text and replies[0].text.endswith("Which other day would suit you?")
+    assert "Friday, December 4 at 8 PM" in replies[3].text  # the read-back
+
+
 def test_an_order_changed_after_it_is_placed_is_changed_not_placed_again(database):
     before = last_id(database, schema.orders)
     call(database, ["I want to order a margherita pizza and a tiramisu for takeout, name is Eva, phone 217 555 5555.",

@@ -59,6 +59,7 @@ class OrderRequest(Request):
     lines: list[list[Any]] = field(default_factory=list)  # [MenuItem, quantity]
     pickup: str | None = None  # the caller's words; None: as soon as possible
     pickup_at: datetime | None = None
+    offered_pickup: datetime | None = None  # the next opening, offered for a time we are closed
 
     def set_quantity(self, item: MenuItem, quantity: int) -> None:
         for line in self.lines:

@@ -86,10 +86,12 @@ def booking_step(desk: FrontDeskDialog, request: BookingRequest, notes: list[str
                 request.day = None
             if detail in ("time", "past"):
                 request.time = None
-            slot = Slot.TIME if detail == "time" else Slot.WHEN
+            # Only what broke the rule is asked again: "February 14th at seven" beyond the window keeps its seven.
+            slot = Slot.TIME if request.day is not None else Slot.DAY if request.time is not None else Slot.WHEN
             if sentence.endswith("?"):
                 return desk.say(notes, desk.ask(slot, sentence))
-            question = "Which other day would suit you?" if detail == "day" else "What day and time would suit you?"
+            question = {Slot.TIME: "What other time would suit you?", Slot.DAY: "Which other day would suit you?",
+                        Slot.WHEN: "What day and time would suit you?"}[slot]
             return desk.say(notes + [sentence], desk.ask(slot, question))
         request.when = when
     if not request.available:
@@ -121,6 +123,12 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
     lines = request.menu_lines()
     if heard is not None and heard.asks_price:
         notes.append(f"That's {format_price(total_cents(lines))} for {listed(lines)}.")
+    if request.pickup_at is None and request.offered_pickup is not None and heard is not None and not request.pickup:
+        offered, request.offered_pickup = request.offered_pickup, None
+        if heard.yes:
+            request.pickup_at = offered  # "Shall I do that?" "Yes."
+        elif heard.no:
+            return desk.say(notes, desk.ask(Slot.PICKUP, "What time would suit you?"))
     if request.pickup_at is None:
         now = desk.orders.clock()
         try:
@@ -134,8 +142,10 @@ def order_step(desk: FrontDeskDialog, request: OrderRequest, notes: list[str], h
             request.pickup = None
             if opening is None:
                 return desk.say(notes + [problem], desk.ask_for(Slot.PICKUP))
-            notes.append(problem)
-            pickup_at = opening
+            # The next opening is offered, never chosen for the caller: they say yes, or another time.
+            request.offered_pickup = opening
+            return desk.say(notes + [problem], desk.ask(
+                Slot.PICKUP, "Would that pickup time work for you, or would another suit you better?"))
         elif request.pickup is None and pickup_at > now + timedelta(minutes=PREP_MINUTES + 1):
             notes.append(f"We're closed right now, so I'd have it ready {spoken_when(pickup_at, now)}, "
                          "when we open.")

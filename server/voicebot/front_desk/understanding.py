@@ -262,7 +262,8 @@ _INTENTS = {
                             r"seat (us|\w+ of us))\b",
                             re.I),
     Intent.ORDER: re.compile(r"\b(order\w*|to go|take ?-?out|take ?-?away|for (pick ?-?up|collection)|to collect|"
-                             r"pick(ing)? (it|them|that|this|those) up|pick ?-?up|grab and go|come (and )?(grab|get|collect)|"
+                             r"pick(ing)? (it|them|that|this|those) up|pick ?-?up|grab and go|"
+                             r"come (and )?(grab|get|collect)|"
                              r"swing by and (grab|get|pick)|make (me|us)|whip (me |us )?up)\b",
                              re.I),
     Intent.MESSAGE: re.compile(
@@ -315,7 +316,8 @@ _INTENTS = {
 _SERVICE_QUESTION = re.compile(r"\b(do|does|are|is|can|could) (you|there|it|they)\b|\bhow long\b", re.I)
 # "do I need to book ahead?", "should we reserve?": a question about the rule, not a request
 _POLICY_QUESTION = re.compile(r"\b((do|does) (i|we|one|people) (need|have) to|should (i|we|one)) "
-                              r"(book|reserve|order|call)|\bis (it|a booking|a reservation) (necessary|needed|required)",
+                              r"(book|reserve|order|call)|"
+                              r"\bis (it|a booking|a reservation) (necessary|needed|required)",
                               re.I)
 _REQUEST_VERBS = re.compile(r"\b(book|cancel|reserve|order|tell(?! me (?:whether|if|how|what|when|where|why|about))|"
                             r"let|pass|leave|take a message|call me|put me|make (?:me|us)|whip up|fix (?:me|us)|"
