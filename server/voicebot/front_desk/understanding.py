@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from voicebot.business.food import allergens_named
 from voicebot.business.menu import DishMention, Menu
@@ -483,7 +484,7 @@ def _detail_said_last(text: str, menu: Menu) -> tuple[Slot, str] | None:
     return None
 
 
-def _replaced_detail(before: str, after: str, menu: Menu) -> tuple[Slot, object] | None:
+def _replaced_detail(before: str, after: str, menu: Menu) -> tuple[Slot, Any] | None:
     """A correction replaces the detail said just before it, whatever else follows: "at 5:30, no, 6, on
     Saturday" is 6; "for five, no actually six, on Sunday" is six people; "in thirty minutes, actually make
     that an hour" is an hour."""
