@@ -345,6 +345,22 @@ def test_a_cancellation_finds_the_booking_by_number_and_cancels_it_after_a_yes(d
     assert row.status == "cancelled"
 
 
+def test_a_caller_who_cancelled_books_again_without_giving_their_name_twice(database):
+    desk = FrontDesk(database, CompanyRepository(database).get(2), clock=WEDNESDAY_LUNCH)
+    desk.bookings.book("Noor Haddad", "503 555 7171", 2, "Thursday", "7 pm")
+    replies = call(database, ["we can't make thursday, please cancel", "503 555 7171", "Yes.",
+                              "could we have a table for two on saturday at 6 instead"])
+    assert "cancelled" in replies[2].text
+    assert "Shall I book it?" in replies[3].text and "Noor Haddad" in replies[3].text
+
+
+@pytest.mark.parametrize("words", ["hi, I want to leave a message for the owner please",
+                                   "yeah I'd like to leave a message with the chef"])
+def test_asking_to_leave_a_message_is_not_the_message(database, words):
+    [reply] = call(database, [words])
+    assert "message" in reply.text.lower() and "name" not in reply.text.lower()
+
+
 def test_questions_that_are_not_the_desks_go_to_the_llm_and_the_desk_asks_again_after(database):
     replies = call(database, ["I'd like to book a table for two on Friday at 7 pm.", "What's your address again?"])
     assert replies[1].after_answer and "name" in replies[1].text

@@ -243,6 +243,7 @@ def cancel_step(desk: FrontDeskDialog, request: CancelRequest, notes: list[str])
         request.chosen = found[0]
     described = desk.bookings.describe(request.chosen)
     desk.caller.phone_confirmed = True
+    desk.caller.name = desk.caller.name or request.chosen.name  # who they are, for what they ask next
     if request.change is not None:
         # The booking found, the change the caller asked for is made to it (a change, never a second booking).
         row = request.chosen

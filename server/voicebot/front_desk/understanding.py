@@ -747,10 +747,11 @@ _CONTACT_SENTENCE = re.compile(
 
 # A message that says only that the caller wants one: the message itself is still to come.
 _ONLY_ASKS_TO_BE_CALLED = re.compile(
-    r"(?:(?:hi|hello|hey|yes|so|um)\W+)*(?:(?:could|can|would|will) (?:i|you|someone|somebody|the \w+)\s+)?"
+    r"(?:(?:hi|hello|hey|yes|so|um|yeah)\W+)*(?:(?:could|can|would|will|may) (?:i|you|someone|somebody|the \w+)\s+)?"
+    r"(?:(?:i'?d like|i would like|i want|i wanna|i need|i'?d love|let me|i'?m calling|i was hoping) to\s+)?"
     r"(?:please\s+)?"
     r"(?:leave a message|take a message|(?:have|get|ask) (?:someone|somebody|the \w+) (?:to )?call me(?: back)?|"
-    r"call me(?: back)?|give me a call|get back to me)(?: for (?:the|your) \w+)?(?:,? please)?\W*", re.I)
+    r"call me(?: back)?|give me a call|get back to me)(?: (?:for|with) (?:the|your) \w+)?(?:,? please)?\W*", re.I)
 
 
 def message_text(text: str) -> str | None:
@@ -766,7 +767,7 @@ def message_text(text: str) -> str | None:
     message = " ".join(kept).strip(" ,")
     message = re.sub(r"^(please|that|just)\s+", "", message, flags=re.I)
     message = re.sub(r"\W*\b(then|please|now|thanks|thank you)\W*$", "", message, flags=re.I)
-    if re.fullmatch(r"(for|to) (the|your) \w+( please)?", message, re.I) or _ONLY_ASKS_TO_BE_CALLED.fullmatch(
+    if re.fullmatch(r"(for|to|with) (the|your|our) \w+( please)?", message, re.I) or _ONLY_ASKS_TO_BE_CALLED.fullmatch(
             message):
         return None  # "leave a message for the manager", "could someone call me back": the message is to come
     if len(re.findall(r"[A-Za-z]{2,}", message)) < 2:
