@@ -172,6 +172,8 @@ def test_a_correction_in_the_same_breath_replaces_the_detail_said_just_before_it
     (2, "two salmon sashimi please", [(None, 2)]),
     (2, "Have you got ramen?", [(None, None)]),
     (1, "two pepperoni pizzas", [(None, 2)]),
+    (2, "can I get the salmon sushi, two orders", [("Salmon nigiri, two pieces", None)]),  # a kind word after it
+    (1, "one tiramisu dessert to share", [("Tiramisu", 1)]),
     (1, "one margarita pizza", [("Margherita pizza", 1)]),
     (1, "the carbonara", [("Spaghetti carbonara", None)]),
     (3, "an oat milk latte and avocado toast", [("Oat milk latte", 1), ("Avocado toast", None)]),

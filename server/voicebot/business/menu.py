@@ -35,6 +35,9 @@ _FILLERS = frozenset("""the a an some of order orders piece pieces serving servi
 large small regular big extra hot cold more another one just only like want get need have take""".split())
 # Heads too generic to name a dish alone when the menu has several with them, e.g. "roll".
 _GENERIC = frozenset("roll soup bowl salad pizza pasta tea coffee cream ice cake toast milk green sauce".split())
+# Words for a kind of food, not a dish: after a dish's own word they name that dish ("salmon sushi" is the
+# salmon nigiri, "the tiramisu dessert" the tiramisu); "pepperoni pizza" is still another dish.
+_KIND_WORDS = frozenset("sushi dish meal plate platter food thing special option dessert starter drink".split())
 # Words that end a chunk without being part of the dish ("miso soup tonight", "two rolls to go").
 _NOT_DISH = frozenset("""takeaway take-away collection grab
 today tonight tomorrow now later soon asap monday tuesday wednesday thursday friday saturday
@@ -237,7 +240,7 @@ class Menu:
                 # after it that name no food are the caller's sentence going on ("dragon roll spicy?",
                 # "lasagna travels well"), not part of the dish.
                 if all(w in self._menu_words for w in before.split()) and all(
-                        w in self._menu_words or w not in FOOD_WORDS for w in after.split()):
+                        w in self._menu_words or w in _KIND_WORDS or w not in FOOD_WORDS for w in after.split()):
                     return self._aliases[alias]
                 return None
         return None
