@@ -173,6 +173,13 @@ def test_a_correction_in_the_same_breath_replaces_the_detail_said_just_before_it
     (2, "Have you got ramen?", [(None, None)]),
     (1, "two pepperoni pizzas", [(None, 2)]),
     (2, "can I get the salmon sushi, two orders", [("Salmon nigiri, two pieces", None)]),  # a kind word after it
+    # counts said away from their dish
+    (2, "Tempura times three", [("Vegetable tempura", 3)]),
+    (2, "three each of the miso soup and the dragon roll", [("Miso soup", 3), ("Dragon roll", 3)]),
+    (1, "a lasagna and a tiramisu, two of each", [("Lasagna", 2), ("Tiramisu", 2)]),
+    (2, "your california rolls are the best, could I get four of them", [("California roll", 4)]),
+    (3, "one avocado toast and another avocado toast, both on sourdough", [("Avocado toast", 1),
+                                                                          ("Avocado toast", None)]),
     (1, "one tiramisu dessert to share", [("Tiramisu", 1)]),
     (1, "one margarita pizza", [("Margherita pizza", 1)]),
     (1, "the carbonara", [("Spaghetti carbonara", None)]),

@@ -29,10 +29,10 @@ Change = Literal["set", "add", "remove"]
 _BREAKS = frozenset("""and plus also or for to please then but with without thanks thank so because if when
 is are was were be will would could can should do does did have has had it that this these those my your our
 i i'd i'll i'm we we'd you me us how what which who where much cost costs price total on at in from menu
-moment""".split())
+moment time""".split())
 # Words a dish phrase may carry around the dish's name without naming another dish.
 _FILLERS = frozenset("""the a an some of order orders piece pieces serving servings plate plates portion portions
-large small regular big extra hot cold more another one just only like want get need have take""".split())
+large small regular big extra hot cold more another one just only like want get need have take each""".split())
 # Heads too generic to name a dish alone when the menu has several with them, e.g. "roll".
 _GENERIC = frozenset("roll soup bowl salad pizza pasta tea coffee cream ice cake toast milk green sauce".split())
 # Words for a kind of food, not a dish: after a dish's own word they name that dish ("salmon sushi" is the
@@ -140,7 +140,7 @@ class Menu:
             mention = self._in_chunk(text, chunk)
             if mention is not None:
                 found.append(mention)
-        return found
+        return _counts_said_apart(text, found)
 
     def _chunks(self, text: str, words: list[_Word]) -> list[list[_Word]]:
         """Runs of words between punctuation and the words that end a dish phrase."""
@@ -244,6 +244,43 @@ class Menu:
                     return self._aliases[alias]
                 return None
         return None
+
+
+_COUNT = r"(\d{1,3}|[a-z]+)"
+_EACH = re.compile(rf"\b{_COUNT} (?:each|of each)\b", re.I)  # "two each of the carbonara and the lasagna"
+_OF_THEM = re.compile(rf"\b{_COUNT} of (?:them|those|these)\b(?! more)", re.I)  # "… dragon rolls, two of them"
+_TIMES = re.compile(rf"^\W*times {_COUNT}\b", re.I)  # "tempura times three"
+_BOTH = re.compile(r"\b(?:both|all|each)\W*$", re.I)  # "a latte and another latte, both oat"
+
+
+def _counts_said_apart(text: str, found: list[DishMention]) -> list[DishMention]:
+    """Counts said away from their dish: "two each of A and B", "A, two of them", "A times three", and a
+    dish's word said again about the dishes already named ("both oat") is no new dish."""
+    kept: list[DishMention] = []
+    for mention in found:
+        if _BOTH.search(text[max(0, mention.start - 8):mention.start]) and any(k.item == mention.item and
+                                                                              mention.item for k in kept):
+            continue
+        times = _TIMES.match(text[mention.end:])
+        count = _quantity(times.group(1).lower()) if times else None
+        if count is not None:
+            mention = DishMention(mention.said, mention.item, count, mention.change, mention.start,
+                                  mention.end + times.end() if times else mention.end)
+        kept.append(mention)
+    for each in _EACH.finditer(text):
+        count = _quantity(each.group(1).lower())
+        if count is None:
+            continue
+        after = [m for m in kept if m.start >= each.start() and m.quantity in (None, count)]
+        group = after or [m for m in kept if m.end <= each.start() and m.quantity in (None, 1)]
+        kept = [DishMention(m.said, m.item, count, m.change, m.start, m.end) if m in group else m for m in kept]
+    for of_them in _OF_THEM.finditer(text):
+        count = _quantity(of_them.group(1).lower())
+        before = [m for m in kept if m.end <= of_them.start()]
+        if count is not None and before and before[-1].quantity is None:
+            kept = [DishMention(m.said, m.item, count, m.change, m.start, m.end) if m is before[-1] else m
+                    for m in kept]
+    return kept
 
 
 def _quantity(word: str) -> int | None:
