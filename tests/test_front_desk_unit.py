@@ -135,6 +135,20 @@ def test_a_request_asked_as_a_question_is_one_and_a_question_about_the_rules_is_
     assert (intent in understand(words, Menu(CompanyRepository(database).get(2).menu)).intents) is meant
 
 
+@pytest.mark.parametrize(("words", "expected"), [
+    ("a table for fife people to morrow at 8", {"party": 5, "day": "tomorrow"}),
+    ("we'd be nein people on friday at 7", {"party": 9}),
+    ("one miso soup ready in tin minutes", {"pickup": "in 10 minutes"}),
+    ("two dragon rolls in fif tea minutes", {"pickup": "in 50 minutes"}),
+    ("a table for some people I work with", {"party": None}),  # a real word before "people" is no count
+    ("we're four people tonite at 6", {"party": 4, "day": "tonight"}),
+])
+def test_number_and_day_words_misheard_by_speech_to_text_are_read_by_sound(database, words, expected):
+    heard = understand(words, Menu(CompanyRepository(database).get(2).menu))
+    for key, value in expected.items():
+        assert getattr(heard, key) == value, (key, heard)
+
+
 @pytest.mark.parametrize(("words", "party"), [
     ("a table for three adults and one toddler friday at 6", 4),
     ("it'll be me and two people from my office, thursday at noon", 3),

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+import jellyfish
+
 from voicebot.business.food import allergens_named
 from voicebot.business.menu import DishMention, Menu
 from voicebot.business.phone import PHONE_CUE, digit_runs, phone_in
@@ -174,7 +176,32 @@ _HOMOPHONE_CONTEXTS = [
 ]
 
 
+# What number words sound like (metaphone), for the words speech to text writes instead of them
+# ("tin people" → ten, "sex of us" → six, "for tea minutes" → forty, "fife people" → five).
+_NUMBER_SOUNDS = {jellyfish.metaphone(word): n for word, n in NUMBER_WORDS.items() if 2 <= n <= 60 and " " not in word}
+_COUNTED_NOUN = re.compile(r"\b(?:people|persons|guests|of us|minutes|mins)\b", re.I)
+
+
+def _numbers_by_sound(text: str) -> str:
+    """Number words misheard right before what they count: the word (or two) that sounds like a number."""
+    for noun in reversed(list(_COUNTED_NOUN.finditer(text))):
+        words = list(re.finditer(r"[A-Za-z']+", text[:noun.start()]))[-2:]
+        if not words or words[-1].group(0).lower() in NUMBER_WORDS:
+            continue
+        for span in (words[-1:], words):  # one word, then the two before it said as one ("for tea")
+            said = "".join(w.group(0).lower() for w in span)
+            number = _NUMBER_SOUNDS.get(jellyfish.metaphone(said)) if len(said) > 2 else None
+            if number is not None and said not in _NOT_NUMBER_SOUNDS:
+                text = text[:span[0].start()] + str(number) + text[span[-1].end():]
+                break
+    return text
+
+
+_NOT_NUMBER_SOUNDS = frozenset({"none", "tan"})  # real words before "people" that are no count
+
+
 def _number_homophones(text: str, menu: Menu, expecting: Slot | None) -> str:
+    text = _numbers_by_sound(text)
     *contexts, before_dish = _HOMOPHONE_CONTEXTS
     for pattern in contexts:
         text = pattern.sub(lambda m: m.group(1) + _HOMOPHONE_VALUE[m.group(2).lower()], text)
@@ -373,8 +400,15 @@ _LEADING_NUMBER = re.compile(r"\W*(?:no|sorry|wait|actually|make (?:it|that))?\W
 _BARE_DIGITS = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\b(?!\s*(?:people|persons|guests|of us))")
 
 
+# Day words speech to text splits or shortens ("to morrow", "to nite", "tmrw").
+_SPLIT_DAY_WORDS = [(re.compile(r"\bto[ -]?morr?ow\b|\btmrw\b|\b2morrow\b", re.I), "tomorrow"),
+                    (re.compile(r"\bto[ -]nigh?te?\b|\btonite\b", re.I), "tonight")]
+
+
 def spoken_words(text: str) -> str:
     """The caller's words without fillers, spaces tidied."""
+    for pattern, word in _SPLIT_DAY_WORDS:
+        text = pattern.sub(word, text)
     text = _LIKE_BEFORE_AMOUNT.sub(r"\1", _FILLERS.sub(" ", text))
     text = re.sub(r"\b(at|around|about|by|in|for|say),\s+", r"\1 ", text, flags=re.IGNORECASE)  # "around, uh, one"
     return re.sub(r"\s+([,.?!])", r"\1", " ".join(text.split())).strip(" ,")
