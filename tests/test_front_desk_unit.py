@@ -202,6 +202,10 @@ def test_a_correction_in_the_same_breath_replaces_the_detail_said_just_before_it
     (2, "What would you recommend if I don't eat raw fish?", []),  # avoided, not asked for
     (2, "I'm allergic to peanuts, what can I eat?", []),
     (2, "I don't have the menu here, do you have ramen?", [(None, None)]),
+    # asked whether we have it: a phrase with a food word in it is a dish we may lack, whatever its head
+    (1, "do you guys serve chicken marsala", [(None, None)]),
+    (3, "do you make any brownies", [(None, None)]),
+    (2, "do you have valet parking", []),
 ])
 def test_dishes_are_found_in_the_callers_words_and_unknown_ones_are_not_taken_for_menu_items(
         database, company, words, expected):

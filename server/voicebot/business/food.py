@@ -18,7 +18,7 @@ FOOD_WORDS = frozenset("""
 appetizer appetizers bagel bagels baguette bao bbq beef beer beers biryani bisque bowl bowls bread breadsticks
 brownie brownies bruschetta burger burgers burrito burritos cake cakes calamari calzone cannoli cappuccino carbonara
 cheesecake chicken chili chips chocolate chowder coffee coke cookie cookies croissant croissants curry
-dessert desserts donut donuts dumpling dumplings edamame enchilada enchiladas espresso falafel fettuccine fish
+dessert desserts donut donuts dumpling dumplings edamame egg eggs enchilada enchiladas espresso falafel fettuccine fish
 fries gelato gnocchi gyoza hamburger hotdog hummus juice kebab lasagna latte lattes lemonade lobster
 macchiato mochi muffin muffins nachos nigiri noodle noodles omelet omelette pad pancake pancakes panini pasta
 pho pie pies sake pizza pizzas poke pork ramen ravioli risotto roll rolls salad salads salmon sandwich sandwiches

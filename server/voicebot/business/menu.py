@@ -216,13 +216,15 @@ class Menu:
             return None
         if all(w.text in self._menu_words for w in content):
             return None  # "just the roll": words of several dishes on the menu, none named; never denied
-        if content[-1].text in FOOD_WORDS or _singular(content[-1].text) in FOOD_WORDS:
-            # Denied only when the phrase's head is food: "pepperoni pizza", not "a little food blog".
+        asked_if_we_have = _DO_YOU_HAVE.search(text[max(0, start - 40):start])
+        if _is_food(content[-1].text) or asked_if_we_have and any(_is_food(w.text) for w in content):
+            # Denied only when the phrase's head is food ("pepperoni pizza", not "a little food blog"), or
+            # the caller asks whether we have it and it names food ("do you have chicken parm?").
             return DishMention(said, None, quantity, change, start, content[-1].end)
         return None
 
     def _dishy(self, word: str) -> bool:
-        return word in self._menu_words or word in FOOD_WORDS or any(
+        return word in self._menu_words or _is_food(word) or any(
             difflib.SequenceMatcher(None, word, m).ratio() >= 0.8 for m in self._menu_words if len(m) > 3)
 
     def _match(self, phrase: str) -> MenuItem | None:
@@ -281,6 +283,18 @@ def _counts_said_apart(text: str, found: list[DishMention]) -> list[DishMention]
             kept = [DishMention(m.said, m.item, count, m.change, m.start, m.end) if m is before[-1] else m
                     for m in kept]
     return kept
+
+
+_DO_YOU_HAVE = re.compile(r"\b(?:do|does|can|could) (?:you|y'?all|they)(?: guys)?,?(?: \w+,?)? "
+                          r"(?:have|serve|make|do|sell|got|carry|offer)(?: any| some| a| an| the)?\W*$|"
+                          r"\b(?:is|are) there(?: any| a| an)?\W*$",
+                          re.I)
+
+
+def _is_food(word: str) -> bool:
+    """A food word, singular or plural ("smoothies", which our singular makes "smoothy")."""
+    return (word in FOOD_WORDS or _singular(word) in FOOD_WORDS or word.endswith("ies") and word[:-1] in FOOD_WORDS
+            or word.endswith("y") and word[:-1] + "ie" in FOOD_WORDS)
 
 
 def _quantity(word: str) -> int | None:
