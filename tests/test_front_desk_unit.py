@@ -560,6 +560,15 @@ def test_a_price_question_about_the_dish_just_named_is_answered(database):
     assert second.text == "The Miso soup is $4."
 
 
+@pytest.mark.parametrize(("words", "price"), [
+    ("the california roll, what do they go for, roughly", "$9"),  # a price question without its mark
+    ("how much is for california rolls", "$36"),  # "for" heard for "four" before the dish
+])
+def test_a_price_asked_as_people_say_it_is_answered_from_the_menu(database, words, price):
+    [reply] = call(database, [words])
+    assert reply is not None and price in reply.text
+
+
 def test_a_number_split_over_breaths_after_the_booking_is_joined_not_taken_for_a_time(database):
     """As heard in a call: the caller's pauses cut "… at 7 pm, for Ann Lee, five oh three, five five
     five, four one four two." into three turns, and Whisper misheard the name. "503" had been read

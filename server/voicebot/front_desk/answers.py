@@ -51,8 +51,8 @@ class DataAnswers:
             if heard.asks_ready and order.pickup_at is not None:  # None: a new pickup time is being asked for
                 parts.append(f"It'll be ready {spoken_when(order.pickup_at, self.clock())}.")
             return " ".join(parts)
-        if not heard.question:
-            return None
+        if not (heard.question or heard.asks_price and heard.dishes):
+            return None  # "green tea ice cream, how much is one of those" is a question without its mark
         unknown = list(dict.fromkeys(m.said.lower() for m in heard.dishes if m.item is None))
         known = list(dict.fromkeys(m.item for m in heard.dishes if m.item is not None))
         if (not heard.dishes and heard.asks_price and previous_dishes

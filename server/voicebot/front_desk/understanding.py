@@ -172,7 +172,8 @@ _HOMOPHONE_CONTEXTS = [
     re.compile(r"(\bat )(for|to|too|ate)(?=\s*(?:thirty|fifteen|forty|o'?clock|pm|p\.m|am|a\.m|tonight|tomorrow|on)\b"
                r"|\s*(?:[,.?!]|$))", re.I),
     # "to dragon rolls", "for oat milk lattes": a count before a dish (checked against the menu below)
-    re.compile(r"(^\W*|\b(?:get|have|take|want|need|order|and) )(to|too|for|ate|won)(?=\s+\w)", re.I),
+    re.compile(r"(^\W*|\b(?:get|have|take|want|need|order|and|much is|much are|much would be) )"
+               r"(to|too|for|ate|won)(?=\s+\w)", re.I),
 ]
 
 
@@ -362,7 +363,8 @@ _QUESTION_START = re.compile(r"^\W*(how|what|when|where|which|who|why|is|are|do|
                              r"should|may|have|has)\b", re.I)
 _PRICE = re.compile(r"\b(how much|what('?s| is| will be| would be) (the |my )?(total|price|cost|damage)|"
                     r"what does (that|it|this) (come to|cost)|total|cost|costs|price of|prices?|set me back|"
-                    r"going for|come to|comes to|charge for|how pricey|how expensive)\b", re.I)
+                    r"going for|go for|goes for|run me|come to|comes to|charge for|how pricey|how expensive)\b",
+                    re.I)
 _READY = re.compile(r"\b(how long|when will (it|that|they|the order|my order) be ready|what time (will|can) i "
                     r"pick|ready by|ready at)\b", re.I)
 _ALLERGY_CUE = re.compile(r"\b(allerg\w*|intoleran\w*|celiac|coeliac|anaphyla\w*|safe|contains?|free|"
