@@ -381,6 +381,12 @@ def test_a_caller_who_cancelled_books_again_without_giving_their_name_twice(data
     assert "Shall I book it?" in replies[3].text and "Noor Haddad" in replies[3].text
 
 
+def test_a_call_back_request_about_it_keeps_what_it_is_about_as_the_message(database):
+    heard = understand("my pickup last night was missing the tiramisu and I paid for it, could the manager call "
+                       "me back regarding that?", Menu(CompanyRepository(database).get(1).menu))
+    assert heard.message is not None and "tiramisu" in heard.message
+
+
 @pytest.mark.parametrize("words", ["hi, I want to leave a message for the owner please",
                                    "yeah I'd like to leave a message with the chef"])
 def test_asking_to_leave_a_message_is_not_the_message(database, words):

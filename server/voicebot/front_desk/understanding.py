@@ -765,8 +765,15 @@ def _message(text: str) -> str | None:
     for pattern in _MESSAGE_CUES:
         match = pattern.search(text)
         if match:
+            if _POINTS_BACK.search(match.group(1)):
+                # "I bought a gift card … it isn't working, can somebody call me about it?": what "it" is
+                # was said before the cue, so the message is the whole turn up to there.
+                return message_text(text[:match.end(1)]) or None
             return message_text(match.group(1)) or None
     return None
+
+
+_POINTS_BACK = re.compile(r"\b(?:about|regarding|concerning|re) (?:it|that|this|them|those|all that)\W*$", re.I)
 
 
 def _sentence(text: str) -> str:
