@@ -10,9 +10,11 @@ server with the work done while the caller speaks turned off (``previous``:
 (``stock-pipecat``: ``bench/stock_pipecat.py`` with its own ``voicebot-llm``) and any
 ``--variant``. Calls go one at a time, the servers in a rotating order each round
 (``bench/interleave.py``), each call one of the questions below, spoken by Kokoro in a
-voice the bot does not use. ``--phone`` adds ``phone``: the default server itself (no second
-server) called through its Twilio endpoints (``PhoneProbe``: 8 kHz μ-law in 20 ms frames),
-so the phone path and WebRTC are compared on one server in one run; its answers are heard
+voice the bot does not use; while one server is called the others are stopped (SIGSTOP, then
+SIGCONT after the call; ``--no-freeze`` leaves them running), so no idle server shares the cores.
+``--phone`` adds ``phone``: the default server itself (no second server) called through its
+Twilio endpoints (``PhoneProbe``: 8 kHz μ-law in 20 ms frames), so the phone path and WebRTC
+are compared on one server in one run; its answers are heard
 by Whisper from the decoded audio (a phone has no data channel, so no stages). The probe
 measures voice-to-voice from the last voiced sample of the question to the first voiced
 sample of the answer.
@@ -105,6 +107,31 @@ class Variant:
         since the phone variant shares the default server's log)."""
         lines = self.log.read_text(errors="replace").splitlines() if self.log and self.log.exists() else []
         return {key: sum(text in line for line in lines) for key, text in LISTENING_LINES.items()}
+
+    def processes(self) -> list[psutil.Process]:
+        found = []
+        for pid in self.pids:
+            try:
+                process = psutil.Process(pid)
+                found += [process, *process.children(recursive=True)]
+            except psutil.Error:
+                continue
+        return found
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its children, so that it burns no CPU beside the one being called."""
+        for process in self.processes():
+            try:
+                process.suspend()
+            except psutil.Error:
+                pass
+
+    def thaw(self) -> None:
+        for process in self.processes():
+            try:
+                process.resume()
+            except psutil.Error:
+                pass
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -227,7 +254,7 @@ def summarize(calls: list[dict], variant: Variant, env: dict[str, str]) -> dict:
 
 
 async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict[str, dict[str, str]],
-                stock: bool, log, phone: bool = False) -> dict:
+                stock: bool, log, phone: bool = False, freeze_idle: bool = True) -> dict:
     log("Speaking the questions with Kokoro (a voice the bot does not use) ...")
     wavs = await speak_all_to_wav([(q, workdir / f"q{i}.wav") for i, (q, _) in enumerate(QUESTIONS)],
                                   voice=CALLER_VOICE)
@@ -251,7 +278,14 @@ async def bench(runs: int, workdir: Path, server_args: list[str], variants: dict
             for name in round_order(list(servers), run):
                 idle = {other: (servers[other].cpu_seconds(), time.monotonic()) for other in servers
                         if servers[other].pids != servers[name].pids}  # the phone line is the default server
-                call = await call_once(servers[name], wavs[index], index)
+                if freeze_idle:
+                    for other in idle:
+                        servers[other].freeze()
+                try:
+                    call = await call_once(servers[name], wavs[index], index)
+                finally:
+                    for other in idle:
+                        servers[other].thaw()
                 for other, (cpu, at) in idle.items():
                     servers[other].idle_cpu.append((servers[other].cpu_seconds() - cpu) / (time.monotonic() - at))
                 calls[name].append(call)
@@ -301,6 +335,9 @@ def main() -> int:
                         help="also call the default server through its Twilio endpoints (variant 'phone')")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=VAR=VALUE[,VAR=VALUE]: one more server with these environment variables")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the other servers running during a call (default: SIGSTOP them, so no idle "
+                             "server burns CPU beside the one being called)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy each server's output log into this folder")
     parser.add_argument("server_args", nargs="*", help="extra server flags, after --")
@@ -318,7 +355,8 @@ def main() -> int:
     log = (lambda *_: None) if args.json else (lambda msg: print(msg, flush=True))
     with tempfile.TemporaryDirectory(prefix="v2v-") as tmp:
         summaries = asyncio.run(bench(args.runs, Path(tmp), args.server_args, variants,
-                                      not (args.no_stock or args.only_default), log, phone=args.phone))
+                                      not (args.no_stock or args.only_default), log, phone=args.phone,
+                                      freeze_idle=not args.no_freeze))
         if args.keep_logs is not None:
             args.keep_logs.mkdir(parents=True, exist_ok=True)
             for log_file in Path(tmp).glob("*/server-output.log"):
