@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from voicebot import config
+from voicebot.business.prompt import system_prompt
 from voicebot.config import GreetingMode, KokoroTuning, LLMBackend, LLMConfig, TTSWarmup, parse_settings
 
 SERVER = pathlib.Path(config.__file__).resolve().parent
@@ -118,3 +119,16 @@ def test_capacity_follows_the_llm_backend_and_the_cores(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://llm.internal:8000/v1")
     assert parse_settings(["2"]).max_calls == 4
     assert parse_settings(["2", "--max-calls", "7"]).max_calls == 7
+
+
+def test_a_short_opener_is_asked_for_only_when_it_is_switched_on(tmp_path):
+    from voicebot.business import CompanyRepository, Database
+    from voicebot.business.company_file import seed_demo_companies
+
+    database = Database(f"sqlite:///{tmp_path / 'business.db'}")
+    seed_demo_companies(database)
+    company = CompanyRepository(database).get(2)
+    assert LLMConfig.from_env({}).short_opener is False
+    assert LLMConfig.from_env({"VOICEBOT_LLM_SHORT_OPENER": "1"}).short_opener is True
+    plain, short = system_prompt(company), system_prompt(company, short_opener=True)
+    assert "at most six words" in short and "at most six words" not in plain and short.startswith(plain)

@@ -414,7 +414,7 @@ async def run_call(call_id: str, make_transport: Callable[[], BaseTransport], pr
                                hotwords=speech_vocabulary(preloaded.company, desk.knowledge.faq_topic_words()),
                                listening=settings.listen_ahead, number_check=number_in_doubt),
         desk=desk,
-        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock()),
+        llm=create_llm_service(settings.llm, system_prompt(preloaded.company, desk.clock(), settings.llm.short_opener),
                                process=preloaded.llm_process, slot=slot),
         tts=tts,
         vad=preloaded.vad.take(),

@@ -138,7 +138,8 @@ class TextChat:
             answerer: FrameProcessor = NoLLM()
             self._by_llm = "none"
         else:
-            answerer = create_llm_service(llm, system_prompt(company, desk.clock()), process=llm_process, slot=0)
+            answerer = create_llm_service(llm, system_prompt(company, desk.clock(), llm.short_opener),
+                                          process=llm_process, slot=0)
             self._by_llm = "llm"
         self.transcript = ChatTranscript(self.context)
         pipeline = Pipeline([self.front_desk, KnowledgeNotes(desk.knowledge, desk.clock, company), answerer,

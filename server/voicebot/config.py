@@ -253,6 +253,8 @@ class LLMConfig:
     temperature: float | None = None  # embedded default EMBEDDED_TEMPERATURE; others unset
     # The desk's second reader: turns the rules cannot place are read by this LLM under a JSON schema.
     second_reader: bool = True
+    # Ask for a short first sentence (a few words), so the first clause reaches TTS and is spoken sooner.
+    short_opener: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LLMConfig:
@@ -260,7 +262,7 @@ class LLMConfig:
 
         Variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``VOICEBOT_LLM_*``
         (BACKEND, MODEL, THREADS, GENERATION_THREADS, CONTEXT, NICE, POLL, CACHE_RAM_MIB,
-        MAX_TOKENS, TEMPERATURE) and ``VOICEBOT_SECOND_READER``.
+        MAX_TOKENS, TEMPERATURE, SHORT_OPENER) and ``VOICEBOT_SECOND_READER``.
         """
         backend = env_text("VOICEBOT_LLM_BACKEND", env=env)
         settings = cls(
@@ -278,6 +280,7 @@ class LLMConfig:
             max_tokens=env_number("VOICEBOT_LLM_MAX_TOKENS", int, env=env),
             temperature=env_number("VOICEBOT_LLM_TEMPERATURE", float, env=env),
             second_reader=env_flag("VOICEBOT_SECOND_READER", cls.second_reader, env=env),
+            short_opener=env_flag("VOICEBOT_LLM_SHORT_OPENER", cls.short_opener, env=env),
         )
         overrides = {name: flag for name, flag in flags.items() if flag is not None}
         if isinstance(overrides.get("backend"), str):

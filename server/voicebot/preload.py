@@ -177,7 +177,7 @@ async def preload(loaded: Preloaded) -> Preloaded:
     # Where the Kokoro model comes from (hub cache, hub, or bundled) is decided once, here,
     # rather than on the first call's critical path.
     model_location = await asyncio.to_thread(resolve_model_location, settings.tts.model)
-    prompt = system_prompt(company, company_clock(company, settings.clock)())
+    prompt = system_prompt(company, company_clock(company, settings.clock)(), settings.llm.short_opener)
 
     def start_and_warm_llm() -> None:
         loaded.llm_process = start_llm(settings.llm, slots=settings.max_calls)

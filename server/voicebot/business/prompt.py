@@ -27,8 +27,9 @@ def house_rules(company: Company) -> str:
     return rules
 
 
-def system_prompt(company: Company, now: datetime | None = None) -> str:
-    """The bot's instructions for one call; ``now`` (the restaurant's local time) names today."""
+def system_prompt(company: Company, now: datetime | None = None, short_opener: bool = False) -> str:
+    """The bot's instructions for one call; ``now`` (the restaurant's local time) names today;
+    ``short_opener``: the reply starts with a sentence of a few words (spoken sooner)."""
     lines = [
         f"You answer the phone for {company.name}, a {company.kind}.",
         f"Address: {company.address}. Phone: {company.phone}. Hours: {company.opening_hours}.",
@@ -44,6 +45,8 @@ def system_prompt(company: Company, now: datetime | None = None) -> str:
         "system takes bookings, orders and messages: never say something is booked, cancelled or "
         "ordered yourself."
     )
+    if short_opener:
+        lines.append("Start your reply with a short sentence of at most six words, then answer.")
     return "\n".join(lines)
 
 
