@@ -141,6 +141,7 @@ def test_a_request_asked_as_a_question_is_one_and_a_question_about_the_rules_is_
     ("one miso soup ready in tin minutes", {"pickup": "in 10 minutes"}),
     ("two dragon rolls in fif tea minutes", {"pickup": "in 50 minutes"}),
     ("a table for some people I work with", {"party": None}),  # a real word before "people" is no count
+    ("table for to people on friday at 7", {"party": 2}),  # not "for to" joined into "forty"
     ("we're four people tonite at 6", {"party": 4, "day": "tonight"}),
 ])
 def test_number_and_day_words_misheard_by_speech_to_text_are_read_by_sound(database, words, expected):

@@ -187,8 +187,8 @@ def _numbers_by_sound(text: str) -> str:
     """Number words misheard right before what they count: the word (or two) that sounds like a number."""
     for noun in reversed(list(_COUNTED_NOUN.finditer(text))):
         words = list(re.finditer(r"[A-Za-z']+", text[:noun.start()]))[-2:]
-        if not words or words[-1].group(0).lower() in NUMBER_WORDS:
-            continue
+        if not words or words[-1].group(0).lower() in NUMBER_WORDS or words[-1].group(0).lower() in _HOMOPHONE_VALUE:
+            continue  # a number, or "for people"/"to people", read by the homophone rules below
         for span in (words[-1:], words):  # one word, then the two before it said as one ("for tea")
             said = "".join(w.group(0).lower() for w in span)
             number = _NUMBER_SOUNDS.get(jellyfish.metaphone(said)) if len(said) > 2 else None
