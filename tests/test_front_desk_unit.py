@@ -93,7 +93,7 @@ def test_only_a_whole_number_is_a_phone_number_and_it_is_read_back_digit_by_digi
     ("Is there a delivery service?", None, {"intents": set()}),
     ("How long is the wait for takeout?", None, {"intents": set(), "asks_ready": True}),
     ("I need to cancel my reservation for Saturday.", None, {"day": "Saturday"}),
-    ("Can I talk to a real person?", None, {"intents": {Intent.TRANSFER}}),
+    ("Could I speak with an actual human, please?", None, {"intents": {Intent.TRANSFER}}),
     ("No, that's all, thanks. Bye!", Slot.ANYTHING_ELSE, {"intents": {Intent.GOODBYE}, "no": True}),
     ("Could you tell the manager I left my umbrella there yesterday? I'm Bob, five five five, two two two two.",
      None, {"intents": {Intent.MESSAGE}, "name": "Bob", "message": "I left my umbrella there yesterday."}),
@@ -413,7 +413,7 @@ def test_a_question_on_an_faq_topic_gets_the_owners_own_answer(database):
 def test_goodbye_ends_the_call_and_a_person_is_offered_with_the_restaurants_number(database):
     bye, = call(database, ["No, that's all, thanks. Bye!"])
     assert bye.end_call and "Goodbye" in bye.text
-    person, = call(database, ["Can I talk to a real person?"])
+    person, = call(database, ["Could I speak with an actual human, please?"])
     assert person.transfer and "555-0142" in person.text
 
 
