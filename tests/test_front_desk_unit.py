@@ -155,6 +155,7 @@ def test_number_and_day_words_misheard_by_speech_to_text_are_read_by_sound(datab
     ("it'll be me and two people from my office, thursday at noon", 3),
     ("two grown-ups plus three kiddos on sunday at 5", 5),
     ("it's six people now, on saturday at 8", 6),
+    ("Book a table. Five. Thursday. Seven thirty p.m.", 5),  # terse: the count said alone
 ])
 def test_a_party_listed_rather_than_counted_is_added_up(database, words, party):
     assert understand(words, Menu(CompanyRepository(database).get(2).menu)).party == party

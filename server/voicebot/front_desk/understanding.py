@@ -620,6 +620,8 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
     if minutes is not None or asap or (heard.time and (Intent.ORDER in heard.intents or expecting is Slot.PICKUP)):
         heard.pickup = _pickup(minutes, bool(asap), heard.day, heard.time)
     heard.allergens = allergens_named(text) if _ALLERGY_CUE.search(text) else []
+    if heard.party is None and Intent.BOOK in heard.intents and (fragment := _NUMBER_ALONE.search(body)):
+        heard.party = _number(fragment.group(1))  # "Two. Tuesday. Eight p.m. Book it.": the bare count is the party
     if (heard.party and (heard.day or heard.time) and not heard.dishes
             and not heard.intents & {Intent.ORDER, Intent.CANCEL, Intent.LOOKUP, Intent.MESSAGE}):
         heard.intents.add(Intent.BOOK)  # "got room for four Saturday night?": a booking without the word
@@ -633,6 +635,10 @@ def _read(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
         if heard.time and not heard.pickup:
             heard.pickup = _pickup(None, False, heard.day, heard.time)
     return heard
+
+
+# A number said as a sentence of its own ("Two."), not a time.
+_NUMBER_ALONE = re.compile(rf"(?:^|[.!?;]\s+){_N}\s*[.!?;](?!\s*(?:a\.?\s?m\b|p\.?\s?m\b|o'?clock))", re.I)
 
 
 def _loose_digits(body: str, heard: Heard) -> str:
