@@ -383,6 +383,18 @@ def test_a_caller_who_cancelled_books_again_without_giving_their_name_twice(data
     assert "Shall I book it?" in replies[3].text and "Noor Haddad" in replies[3].text
 
 
+@pytest.mark.parametrize(("words", "expected"), [
+    ("a table for two friday at 8, put it under my husband's name actually, Tomas Reyes",
+     {"name": "Tomas Reyes", "time": "at 8", "day": "friday"}),
+    ("It's for Mira, well, put it under Mira Okafor, a lasagna to go", {"name": "Mira Okafor"}),
+    ("four of us at 7 on saturday, my brother will be there first", {"day": "on saturday", "time": "at 7"}),
+])
+def test_a_name_given_for_someone_else_or_said_again_in_full_is_the_one_kept(database, words, expected):
+    heard = understand(words, Menu(CompanyRepository(database).get(1).menu))
+    for key, value in expected.items():
+        assert getattr(heard, key) == value, (key, heard)
+
+
 def test_a_call_back_request_about_it_keeps_what_it_is_about_as_the_message(database):
     heard = understand("my pickup last night was missing the tiramisu and I paid for it, could the manager call "
                        "me back regarding that?", Menu(CompanyRepository(database).get(1).menu))

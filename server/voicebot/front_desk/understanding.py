@@ -227,7 +227,8 @@ _DAY = re.compile(
     rf"(?:the )?day after tomorrow|a week (?:today|tomorrow|from today)|"
     rf"{alternation(RELATIVE_DAYS)}(?: night| evening| afternoon| morning)?|this (?:evening|afternoon|morning)|"
     rf"christmas eve|christmas day|christmas|new year'?s eve|new year'?s day|valentine'?s(?: day)?|"
-    rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the )?\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?)\b",
+    rf"(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?|(?:the |on )\d{{1,2}}(?:st|nd|rd|th)(?: of (?:{MONTHS}))?|"
+    rf"\d{{1,2}}(?:st|nd|rd|th) of (?:{MONTHS}))\b",
     re.I)
 _MERIDIEM = r"(?:a\.?\s?m\b\.?|p\.?\s?m\b\.?|o'?clock)"
 _NEGATED = re.compile(rf"\b(?:and |but )?not (?:at |on |for )?(?:{WEEKDAY_NAMES}|tomorrow|today|tonight|\d{{1,2}}"
@@ -247,7 +248,8 @@ _ASAP = re.compile(r"\b(as soon as possible|asap|right away|right now|soonest|wh
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_CUES = [
     re.compile(rf"\b(?:my name is|my name's|name is|name's|the name is|under the name of|under the name|"
-               rf"name of|under|name\s*[:,]|it'?s for|its for|(?:hi|hello|hey),? (?:it'?s|its|this is))\s+"
+               rf"name of|under|name(?: actually| instead| please)?\s*[:,]|it'?s for|its for|"
+               rf"(?:hi|hello|hey),? (?:it'?s|its|this is))\s+"
                rf"({_NAME_WORD}(?:\s+(?:(?:de|da|del|van|von|le|la|di)\b|"
                rf"{_NAME_WORD})){{0,3}})", re.I),
     # Weaker cues need a capitalized word: "I'm Tom", but not "I'm calling".
@@ -427,7 +429,8 @@ def understand(text: str, menu: Menu, expecting: Slot | None = None) -> Heard:
 
 def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None) -> Heard | None:
     """A turn that corrects itself, read as two: what came before, and what replaces it."""
-    markers = [m for m in _SELF_CORRECTION.finditer(text) if m.start() > 0 and re.search(r"\w", text[:m.start()])]
+    markers = [m for m in _SELF_CORRECTION.finditer(text) if m.start() > 0 and re.search(r"\w", text[:m.start()])
+               and not _AWAITS_ITS_VALUE.search(text[:m.start()])]
     if not markers:
         return None
     cut = markers[-1]
@@ -477,7 +480,8 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
         else:
             merged.dishes = before.dishes + heard_after.dishes
     elif not heard_after.details:
-        bare = _BARE_DIGITS.search(clock_words(after))
+        # the number that corrects is said first ("no, 8, ..."), not somewhere later ("… be there first")
+        bare = _BARE_DIGITS.match(clock_words(_MARKER_WORDS.sub("", after)))
         if bare is not None:
             number = int(bare.group(1))
             if (before.time or before.day) and 1 <= number <= 12:
@@ -494,6 +498,8 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
     return merged
 
 
+# "under my partner's name actually, Sunil Mehta": a cue still waiting for its value, not a correction
+_AWAITS_ITS_VALUE = re.compile(r"\b(?:name|number|is|under)\W*$", re.I)
 _MARKER_WORDS = re.compile(r"^(?:\W|no\b|nope\b|sorry\b|wait\b|actually\b|i mean\b|or rather\b|make (?:that|it)\b|"
                            r"scratch that\b|change (?:that|it) to\b)+", re.I)
 _TRAILING_MARKERS = re.compile(r"(?:\W|\bno|\bsorry|\bwait|\bactually|\bum|\buh)+$", re.I)
@@ -729,6 +735,16 @@ def _name_before_number(text: str) -> str | None:
     return None
 
 
+def _cued_name(said: str) -> str | None:
+    """The name at the start of the words after a cue, up to the first word that is no name ("Smith and")."""
+    name_words = []
+    for word in said.split():
+        if word.lower() in _NOT_NAMES:
+            break
+        name_words.append(word)
+    return " ".join(name_words).strip("'") or None
+
+
 def _overlapping(pattern: re.Pattern, text: str):
     """Every match of ``pattern``, also those starting inside an earlier one ("under my wife's name, Leila")."""
     position = 0
@@ -739,16 +755,11 @@ def _overlapping(pattern: re.Pattern, text: str):
 
 def _name(text: str, expecting: bool) -> str | None:
     for pattern in _NAME_CUES:
-        for match in _overlapping(pattern, text):
-            words = [w for w in match.group(1).split() if w.lower() not in _NOT_NAMES]
-            # Stop at the first word that is not part of a name ("Smith and", "Tom five").
-            name_words = []
-            for word in match.group(1).split():
-                if word.lower() in _NOT_NAMES:
-                    break
-                name_words.append(word)
-            if name_words and words:
-                return " ".join(name_words).strip("'")
+        found = [name for match in _overlapping(pattern, text) if (name := _cued_name(match.group(1)))]
+        if found:
+            # "It's for Bridget, well, put it under Bridget Kelly": the same name said again, in full, wins.
+            fuller = [n for n in found[1:] if n.lower().startswith(found[0].lower() + " ")]
+            return fuller[-1] if fuller else found[0]
     bare = re.fullmatch(rf"\W*({_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})\W*", text.strip())
     if bare and not any(w.lower() in _NOT_NAMES for w in bare.group(1).split()):
         return bare.group(1)  # "Sam Stone." said on its own is a name, whatever was asked
