@@ -125,6 +125,8 @@ def test_a_cancellation_said_in_the_callers_own_words_is_one(database, words, ca
 
 @pytest.mark.parametrize(("words", "intent", "meant"), [
     ("could you make us two dragon rolls, we'll swing by in twenty minutes", Intent.ORDER, True),
+    ("we reserved something for next week I think? which day was it again", Intent.LOOKUP, True),
+    ("I booked with you guys ages ago, can you tell me what time it was for", Intent.LOOKUP, True),
     ("my wife's picking them up after work, a miso soup and a california roll", Intent.ORDER, True),
     ("I'd like something to take away for around six", Intent.ORDER, True),
     ("could you tell me if the green tea ice cream is okay for takeout?", Intent.ORDER, False),

@@ -311,7 +311,9 @@ _INTENTS = {
         r"(make it|come|be coming|be there|pick (it|them) up|be picking (it|them) up|(be )?collect(ing)? (it|them))|"
         r"drop (our|my) (booking|reservation|table|order))\b",
         re.I),
-    Intent.LOOKUP: re.compile(r"\b((check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
+    Intent.LOOKUP: re.compile(r"\b((i|we) (booked|reserved|made a (booking|reservation))\b.{0,80}\b(what|which) "
+                              r"(day|time|date)\b|\b(what|which) (day|time|date) (it|that) (was|is)\b|"
+                              r"(check|confirm|look up|find|what time is|when is|do i have|do we have|is there)"
                               r"( on)? "
                               r"(my|our|a|the) (booking|reservation|table)|(booking|reservation) under|"
                               r"(what time|when|which day|what day)\b[^.?!]{0,20}\b(did|do|have) (i|we) (book|reserve)|"
