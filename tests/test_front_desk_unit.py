@@ -416,6 +416,12 @@ def test_questions_that_are_not_the_desks_go_to_the_llm_and_the_desk_asks_again_
     assert call(database, ["What's your street address?"]) == [None]
 
 
+def test_a_word_that_only_begins_like_a_topic_is_not_that_topic(database):
+    cards, deliver = call(database, ["Can I pay with a card when I take my food?", "you guys deliver at all?"])
+    assert cards is None or "takeout only" not in cards.text  # "take" is not "takeout": the LLM answers it
+    assert deliver is not None and "no delivery" in deliver.text  # "deliver" is "delivery"
+
+
 def test_a_question_on_an_faq_topic_gets_the_owners_own_answer(database):
     delivery, parking, vegetarian, dessert = call(database, [
         "Is there a delivery service?", "Is parking easy around there?", "Is the tempura vegetarian?",

@@ -40,9 +40,15 @@ def _stem(word: str) -> str:
     return word
 
 
+# What may follow a word in another form of it ("deliver" → "delivery", "park" → "parking"); "take" →
+# "takeout" is another word ("do you take credit cards?" is not about takeout).
+_WORD_ENDINGS = frozenset("s es y ies ing ings ed er ers ery ation ations al ful".split())
+
+
 def _same_word(a: str, b: str) -> bool:
     a, b = _stem(a), _stem(b)
-    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 4 and long.startswith(short) and long[len(short):] in _WORD_ENDINGS)
 
 
 class KnowledgeBase:
