@@ -453,3 +453,22 @@ def test_call_records_past_their_retention_are_deleted(tmp_path):
                    .values(recorded_at=outbox.utc_now() - timedelta(days=31)))
     assert purge_old_records(database, retention_days=30) == 1
     assert [c["id"] for c in list_calls(database, 2)] == ["new-call"]
+
+
+def test_a_caller_who_connects_after_the_lines_filled_up_is_recorded_as_turned_away(tmp_path):
+    from voicebot.admission import Admission
+    from voicebot.calls import Calls
+
+    database = demo_database(tmp_path / "business.db")
+    calls = Calls(Admission(max_calls=1), database, 2, lambda: NOON)
+
+    async def two_offers_at_once():
+        for client, line in (("10.0.0.1", "pc-first"), ("10.0.0.2", "pc-second")):
+            await calls.admit(client, "browser")  # an answered offer holds no line: both pass
+            calls.answered(client, line)
+        assert calls.connected("pc-first") and not calls.connected("pc-second")
+        await calls.turned_away("pc-second", "browser")
+
+    asyncio.run(two_offers_at_once())
+    assert [c["outcome"] for c in list_calls(database, 2)] == ["refused_busy"]
+    assert calls.admission.status()["offers_pending"] == 0

@@ -7,8 +7,9 @@ connected yet is "pending": it holds a peer connection but nothing heavy (see
 :func:`voicebot.bot.run_bot`) and no call's place: offers that never connect cannot make
 real callers wait. Pending offers are still capped per client address and in total (429).
 Capacity is checked again when an offer connects: if the lines filled up meanwhile, the
-connection is closed. Known gap (2026-12-08): that caller hears nothing and is not recorded as
-turned away, unlike a 503; two offers at the same instant on a one-line server can end so.
+connection is closed and the caller recorded as turned away, as a 503 is. Known gap
+(2026-12-08): that caller hears nothing; two offers at the same instant on a one-line server
+can end so.
 """
 
 from __future__ import annotations

@@ -186,7 +186,9 @@ async def run_bot(connection: SmallWebRTCConnection, preloaded: Preloaded, offer
         await connection.disconnect()
         return
     if calls is not None and not calls.connected(call_id):
-        logger.warning(f"Call {call_id}: connected, but every line filled up meanwhile; closing it")
+        logger.warning(f"Call {call_id}: connected, but every line filled up meanwhile; closing it "
+                       "(recorded as turned away)")
+        await calls.turned_away(call_id, "browser")
         await connection.disconnect()
         return
 

@@ -63,6 +63,12 @@ class Calls:
         """The caller connected: True if a line is theirs (else every line filled up meanwhile)."""
         return self.admission.connected(line)
 
+    async def turned_away(self, line: str, channel: str) -> None:
+        """A caller who connected after every line filled up: recorded for the owner as a 503 would be."""
+        self.ended(line)
+        await asyncio.to_thread(record_refused, self.database, self.company_id, f"refused-{line[-12:]}", channel,
+                                self.clock())
+
     def start(self, line: str, work: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a call as its own task; its line is freed when the task ends, however it ends."""
         task = asyncio.create_task(work, name=f"call-{line}")

@@ -108,7 +108,9 @@ def phone_router() -> APIRouter:
             await websocket.close(code=e.code, reason=str(e)[:120])
             return
         if not state.calls.connected(call.token):
-            logger.warning(f"Phone call {call.call_sid}: every line filled up meanwhile; closing its stream")
+            logger.warning(f"Phone call {call.call_sid}: every line filled up meanwhile; closing its stream "
+                           "(recorded as turned away)")
+            await state.calls.turned_away(call.token, "phone")
             await websocket.close(code=1013, reason="all lines are busy")
             return
         await _run_phone_call(websocket, state, call, start)
