@@ -502,16 +502,23 @@ def _corrected_in_the_same_breath(text: str, menu: Menu, expecting: Slot | None)
 
 # "under my partner's name actually, Sunil Mehta": a cue still waiting for its value, not a correction
 _AWAITS_ITS_VALUE = re.compile(r"\b(?:name|number|is|under)\W*$", re.I)
-_MARKER_WORDS = re.compile(r"^(?:\W|no\b|nope\b|sorry\b|wait\b|actually\b|i mean\b|or rather\b|make (?:that|it)\b|"
-                           r"scratch that\b|change (?:that|it) to\b)+", re.I)
-_TRAILING_MARKERS = re.compile(r"(?:\W|\bno|\bsorry|\bwait|\bactually|\bum|\buh)+$", re.I)
+# The words that open a correction, one list for where it starts and where the words before it end.
+_CORRECTION_OPENERS = (r"no|nope|sorry|wait|actually|i mean|or rather|make (?:that|it)|scratch that|"
+                       r"change (?:that|it) to")
+_MARKER_WORDS = re.compile(rf"^(?:\W|\b(?:{_CORRECTION_OPENERS})\b)+", re.I)
+_TRAILING_MARKERS = re.compile(rf"(?:\W|\b(?:{_CORRECTION_OPENERS}|um|uh)\b)+$", re.I)
+
+
+def _clock_numbers(text: str) -> list[str]:
+    """The numbers in ``text`` as clock words write them ("half six" → ["6:30"])."""
+    return re.findall(r"\d+(?::\d+)?", clock_words(text))
 
 
 def _detail_said_last(text: str, menu: Menu) -> tuple[Slot, str] | None:
     """Which detail the words end on ("… for 4 people at 5:30" → the time, "book for five" → the party),
     and the words before it."""
     words = _TRAILING_MARKERS.sub("", text).split()
-    numbers = re.findall(r"\d+(?::\d+)?", clock_words(" ".join(words)))
+    numbers = _clock_numbers(" ".join(words))
     last_number = numbers[-1] if numbers else None
     for k in range(1, min(5, len(words)) + 1):
         tail, head = " ".join(words[-k:]), " ".join(words[:-k])
@@ -520,7 +527,7 @@ def _detail_said_last(text: str, menu: Menu) -> tuple[Slot, str] | None:
         heard = _read(tail, menu)
         # a value counts only if it holds the last number said ("for three, Saturday, six": not the party)
         if heard.time:
-            return (Slot.TIME, head) if last_number in re.findall(r"\d+(?::\d+)?", clock_words(heard.time)) else None
+            return (Slot.TIME, head) if last_number in _clock_numbers(heard.time) else None
         if heard.party:
             return (Slot.PARTY, head) if str(heard.party) == last_number else None
         if any(d.item is not None for d in heard.dishes):
